@@ -1,0 +1,63 @@
+package handler
+
+import (
+	"context"
+	"errors"
+
+	"github.com/tagwarden/tagwarden/policy"
+)
+
+// Error kinds a KeyStore returns, wrapped with context; test with errors.Is.
+var (
+	// ErrNotFound: the key does not exist (or is not visible yet).
+	ErrNotFound = errors.New("not found")
+	// ErrDefaultKey: the key is a service's default key, which cannot be tagged.
+	ErrDefaultKey = errors.New("default key")
+	// ErrInvalid: the request was rejected as malformed (a bug or a tag the API refuses).
+	ErrInvalid = errors.New("invalid request")
+	// ErrDenied: authentication or authorisation failed (wrong or expired credentials, no permission).
+	ErrDenied = errors.New("access denied")
+	// ErrThrottled: the API's rate limit was hit and retries were exhausted.
+	ErrThrottled = errors.New("throttled")
+	// ErrTransient: a server or network fault that outlived the retries or the deadline.
+	ErrTransient = errors.New("transient failure")
+)
+
+// Record is one key with its tags as listed.
+type Record struct {
+	Key policy.Key
+	// Tags holds the key's current tags. Nil means unknown (the bulk tag
+	// listing did not return this key): call KeyStore.Tags before acting on it.
+	// A non-nil empty map means the key has no tags.
+	Tags map[string]string
+}
+
+// Page is one page of a listing.
+type Page struct {
+	Records []Record
+	// Cursor resumes a listing at the start of this page: List(ctx, Cursor)
+	// yields this page again first. It is opaque and safe to put in a token.
+	Cursor string
+}
+
+// Lister walks every key of a project exactly once, a page at a time.
+type Lister interface {
+	// Next returns the next page, or io.EOF when the listing is complete.
+	// Errors are of the kinds above.
+	Next(ctx context.Context) (Page, error)
+}
+
+// KeyStore is what the handler needs from KMS, in domain terms. Every method
+// honours ctx's deadline and returns errors of the kinds above.
+type KeyStore interface {
+	// List starts a listing of every key of the project at cursor ("" = the start).
+	List(ctx context.Context, cursor string) Lister
+	// Key reads one key and its tags fresh. ErrNotFound if it does not exist.
+	Key(ctx context.Context, id string) (Record, error)
+	// Tags reads the current tags of one key. ErrNotFound if it does not exist.
+	Tags(ctx context.Context, id string) (map[string]string, error)
+	// Apply makes one BatchCreateKmsTags call. Deleting a tag that is already
+	// gone counts as done. ErrDefaultKey for a default key, ErrInvalid for a
+	// tag the API refuses.
+	Apply(ctx context.Context, id string, b policy.Batch) error
+}
