@@ -68,14 +68,22 @@ type Report struct {
 	Finished  time.Time `json:"finished"`
 	Scanned   int       `json:"scanned"`
 	Compliant int       `json:"compliant"`
-	Changed   int       `json:"changed"`
-	Violating int       `json:"violating"`
-	Failed    int       `json:"failed"`
-	Skipped   int       `json:"skipped"`
+	// Changed counts keys whose changes were applied; Planned counts keys
+	// whose changes a dry run would apply. Every scanned key counts in
+	// exactly one of Compliant, Changed, Planned, Violating, Failed, Skipped.
+	Changed   int `json:"changed"`
+	Planned   int `json:"planned"`
+	Violating int `json:"violating"`
+	Failed    int `json:"failed"`
+	Skipped   int `json:"skipped"`
 	// Keys lists every key that was not compliant: changed or planned, with
 	// violations, failed, or skipped.
 	Keys []KeyReport `json:"keys"`
 	// Continuation, when set, resumes the sweep in the next request.
 	Continuation string `json:"continuation,omitempty"`
 	Reason       string `json:"reason,omitempty"`
+	// Error is set when the request as a whole failed or stopped early: an
+	// invalid request or continuation, a listing error, denied access.
+	// Errors of one key are in its KeyReport.
+	Error string `json:"error,omitempty"`
 }

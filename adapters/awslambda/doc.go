@@ -1,0 +1,18 @@
+// Package awslambda runs tagwarden on Lambda-compatible runtimes (AWS
+// Lambda provided.al2023, the runtime interface emulator, SAM local and
+// other platforms implementing the Lambda Runtime API) through
+// github.com/aws/aws-lambda-go.
+//
+// Function implements lambda.Handler over raw bytes, so that a payload that
+// is not JSON gets the same clear error body as JSON of no known shape. The
+// request id comes from lambdacontext, the deadline from the invocation's
+// context (the handler stops its margin before it). Decoded payloads:
+// EventBridge Scheduled Events (a sweep), the manual payload (a direct
+// invoke or an EventBridge Scheduler Input), and CTS traces and EventGrid
+// CloudEvents relayed as they are. Huawei credentials come from the SDK's
+// credential chain (environment variables, profile), set up by the store
+// factory.
+//
+// Errors are returned as messages.InvokeResponse_Error with an errorType of
+// InvalidEvent, ConfigurationError, RequestFailed or InternalError.
+package awslambda

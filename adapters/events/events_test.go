@@ -1,0 +1,202 @@
+package events_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/tagwarden/tagwarden/adapters/events"
+	"github.com/tagwarden/tagwarden/handler"
+)
+
+func ptr(b bool) *bool { return &b }
+
+const (
+	keyA = "0d0466b0-e727-4d9c-b35d-f84bb474a37f"
+	keyB = "7a1c2e4f-6b8d-4f0a-9c3e-5d7b9f1a3c5e"
+	keyC = "1f2e3d4c-5b6a-4789-8a7b-6c5d4e3f2a1b"
+	keyD = "2a3b4c5d-6e7f-4801-9a2b-3c4d5e6f7a8b"
+)
+
+// Cases maps every fixture in testdata/ to the request it decodes to, or
+// to the words its error must contain.
+var cases = []struct {
+	file    string
+	want    handler.Request
+	wantErr []string
+}{
+	{file: "timer.json", want: handler.Request{Mode: handler.ModeSweep, Trigger: "timer", Reason: "timer Timer_001"}},
+	{file: "timer-no-user-event.json", want: handler.Request{Mode: handler.ModeSweep, Trigger: "timer", Reason: "timer tagwarden-sweep"}},
+	{file: "timer-manual-dry-run.json", want: handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true), Trigger: "timer",
+		Reason: "timer tagwarden-sweep: manual sweep"}},
+	{file: "timer-manual-object.json", want: handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{keyA}, DryRun: ptr(false),
+		Trigger: "timer", Reason: "timer tagwarden-check: manual check of 1 key(s)"}},
+	{file: "cts-create-key.json", want: handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{keyA}, Trigger: "cts",
+		Reason: "createKey at 2025-11-29T08:34:07Z (trace f2b3c4d5-cd11-11f0-9a7b-0242ac120002)"}},
+	{file: "cts-create-key-strings.json", want: handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{keyB}, Trigger: "cts",
+		Reason: "createKey (trace 0a9b8c7d-cd12-11f0-9a7b-0242ac120002)"}},
+	{file: "cts-create-key-failed.json", want: handler.Request{Mode: handler.ModeIgnore, Trigger: "cts",
+		Reason: `trace "createKey" records a failed call (code 400)`}},
+	{file: "cts-batch-create-tags.json", want: handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{keyA}, Trigger: "cts",
+		Reason: "batchCreateKeyTags at 2025-11-29T08:38:20Z (trace 2c3d4e5f-cd12-11f0-9a7b-0242ac120002)"}},
+	{file: "cts-delete-key-tag-urn.json", want: handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{keyB}, Trigger: "cts",
+		Reason: "deleteKeyTag at 2026-11-29T09:05:00Z (trace 3d4e5f60-cd12-11f0-9a7b-0242ac120002)"}},
+	{file: "cts-schedule-deletion.json", want: handler.Request{Mode: handler.ModeIgnore, Trigger: "cts",
+		Reason: `trace "scheduleKeyDeletion" neither creates a key nor changes its tags`}},
+	{file: "cts-other-service.json", want: handler.Request{Mode: handler.ModeIgnore, Trigger: "cts",
+		Reason: `trace "deleteGraph" of service "vpc", not KMS`}},
+	{file: "cts-create-key-no-id.json", want: handler.Request{Mode: handler.ModeIgnore, Trigger: "cts",
+		Reason: `trace "createKey" names no key id (resource_id, response key_info.key_id)`}},
+	{file: "eventgrid-create-key.json", want: handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{keyC}, Trigger: "eventgrid",
+		Reason: "createKey at 2025-11-29T09:10:00Z (trace 70718293-cd13-11f0-9a7b-0242ac120002)"}},
+	{file: "eventgrid-data-string.json", want: handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{keyD}, Trigger: "eventgrid",
+		Reason: "createKey (trace 81928394-cd13-11f0-9a7b-0242ac120002)"}},
+	{file: "eventgrid-batch.json", want: handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{keyC, keyD}, Trigger: "eventgrid",
+		Reason: "createKey at 2025-11-29T09:12:00Z (trace t-1); batchDeleteKeyTags at 2025-11-29T09:12:01Z (trace t-2); " +
+			"createKeyTag at 2025-11-29T09:12:03Z (trace t-4); 1 event(s) ignored"}},
+	{file: "eventgrid-batch-ignored.json", want: handler.Request{Mode: handler.ModeIgnore, Trigger: "eventgrid",
+		Reason: `trace "createKey" records a failed call (code 403)`}},
+	{file: "scheduled-event.json", want: handler.Request{Mode: handler.ModeSweep, Trigger: "schedule",
+		Reason: "scheduled event arn:aws:events:us-east-1:123456789012:rule/SampleRule"}},
+	{file: "manual-sweep.json", want: handler.Request{Mode: handler.ModeSweep, Trigger: "manual", Reason: "manual sweep"}},
+	{file: "manual-sweep-dry-run.json", want: handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true),
+		Continuation: "eyJwaGFzZSI6MSwib2Zmc2V0IjoxMDAwfQ", Trigger: "manual", Reason: "manual sweep, resumed"}},
+	{file: "manual-check.json", want: handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{keyA, keyB}, DryRun: ptr(false),
+		Trigger: "manual", Reason: "manual check of 2 key(s)"}},
+
+	{file: "bad-not-json.txt", wantErr: []string{"not JSON", "expected", "manual payload"}},
+	{file: "bad-array.json", wantErr: []string{"an array, not a JSON object", "expected"}},
+	{file: "bad-unknown-shape.json", wantErr: []string{`fields "hello" matches no known payload`, "TIMER", "CloudEvent", "manual payload"}},
+	{file: "bad-manual-unknown-field.json", wantErr: []string{`unknown field(s) "dryrun"`, "expected only action, key_ids, dry_run, continuation"}},
+	{file: "bad-manual-check-no-keys.json", wantErr: []string{`action "check" needs key_ids`}},
+	{file: "bad-manual-dry-run-type.json", wantErr: []string{"dry_run is a string: expected true or false"}},
+	{file: "bad-manual-key-id.json", wantErr: []string{`key_ids[1] is "bad key": expected a key id`}},
+	{file: "bad-timer-user-event.json", wantErr: []string{"user_event", `unknown field(s) "dry-run"`}},
+	{file: "bad-cts-no-trace-name.json", wantErr: []string{"cts trace has no trace_name", `"resource_id", "service_type"`}},
+	{file: "bad-eventgrid-no-data.json", wantErr: []string{`cloud event "e9" has no data: expected the CTS trace in data`}},
+	{file: "bad-eventbridge-other.json", wantErr: []string{`detail-type is "AWS API Call via CloudTrail": expected "Scheduled Event"`}},
+}
+
+func TestDecodeFixtures(t *testing.T) {
+	files, err := filepath.Glob("testdata/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	covered := map[string]bool{}
+	for _, c := range cases {
+		covered[c.file] = true
+	}
+	for _, f := range files {
+		if !covered[filepath.Base(f)] {
+			t.Errorf("fixture %s has no case in the table", f)
+		}
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", c.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := events.Decode(data)
+			if c.wantErr != nil {
+				if err == nil {
+					t.Fatalf("got request %+v, want an error", got)
+				}
+				if !errors.Is(err, events.ErrInvalid) {
+					t.Errorf("got error %v, want one wrapping ErrInvalid", err)
+				}
+				for _, w := range c.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("got error %q, want it to contain %q", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got error %v", err)
+			}
+			if diff := cmp.Diff(c.want, got); diff != "" {
+				t.Errorf("request mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDecodeAccept(t *testing.T) {
+	data, err := os.ReadFile("testdata/timer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = events.Decode(data, events.KindScheduled, events.KindManual)
+	if err == nil || !strings.Contains(err.Error(), "not taken on this platform") || !strings.Contains(err.Error(), "Scheduled Event") {
+		t.Errorf("got %v, want an error saying a timer event is not taken and naming the accepted kinds", err)
+	}
+}
+
+func TestManual(t *testing.T) {
+	tests := []struct {
+		name    string
+		payload string
+		want    handler.Request
+		wantErr string
+	}{
+		{"null fields are absent", `{"action":"sweep","dry_run":null,"key_ids":null}`,
+			handler.Request{Mode: handler.ModeSweep, Trigger: "manual", Reason: "manual sweep"}, ""},
+		{"missing action", `{"dry_run":true}`, handler.Request{}, `action is missing: expected "sweep" or "check"`},
+		{"bad action", `{"action":"Sweep"}`, handler.Request{}, `action is "Sweep": expected "sweep" or "check"`},
+		{"action not a string", `{"action":1}`, handler.Request{}, `action is a number: expected "sweep" or "check"`},
+		{"key ids on sweep", `{"action":"sweep","key_ids":["k"]}`, handler.Request{}, `key_ids is for action "check"`},
+		{"continuation on check", `{"action":"check","key_ids":["k"],"continuation":"x"}`, handler.Request{}, `continuation is for action "sweep"`},
+		{"key id not a string", `{"action":"check","key_ids":[1]}`, handler.Request{}, "key_ids has an element that is not a string"},
+		{"too many keys", `{"action":"check","key_ids":[` + strings.Repeat(`"k",`, 100) + `"k"]}`, handler.Request{}, "101 key_ids: expected at most 100"},
+		{"trailing data", `{"action":"sweep"} {}`, handler.Request{}, "not JSON"},
+		{"long unknown field is cut", `{"action":"sweep","` + strings.Repeat("x", 500) + `":1}`, handler.Request{}, `"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"…`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := events.ParseManual([]byte(tt.payload))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("request mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseTraceTolerant(t *testing.T) {
+	tests := []struct {
+		name  string
+		trace string
+		key   string
+		code  int
+	}{
+		{"resource_id as JSON string of object", `{"trace_name":"createKey","resource_id":"{\"key_id\":\"` + keyA + `\"}"}`, keyA, 0},
+		{"key id from request", `{"trace_name":"createKeyTag","resource_id":"","request":"{\"key_id\":\"` + keyB + `\"}"}`, keyB, 0},
+		{"code as string", `{"trace_name":"createKey","code":"404","resource_id":"` + keyA + `"}`, keyA, 404},
+		{"time as number string", `{"trace_name":"createKey","time":"1764405247000","resource_id":"` + keyA + `"}`, keyA, 0},
+		{"whole trace as JSON string", `"{\"trace_name\":\"createKey\",\"resource_id\":\"` + keyC + `\"}"`, keyC, 0},
+		{"garbage key id ignored", `{"trace_name":"createKey","resource_id":"not a key id!"}`, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, err := events.ParseTrace([]byte(tt.trace))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tr.KeyID != tt.key || tr.Code != tt.code {
+				t.Errorf("got key %q code %d, want key %q code %d", tr.KeyID, tr.Code, tt.key, tt.code)
+			}
+		})
+	}
+}

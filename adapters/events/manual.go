@@ -1,0 +1,146 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/tagwarden/tagwarden/handler"
+)
+
+// Manual payload actions.
+const (
+	ActionSweep = "sweep"
+	ActionCheck = "check"
+)
+
+// Limits of the manual payload.
+const (
+	// MaxKeyIDs is the most key ids one check takes.
+	MaxKeyIDs = 100
+	// MaxContinuation is the longest continuation token accepted, in bytes.
+	MaxContinuation = 8192
+)
+
+// Manual is the manual payload, as documented in the package comment. It is
+// what a person types in the FunctionGraph console's test event, passes to
+// a CLI invoke, or sets as an EventBridge Scheduler Input.
+type Manual struct {
+	Action       string   `json:"action"`
+	KeyIDs       []string `json:"key_ids,omitempty"`
+	DryRun       *bool    `json:"dry_run,omitempty"`
+	Continuation string   `json:"continuation,omitempty"`
+}
+
+// manualFields are the manual payload's fields, with the JSON type each takes.
+var manualFields = map[string]string{
+	"action":       `"sweep" or "check"`,
+	"key_ids":      "an array of key id strings",
+	"dry_run":      "true or false",
+	"continuation": "a string (a previous report's continuation)",
+}
+
+var keyIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidKeyID reports whether s has the form of a KMS key id: 1 to 64
+// letters, digits, '-' or '_'.
+func ValidKeyID(s string) bool { return keyIDRE.MatchString(s) }
+
+// ParseManual decodes the manual payload strictly.
+func ParseManual(payload []byte) (handler.Request, error) {
+	obj, err := object(payload)
+	if err != nil {
+		return handler.Request{}, fmt.Errorf("%w: expected %s", err, describe[KindManual])
+	}
+	return manual(obj, TriggerManual)
+}
+
+// Request turns a decoded manual payload into a request, validating it.
+func (m Manual) Request(trigger string) (handler.Request, error) {
+	req := handler.Request{Trigger: trigger, DryRun: m.DryRun}
+	switch m.Action {
+	case ActionSweep:
+		if len(m.KeyIDs) > 0 {
+			return handler.Request{}, invalid(`manual payload: key_ids is for action "check", not "sweep"`)
+		}
+		if len(m.Continuation) > MaxContinuation {
+			return handler.Request{}, invalid("manual payload: continuation is %d bytes: expected at most %d", len(m.Continuation), MaxContinuation)
+		}
+		req.Mode = handler.ModeSweep
+		req.Continuation = m.Continuation
+		req.Reason = "manual sweep"
+		if m.Continuation != "" {
+			req.Reason = "manual sweep, resumed"
+		}
+	case ActionCheck:
+		if m.Continuation != "" {
+			return handler.Request{}, invalid(`manual payload: continuation is for action "sweep", not "check"`)
+		}
+		if len(m.KeyIDs) == 0 {
+			return handler.Request{}, invalid(`manual payload: action "check" needs key_ids: expected 1 to %d key ids`, MaxKeyIDs)
+		}
+		if len(m.KeyIDs) > MaxKeyIDs {
+			return handler.Request{}, invalid("manual payload: %d key_ids: expected at most %d", len(m.KeyIDs), MaxKeyIDs)
+		}
+		seen := make(map[string]bool, len(m.KeyIDs))
+		for i, id := range m.KeyIDs {
+			if !ValidKeyID(id) {
+				return handler.Request{}, invalid("manual payload: key_ids[%d] is %s: expected a key id (1 to 64 letters, digits, '-' or '_')", i, snippet(id))
+			}
+			if !seen[id] {
+				seen[id] = true
+				req.KeyIDs = append(req.KeyIDs, id)
+			}
+		}
+		req.Mode = handler.ModeKeys
+		req.Reason = fmt.Sprintf("manual check of %d key(s)", len(req.KeyIDs))
+	case "":
+		return handler.Request{}, invalid(`manual payload: action is missing: expected "sweep" or "check"`)
+	default:
+		return handler.Request{}, invalid(`manual payload: action is %s: expected "sweep" or "check"`, snippet(m.Action))
+	}
+	return req, nil
+}
+
+// manual decodes the manual payload's fields from a top-level object: no
+// unknown field, each field of its type.
+func manual(obj map[string]json.RawMessage, trigger string) (handler.Request, error) {
+	var unknown []string
+	for name := range obj {
+		if _, ok := manualFields[name]; !ok {
+			unknown = append(unknown, snippet(name))
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return handler.Request{}, invalid("manual payload: unknown field(s) %s: expected only action, key_ids, dry_run, continuation",
+			strings.Join(unknown, ", "))
+	}
+	var m Manual
+	for name, raw := range obj {
+		if isNull(raw) {
+			continue
+		}
+		var dst any
+		switch name {
+		case "action":
+			dst = &m.Action
+		case "key_ids":
+			dst = &m.KeyIDs
+		case "dry_run":
+			m.DryRun = new(bool)
+			dst = m.DryRun
+		case "continuation":
+			dst = &m.Continuation
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			if name == "key_ids" && jsonType(raw) == "an array" {
+				return handler.Request{}, invalid("manual payload: key_ids has an element that is not a string: expected %s", manualFields[name])
+			}
+			return handler.Request{}, invalid("manual payload: %s is %s: expected %s", name, jsonType(raw), manualFields[name])
+		}
+	}
+	return m.Request(trigger)
+}

@@ -1,0 +1,105 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/tagwarden/tagwarden/handler"
+)
+
+// timer decodes a FunctionGraph TIMER event. Its user_event (the trigger's
+// free text) may be empty or plain text (a sweep), or carry the manual
+// payload: as a JSON-encoded string (what the console stores) or as an
+// object. A user_event that looks like JSON but is not a valid manual
+// payload is an error: a mistyped "dry_run" must not run for real.
+func timer(obj map[string]json.RawMessage) (handler.Request, error) {
+	var typ string
+	if err := json.Unmarshal(obj["trigger_type"], &typ); err != nil || !strings.EqualFold(typ, "TIMER") {
+		return handler.Request{}, invalid(`trigger_type is %s: expected "TIMER"`, rawSnippet(obj["trigger_type"]))
+	}
+	name := flexString(obj["trigger_name"])
+	sweep := handler.Request{Mode: handler.ModeSweep, Trigger: TriggerTimer, Reason: strings.TrimSpace("timer " + name)}
+
+	raw := bytes.TrimSpace(obj["user_event"])
+	if isNull(raw) {
+		return sweep, nil
+	}
+	var payload []byte
+	switch raw[0] {
+	case '{':
+		payload = raw
+	case '"':
+		var text string
+		if err := json.Unmarshal(raw, &text); err != nil {
+			return handler.Request{}, invalid("user_event: %v", err)
+		}
+		text = strings.TrimSpace(text)
+		if !strings.HasPrefix(text, "{") {
+			// Plain text (the console's default is "User Event"): a sweep.
+			return sweep, nil
+		}
+		payload = []byte(text)
+	default:
+		return handler.Request{}, invalid("user_event is %s: expected a string (plain text, or the manual payload as JSON)", jsonType(raw))
+	}
+	m, err := object(payload)
+	if err != nil {
+		return handler.Request{}, fmt.Errorf("user_event: %w: expected %s", err, describe[KindManual])
+	}
+	req, err := manual(m, TriggerTimer)
+	if err != nil {
+		return handler.Request{}, fmt.Errorf("user_event: %w", err)
+	}
+	req.Reason = strings.TrimSpace("timer " + name + ": " + req.Reason)
+	return req, nil
+}
+
+// scheduled decodes an EventBridge Scheduled Event: a sweep.
+func scheduled(obj map[string]json.RawMessage) (handler.Request, error) {
+	if dt := flexString(obj["detail-type"]); dt != "Scheduled Event" {
+		return handler.Request{}, invalid(`detail-type is %s: expected "Scheduled Event" (other EventBridge events are not taken)`, snippet(dt))
+	}
+	if src := flexString(obj["source"]); src != "" && src != "aws.events" {
+		return handler.Request{}, invalid(`scheduled event source is %s: expected "aws.events"`, snippet(src))
+	}
+	reason := "scheduled event"
+	var resources []string
+	if json.Unmarshal(obj["resources"], &resources) == nil && len(resources) > 0 {
+		reason += " " + resources[0]
+	}
+	return handler.Request{Mode: handler.ModeSweep, Trigger: TriggerSchedule, Reason: reason}, nil
+}
+
+// flexString reads a JSON string or number as text; anything else is "".
+func flexString(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return ""
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		var n json.Number
+		if json.Unmarshal(raw, &n) == nil {
+			return n.String()
+		}
+	}
+	return ""
+}
+
+// rawSnippet shows a raw JSON value in a message.
+func rawSnippet(raw json.RawMessage) string {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return "missing"
+	}
+	if s := flexString(raw); s != "" {
+		return snippet(s)
+	}
+	return jsonType(raw)
+}

@@ -1,0 +1,18 @@
+// Package functiongraph runs tagwarden as a Huawei FunctionGraph custom
+// runtime: the invocation loop over the runtime HTTP API at
+// $RUNTIME_API_ADDR (GET the next event, POST the response or the error),
+// written with net/http.
+//
+// For each invocation it takes the request id from X-Cff-Request-Id, the
+// agency's temporary credentials from the X-CFF-Access-Key /
+// X-CFF-Secret-Key / X-CFF-Security-Token headers (or the
+// X-CFF-Security-Access-Key / X-CFF-Security-Secret-Key family), and sets
+// the deadline to the event's arrival plus $RUNTIME_TIMEOUT seconds. Events
+// (TIMER, CTS, EventGrid, the manual payload) are decoded by package events.
+//
+// Contracts: a broken connection to the runtime API is retried with
+// backoff, never fatal; bad input, a function without an agency and a
+// request the handler could not serve get an error response
+// {"errorMessage","errorType"} and the loop keeps serving; a success
+// response is the handler.Report as JSON.
+package functiongraph

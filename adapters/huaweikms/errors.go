@@ -1,0 +1,199 @@
+package huaweikms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"syscall"
+
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/sdkerr"
+
+	"github.com/tagwarden/tagwarden/handler"
+)
+
+// Error is a failed KMS call. It unwraps to one of the handler's error kinds
+// (handler.ErrNotFound, ...) and, when there is one, to the underlying cause
+// (a network error, context.DeadlineExceeded).
+type Error struct {
+	Op        string // the API: list-keys, describe-key, resource-instances, show-tags, tags-action
+	KeyID     string // the key concerned, if any
+	Kind      error  // one of the handler's error kinds
+	Status    int    // HTTP status, 0 when no response was received
+	Code      string // error_code of the response (KMS.0207, APIGW.0301, ...)
+	Message   string // error_msg of the response, or the cause's text
+	RequestID string // X-Request-Id or the body's request_id
+	Hint      string // what the kind means for the operator
+	Err       error  // the underlying cause, if any
+}
+
+// Error describes the failure in one line: operation, key, what it means, code, message.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("kms ")
+	b.WriteString(e.Op)
+	if e.KeyID != "" {
+		b.WriteString(" key ")
+		b.WriteString(e.KeyID)
+	}
+	b.WriteString(": ")
+	hint := e.Hint
+	if hint == "" && e.Kind != nil {
+		hint = e.Kind.Error()
+	}
+	b.WriteString(hint)
+	if e.Code != "" {
+		fmt.Fprintf(&b, " (%s)", e.Code)
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	if e.Status != 0 || e.RequestID != "" {
+		b.WriteString(" [")
+		if e.Status != 0 {
+			fmt.Fprintf(&b, "http %d", e.Status)
+		}
+		if e.RequestID != "" {
+			if e.Status != 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("request id ")
+			b.WriteString(e.RequestID)
+		}
+		b.WriteString("]")
+	}
+	return b.String()
+}
+
+// Unwrap returns the kind and the cause, so errors.Is works on both.
+func (e *Error) Unwrap() []error {
+	out := []error{e.Kind}
+	if e.Err != nil {
+		out = append(out, e.Err)
+	}
+	return out
+}
+
+// Retryable reports whether the call may succeed if repeated: throttling,
+// 500/502/503/504 and network faults. Never 400, 401, 403 or 404.
+func (e *Error) Retryable() bool {
+	switch {
+	case e.Kind == handler.ErrThrottled:
+		return true
+	case e.Kind != handler.ErrTransient:
+		return false
+	case e.Status == 0:
+		return e.Err != nil && (isNetworkError(e.Err) || errors.Is(e.Err, context.DeadlineExceeded))
+	default:
+		switch e.Status {
+		case 500, 502, 503, 504:
+			return true
+		}
+		return false
+	}
+}
+
+// rule is one line of the error table: a response matching Status (0 = any)
+// and Code (exact, or a prefix when it ends in '*'; "" = any) is of Kind.
+type rule struct {
+	Status int
+	Code   string
+	Kind   error
+	Hint   string
+}
+
+// errorTable maps KMS and API gateway responses to error kinds. The first
+// matching line wins; codes come before statuses.
+var errorTable = []rule{
+	{0, "KMS.0207", handler.ErrNotFound, "key not found"},
+	{0, "KMS.0211", handler.ErrDefaultKey, "default keys cannot be tagged"},
+	{0, "KMS.0416", handler.ErrNotFound, "tag not found"},
+	{0, "APIG.0308", handler.ErrThrottled, "throttled by the API gateway (20 requests per second per user): lower TAGWARDEN_RATE_LIMIT"},
+	{401, "", handler.ErrDenied, "authentication failed: check the AK/SK, the security token (temporary credentials expire) and the project id"},
+	{403, "", handler.ErrDenied, "permission denied: the credentials need kms:cmk:list, kms:cmk:get, kms:cmkTag:listInstance, kms:cmkTag:list and kms:cmkTag:batch"},
+	{0, "APIGW.*", handler.ErrDenied, "rejected by the API gateway: check the AK/SK, the security token and the project id"},
+	{429, "", handler.ErrThrottled, "throttled: lower TAGWARDEN_RATE_LIMIT"},
+	{404, "", handler.ErrNotFound, "not found"},
+	{400, "", handler.ErrInvalid, "request rejected as invalid"},
+	{500, "", handler.ErrTransient, "server error"},
+	{502, "", handler.ErrTransient, "bad gateway"},
+	{503, "", handler.ErrTransient, "service unavailable"},
+	{504, "", handler.ErrTransient, "gateway timeout"},
+}
+
+// classifyResponse returns the kind and hint of an error response.
+func classifyResponse(status int, code string) (kind error, hint string) {
+	for _, r := range errorTable {
+		if r.Status != 0 && r.Status != status {
+			continue
+		}
+		if r.Code != "" {
+			if p, ok := strings.CutSuffix(r.Code, "*"); ok {
+				if !strings.HasPrefix(code, p) {
+					continue
+				}
+			} else if r.Code != code {
+				continue
+			}
+		}
+		return r.Kind, r.Hint
+	}
+	switch {
+	case status >= 500:
+		return handler.ErrTransient, "server error"
+	case status >= 400:
+		return handler.ErrInvalid, "request rejected"
+	default:
+		// A 2xx/3xx reaching the error path: the SDK could not decode the body.
+		return handler.ErrTransient, "unreadable response"
+	}
+}
+
+// classify turns whatever a call returned into an *Error.
+func classify(op, keyID string, err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var sre *sdkerr.ServiceResponseError
+	if errors.As(err, &sre) {
+		kind, hint := classifyResponse(sre.StatusCode, sre.ErrorCode)
+		return &Error{Op: op, KeyID: keyID, Kind: kind, Hint: hint, Status: sre.StatusCode,
+			Code: sre.ErrorCode, Message: clip(sre.ErrorMessage), RequestID: sre.RequestId}
+	}
+	var vre sdkerr.ServiceResponseError
+	if errors.As(err, &vre) {
+		return classify(op, keyID, &vre)
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return &Error{Op: op, KeyID: keyID, Kind: handler.ErrTransient, Hint: "call timed out or was cancelled", Message: clip(err.Error()), Err: err}
+	case isNetworkError(err):
+		return &Error{Op: op, KeyID: keyID, Kind: handler.ErrTransient, Hint: "network error", Message: clip(err.Error()), Err: err}
+	}
+	return &Error{Op: op, KeyID: keyID, Kind: handler.ErrInvalid, Hint: "request could not be made", Message: clip(err.Error()), Err: err}
+}
+
+// isNetworkError reports whether err is a transport fault worth retrying.
+func isNetworkError(err error) bool {
+	var ue *url.Error
+	var ne net.Error
+	var ce *sdkerr.ConnectionError
+	var te *sdkerr.RequestTimeoutError
+	return errors.As(err, &ue) || errors.As(err, &ne) || errors.As(err, &ce) || errors.As(err, &te) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE)
+}
+
+// clip keeps messages from error bodies short enough for a log line.
+func clip(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 300 {
+		return s[:300] + "..."
+	}
+	return s
+}

@@ -1,0 +1,162 @@
+package huaweikms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/response"
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/sdkerr"
+
+	"github.com/tagwarden/tagwarden/handler"
+)
+
+func TestClassifyResponse(t *testing.T) {
+	cases := []struct {
+		status    int
+		code      string
+		want      error
+		retryable bool
+	}{
+		{404, "KMS.0207", handler.ErrNotFound, false},
+		{400, "KMS.0207", handler.ErrNotFound, false},
+		{404, "", handler.ErrNotFound, false},
+		{400, "KMS.0211", handler.ErrDefaultKey, false},
+		{400, "KMS.0416", handler.ErrNotFound, false},
+		{400, "KMS.0401", handler.ErrInvalid, false},
+		{400, "KMS.0409", handler.ErrInvalid, false},
+		{400, "KMS.0205", handler.ErrInvalid, false},
+		{400, "", handler.ErrInvalid, false},
+		{405, "", handler.ErrInvalid, false},
+		{401, "APIGW.0301", handler.ErrDenied, false},
+		{401, "KMS.0303", handler.ErrDenied, false},
+		{403, "KMS.0304", handler.ErrDenied, false},
+		{403, "APIGW.0302", handler.ErrDenied, false},
+		{400, "APIGW.0101", handler.ErrDenied, false},
+		{429, "APIG.0308", handler.ErrThrottled, true},
+		{429, "", handler.ErrThrottled, true},
+		{500, "KMS.0001", handler.ErrTransient, true},
+		{502, "", handler.ErrTransient, true},
+		{503, "", handler.ErrTransient, true},
+		{504, "APIG.1004", handler.ErrTransient, true},
+		{501, "", handler.ErrTransient, false},
+		{200, "", handler.ErrTransient, false}, // SDK could not decode a 200 body
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("%d %s", tc.status, tc.code), func(t *testing.T) {
+			e := classify("show-tags", "k1", &sdkerr.ServiceResponseError{StatusCode: tc.status, ErrorCode: tc.code, ErrorMessage: "m", RequestId: "r1"})
+			if !errors.Is(e, tc.want) {
+				t.Errorf("kind: got %v, want %v", e.Kind, tc.want)
+			}
+			if got := e.Retryable(); got != tc.retryable {
+				t.Errorf("retryable: got %v, want %v", got, tc.retryable)
+			}
+			if e.Status != tc.status || e.Code != tc.code || e.RequestID != "r1" || e.KeyID != "k1" || e.Op != "show-tags" {
+				t.Errorf("fields not carried: %+v", e)
+			}
+		})
+	}
+}
+
+func TestClassifyTransportErrors(t *testing.T) {
+	cases := []struct {
+		name      string
+		err       error
+		want      error
+		retryable bool
+	}{
+		{"url error", &url.Error{Op: "Post", URL: "http://x", Err: errors.New("boom")}, handler.ErrTransient, true},
+		{"connection reset", fmt.Errorf("read: %w", syscall.ECONNRESET), handler.ErrTransient, true},
+		{"connection refused", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, handler.ErrTransient, true},
+		{"eof", io.EOF, handler.ErrTransient, true},
+		{"unexpected eof", fmt.Errorf("x: %w", io.ErrUnexpectedEOF), handler.ErrTransient, true},
+		{"sdk timeout", &url.Error{Op: "Post", URL: "http://x", Err: context.DeadlineExceeded}, handler.ErrTransient, true},
+		{"other", errors.New("request field Body read null value"), handler.ErrInvalid, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := classify("list-keys", "", tc.err)
+			if !errors.Is(e, tc.want) {
+				t.Errorf("kind: got %v, want %v", e.Kind, tc.want)
+			}
+			if !errors.Is(e, tc.err) {
+				t.Errorf("cause not unwrapped: %v", e)
+			}
+			if got := e.Retryable(); got != tc.retryable {
+				t.Errorf("retryable: got %v, want %v", got, tc.retryable)
+			}
+		})
+	}
+}
+
+// TestErrorBodies checks how the SDK's parser and ours surface the three
+// error body shapes: nested KMS, flat gateway 401, flat gateway 429.
+func TestErrorBodies(t *testing.T) {
+	cases := []struct {
+		name, body string
+		status     int
+		header     string
+		wantCode   string
+		wantReqID  string
+		want       error
+		wantText   string
+	}{
+		{"nested kms", `{"error":{"error_code":"KMS.0207","error_msg":"The key does not exist."}}`, 404, "req-9", "KMS.0207", "req-9", handler.ErrNotFound, "key not found (KMS.0207): The key does not exist."},
+		{"flat gateway 401", `{"error_msg":"Incorrect IAM authentication information: Unauthorized","error_code":"APIGW.0301","request_id":"59a2e407ee471a94573b2510cc6db323"}`, 401, "", "APIGW.0301", "59a2e407ee471a94573b2510cc6db323", handler.ErrDenied, "authentication failed: check the AK/SK"},
+		{"flat gateway 429", `{"error_msg":"The throttling threshold has been reached: policy user over ratelimit,limit:20,time:1 second","error_code":"APIG.0308","request_id":"abc"}`, 429, "", "APIG.0308", "abc", handler.ErrThrottled, "throttled"},
+		{"html 502", `<html>bad gateway</html>`, 502, "", "", "", handler.ErrTransient, "bad gateway"},
+		{"empty 500", ``, 500, "", "", "", handler.ErrTransient, "server error"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &http.Response{StatusCode: tc.status, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(tc.body))}
+			if tc.header != "" {
+				r.Header.Set("X-Request-Id", tc.header)
+			}
+			err := errorHandler{}.HandleError(nil, response.NewDefaultHttpResponse(r))
+			var sre *sdkerr.ServiceResponseError
+			if !errors.As(err, &sre) {
+				t.Fatalf("got %T, want *sdkerr.ServiceResponseError", err)
+			}
+			if sre.ErrorCode != tc.wantCode || sre.RequestId != tc.wantReqID {
+				t.Errorf("got code %q request id %q, want %q %q", sre.ErrorCode, sre.RequestId, tc.wantCode, tc.wantReqID)
+			}
+			e := classify("list-keys", "", err)
+			if !errors.Is(e, tc.want) {
+				t.Errorf("kind: got %v, want %v", e.Kind, tc.want)
+			}
+			if !strings.Contains(e.Error(), tc.wantText) {
+				t.Errorf("message %q does not contain %q", e.Error(), tc.wantText)
+			}
+		})
+	}
+}
+
+func TestErrorMessage(t *testing.T) {
+	e := &Error{Op: "show-tags", KeyID: "k1", Kind: handler.ErrDenied, Hint: "authentication failed", Status: 401, Code: "APIGW.0301", Message: "Unauthorized", RequestID: "r1"}
+	want := "kms show-tags key k1: authentication failed (APIGW.0301): Unauthorized [http 401, request id r1]"
+	if got := e.Error(); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	wrapped := fmt.Errorf("read tags: %w", e)
+	var got *Error
+	if !errors.As(wrapped, &got) || !errors.Is(wrapped, handler.ErrDenied) {
+		t.Errorf("errors.As/Is through wrapping failed")
+	}
+}
+
+func TestCredentialsNeverPrinted(t *testing.T) {
+	c := Credentials{AccessKey: "AKIDEXAMPLE123", SecretKey: "very-secret", SecurityToken: "tok-secret"}
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%v %+v %#v %s", c, c, c, c), fmt.Sprintf("%+v", &c)} {
+		if strings.Contains(s, "very-secret") || strings.Contains(s, "tok-secret") || strings.Contains(s, "AKIDEXAMPLE123") {
+			t.Errorf("secret in %q", s)
+		}
+	}
+}

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tagwarden/tagwarden/adapters/functiongraph/runtimetest"
+	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
+	"github.com/tagwarden/tagwarden/handler"
+)
+
+// eventFixture reads one of the shared event fixtures.
+func eventFixture(t testing.TB, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("../../adapters/events/testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// The key of the CTS createKey fixture.
+const keyCreated = "0d0466b0-e727-4d9c-b35d-f84bb474a37f"
+
+func TestUsage(t *testing.T) {
+	var buf bytes.Buffer
+	if code := run(func(string) string { return "" }, &buf); code != 2 {
+		t.Errorf("got exit status %d, want 2", code)
+	}
+	for _, want := range []string{"RUNTIME_API_ADDR", "AWS_LAMBDA_RUNTIME_API", "go run ./cmd/tagwarden demo", "aws-lambda-rie", "127.0.0.1"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("usage does not mention %q:\n%s", want, buf.String())
+		}
+	}
+
+	// The real binary, with nothing set.
+	cmd := exec.Command(bootstrapBinary(t))
+	cmd.Env = cleanEnv(nil)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "how") && !strings.Contains(string(out), "To run tagwarden locally") {
+		t.Errorf("got %v and %q, want exit status 2 and the usage", err, out)
+	}
+}
+
+// fgStep is one invocation of the FunctionGraph test and what to check.
+type fgStep struct {
+	name    string
+	before  func(t *testing.T)
+	payload string
+	header  http.Header
+	check   func(t *testing.T, res runtimetest.Result)
+}
+
+func header(pairs ...string) http.Header {
+	h := http.Header{}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		h.Set(pairs[i], pairs[i+1])
+	}
+	return h
+}
+
+// TestFunctionGraph runs the real bootstrap against a runtime API server
+// written from the documented contract; its KMS calls go to the emulator,
+// which checks signatures made from the credentials in the headers.
+func TestFunctionGraph(t *testing.T) {
+	const ak, sk, token = "FGTEMPORARYAK0000001", "fg-temporary-secret-key-0000000000000001", "fg-security-token-0001"
+	kms, kmsURL := newEmulator(t, ak, sk, token)
+	api, err := runtimetest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	api.DropNext(2) // the first polls find a broken connection: retried, not fatal
+
+	p := start(t, t.TempDir(), map[string]string{
+		"RUNTIME_API_ADDR":       api.Addr(),
+		"RUNTIME_TIMEOUT":        "60",
+		"RUNTIME_PROJECT_ID":     emulator.DefaultProject,
+		"TAGWARDEN_KMS_ENDPOINT": kmsURL,
+		"TAGWARDEN_POLICIES":     testPolicies(t),
+	}, bootstrapBinary(t))
+
+	creds := header("X-CFF-Access-Key", ak, "X-CFF-Secret-Key", sk, "X-CFF-Security-Token", token, "X-CFF-Invoke-Type", "async")
+	securityCreds := header("X-CFF-Security-Access-Key", ak, "X-CFF-Security-Secret-Key", sk, "X-CFF-Security-Token", token)
+	wrongSecret := header("X-CFF-Access-Key", ak, "X-CFF-Secret-Key", "not-the-secret", "X-CFF-Security-Token", token)
+	initial := snapshot(kms)
+	unchanged := func(t *testing.T) {
+		t.Helper()
+		if diff := cmp.Diff(initial, snapshot(kms)); diff != "" {
+			t.Errorf("the emulator's keys changed (-before +after):\n%s", diff)
+		}
+	}
+
+	steps := []fgStep{
+		{name: "timer with a dry-run user_event", payload: eventFixture(t, "timer-manual-dry-run.json"), header: creds,
+			check: func(t *testing.T, res runtimetest.Result) {
+				rep := asReport(t, res.Body)
+				if rep.Mode != handler.ModeSweep || !rep.DryRun || rep.Planned != 2 || rep.Changed != 0 || rep.RequestID != res.RequestID {
+					t.Errorf("got %+v, want a dry-run sweep planning 2 keys, with the request id", rep)
+				}
+				unchanged(t)
+			}},
+		{name: "malformed event", payload: `{"trigger_type":"TIMER","user_event":"{\"action\":\"sweep\",\"dryrun\":true}"}`, header: creds,
+			check: func(t *testing.T, res runtimetest.Result) {
+				e := asError(t, res.Body)
+				if !res.Error || e.ErrorType != "InvalidEvent" || !strings.Contains(e.ErrorMessage, `unknown field(s) "dryrun": expected only action, key_ids, dry_run, continuation`) {
+					t.Errorf("got %+v, want an InvalidEvent error naming the expected fields", e)
+				}
+				unchanged(t)
+			}},
+		{name: "not JSON", payload: "sweep now", header: creds,
+			check: func(t *testing.T, res runtimetest.Result) {
+				e := asError(t, res.Body)
+				if e.ErrorType != "InvalidEvent" || !strings.Contains(e.ErrorMessage, "expected") || !strings.Contains(e.ErrorMessage, "TIMER") {
+					t.Errorf("got %+v, want an InvalidEvent error naming the expected payloads", e)
+				}
+			}},
+		{name: "cts createKey, security header family",
+			before: func(t *testing.T) {
+				kms.AddKey(emulator.DefaultProject, seedKey(keyCreated, "orders-db", nil))
+			},
+			payload: eventFixture(t, "cts-create-key.json"), header: securityCreds,
+			check: func(t *testing.T, res runtimetest.Result) {
+				rep := asReport(t, res.Body)
+				if rep.Mode != handler.ModeKeys || rep.Trigger != "cts" || rep.Changed != 1 {
+					t.Errorf("got %+v, want the created key changed", rep)
+				}
+				if got := tagsOf(t, kms, keyCreated); got["owner"] != "platform" {
+					t.Errorf("got tags %v on the created key, want owner=platform", got)
+				}
+				if got := tagsOf(t, kms, keyUntagged); len(got) != 0 {
+					t.Errorf("got tags %v on another key, want it untouched by a key event", got)
+				}
+			}},
+		{name: "no agency", payload: eventFixture(t, "timer.json"),
+			check: func(t *testing.T, res runtimetest.Result) {
+				e := asError(t, res.Body)
+				if e.ErrorType != "NoCredentials" || !strings.Contains(e.ErrorMessage, "agency") {
+					t.Errorf("got %+v, want a NoCredentials error about the agency", e)
+				}
+			}},
+		{name: "credentials the emulator refuses", payload: eventFixture(t, "timer.json"), header: wrongSecret,
+			check: func(t *testing.T, res runtimetest.Result) {
+				e := asError(t, res.Body)
+				if e.ErrorType != "RequestFailed" {
+					t.Errorf("got %+v, want a RequestFailed error", e)
+				}
+				if got := tagsOf(t, kms, keyUntagged); len(got) != 0 {
+					t.Errorf("got tags %v, want nothing written with refused credentials", got)
+				}
+			}},
+		{name: "timer sweep", payload: eventFixture(t, "timer.json"), header: creds,
+			check: func(t *testing.T, res runtimetest.Result) {
+				rep := asReport(t, res.Body)
+				if rep.Mode != handler.ModeSweep || rep.DryRun || rep.Changed != 2 || rep.Scanned < 4 {
+					t.Errorf("got %+v, want a sweep changing 2 keys", rep)
+				}
+				want := map[string]map[string]string{
+					keyOwned:    {"owner": "team-a"},
+					keyNoOwner:  {"env": "dev", "owner": "platform"},
+					keyUntagged: {"owner": "platform"},
+					keyDefault:  {},
+					keyCreated:  {"owner": "platform"},
+				}
+				if diff := cmp.Diff(want, snapshot(kms)); diff != "" {
+					t.Errorf("final emulator state mismatch (-want +got):\n%s", diff)
+				}
+			}},
+		{name: "trace of another service needs no credentials", payload: eventFixture(t, "cts-other-service.json"),
+			check: func(t *testing.T, res runtimetest.Result) {
+				rep := asReport(t, res.Body)
+				if rep.Mode != handler.ModeIgnore || !strings.Contains(rep.Reason, "not KMS") {
+					t.Errorf("got %+v, want an ignore report with its reason", rep)
+				}
+			}},
+	}
+	for i, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if st.before != nil {
+				st.before(t)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			res, err := api.Invoke(ctx, runtimetest.Event{
+				RequestID: "fg-req-" + string(rune('a'+i)), Payload: []byte(st.payload), Header: st.header,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.check(t, res)
+		})
+	}
+	if got, want := api.Polls(), 2+len(steps); got < want {
+		t.Errorf("got %d polls of the runtime API, want at least %d", got, want)
+	}
+	if err := p.stop(); err != nil {
+		t.Errorf("bootstrap exited with %v after SIGTERM, want status 0", err)
+	}
+	if logs := p.out.String(); strings.Contains(logs, sk) || strings.Contains(logs, token) {
+		t.Error("a secret from the invocation headers reached the log")
+	}
+}
+
+// TestLambda runs the real bootstrap under the pinned Lambda runtime
+// interface emulator, with a clean environment: credentials come from the
+// SDK's chain (HUAWEICLOUD_SDK_*).
+func TestLambda(t *testing.T) {
+	kms, kmsURL := newEmulator(t, emulator.DefaultAK, emulator.DefaultSK, "")
+	r := startRIE(t, bootstrapBinary(t), t.TempDir(), map[string]string{
+		"HUAWEICLOUD_SDK_AK":         emulator.DefaultAK,
+		"HUAWEICLOUD_SDK_SK":         emulator.DefaultSK,
+		"HUAWEICLOUD_SDK_PROJECT_ID": emulator.DefaultProject,
+		"TAGWARDEN_KMS_ENDPOINT":     kmsURL,
+		"TAGWARDEN_POLICIES":         testPolicies(t),
+	})
+	initial := snapshot(kms)
+
+	t.Run("manual dry run changes nothing", func(t *testing.T) {
+		rep := asReport(t, r.invoke(t, `{"action":"sweep","dry_run":true}`))
+		if !rep.DryRun || rep.Planned != 2 || rep.Changed != 0 || rep.Trigger != "manual" || rep.RequestID == "" {
+			t.Errorf("got %+v, want a dry run planning 2 keys, with a request id", rep)
+		}
+		if diff := cmp.Diff(initial, snapshot(kms)); diff != "" {
+			t.Errorf("the emulator's keys changed (-before +after):\n%s", diff)
+		}
+	})
+	t.Run("malformed payload gets an error body", func(t *testing.T) {
+		e := asError(t, r.invoke(t, `this is not JSON`))
+		if e.ErrorType != "InvalidEvent" || !strings.Contains(e.ErrorMessage, "not JSON") || !strings.Contains(e.ErrorMessage, "Scheduled Event") {
+			t.Errorf("got %+v, want an InvalidEvent error naming the expected payloads", e)
+		}
+	})
+	t.Run("unknown manual field", func(t *testing.T) {
+		e := asError(t, r.invoke(t, `{"action":"sweep","dryrun":true}`))
+		if e.ErrorType != "InvalidEvent" || !strings.Contains(e.ErrorMessage, `unknown field(s) "dryrun"`) {
+			t.Errorf("got %+v, want an InvalidEvent error naming the field", e)
+		}
+		if diff := cmp.Diff(initial, snapshot(kms)); diff != "" {
+			t.Errorf("the emulator's keys changed (-before +after):\n%s", diff)
+		}
+	})
+	t.Run("scheduled event sweeps", func(t *testing.T) {
+		rep := asReport(t, r.invoke(t, eventFixture(t, "scheduled-event.json")))
+		if rep.Trigger != "schedule" || rep.DryRun || rep.Changed != 2 {
+			t.Errorf("got %+v, want a sweep changing 2 keys", rep)
+		}
+		want := map[string]map[string]string{
+			keyOwned:    {"owner": "team-a"},
+			keyNoOwner:  {"env": "dev", "owner": "platform"},
+			keyUntagged: {"owner": "platform"},
+			keyDefault:  {},
+		}
+		if diff := cmp.Diff(want, snapshot(kms)); diff != "" {
+			t.Errorf("final emulator state mismatch (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("manual check", func(t *testing.T) {
+		rep := asReport(t, r.invoke(t, `{"action":"check","key_ids":["`+keyOwned+`","`+keyUntagged+`"]}`))
+		if rep.Mode != handler.ModeKeys || rep.Scanned != 2 || rep.Compliant != 2 {
+			t.Errorf("got %+v, want 2 compliant keys", rep)
+		}
+	})
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/tagwarden/tagwarden/handler"
+)
+
+// Output formats.
+const (
+	formatTable = "table"
+	formatJSON  = "json"
+)
+
+func checkFormat(f string) error {
+	switch f {
+	case formatTable, formatJSON:
+		return nil
+	}
+	return fmt.Errorf("--output: %q is not one of table, json", f)
+}
+
+// writeJSON writes v as indented JSON: for a report, exactly the report the
+// function returns.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("write json: %w", err)
+	}
+	return nil
+}
+
+// tableOptions limit a table.
+type tableOptions struct {
+	// MaxKeys shows at most this many keys (0 = all) and says how many more.
+	MaxKeys int
+	// NoSummary leaves out the summary line.
+	NoSummary bool
+}
+
+// writeTable writes the keys of a report as a table (key, alias, outcome,
+// changes, violations), one line per change or violation, then a summary.
+func writeTable(w io.Writer, r handler.Report, opt tableOptions) error {
+	keys := r.Keys
+	more := 0
+	if opt.MaxKeys > 0 && len(keys) > opt.MaxKeys {
+		more = len(keys) - opt.MaxKeys
+		keys = keys[:opt.MaxKeys]
+	}
+	if len(keys) > 0 {
+		var buf bytes.Buffer
+		tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "KEY\tALIAS\tOUTCOME\tCHANGES\tVIOLATIONS")
+		for _, k := range keys {
+			changes := changeLines(k)
+			viols := violationLines(k)
+			n := max(len(changes), len(viols), 1)
+			for i := range n {
+				id, alias, outcome := "", "", ""
+				if i == 0 {
+					id, alias, outcome = k.KeyID, orDash(k.Alias), string(k.Outcome)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, alias, outcome, at(changes, i), at(viols, i))
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("write table: %w", err)
+		}
+		for _, line := range strings.SplitAfter(buf.String(), "\n") {
+			if line != "" {
+				fmt.Fprintln(w, strings.TrimRight(line, " \n"))
+			}
+		}
+		if more > 0 {
+			fmt.Fprintf(w, "... and %d more keys (--all shows every key)\n", more)
+		}
+		if !opt.NoSummary {
+			fmt.Fprintln(w)
+		}
+	}
+	if opt.NoSummary {
+		return nil
+	}
+	_, err := fmt.Fprintln(w, summary(r))
+	return err
+}
+
+// changeLines renders a key's tag changes: "+key=value" to create (or
+// overwrite), "-key" to delete.
+func changeLines(k handler.KeyReport) []string {
+	var out []string
+	for _, t := range k.Delete {
+		out = append(out, "-"+t.Key)
+	}
+	for _, t := range k.Create {
+		out = append(out, "+"+t.Key+"="+quoteIfNeeded(t.Value))
+	}
+	return out
+}
+
+// violationLines renders what is wrong with a key: violations no change
+// fixes, then the error or the reason of a failed or skipped key.
+func violationLines(k handler.KeyReport) []string {
+	var out []string
+	for _, v := range k.Violations {
+		if v.Remediated {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s: %s", v.Policy, oneLine(v.Message)))
+	}
+	if k.Error != "" {
+		out = append(out, "error: "+oneLine(k.Error))
+	}
+	if k.Reason != "" {
+		out = append(out, oneLine(k.Reason))
+	}
+	return out
+}
+
+// counts are the numbers of a report, recomputed from the keys so that a
+// dry run's planned keys are told apart from changed ones.
+type counts struct {
+	scanned, compliant, planned, changed, violating, failed, skipped int
+}
+
+func countReport(r handler.Report) counts {
+	c := counts{scanned: r.Scanned, failed: r.Failed, skipped: r.Skipped}
+	for _, k := range r.Keys {
+		switch k.Outcome {
+		case handler.OutcomePlanned:
+			c.planned++
+		case handler.OutcomeChanged:
+			c.changed++
+		}
+		if hasUnremediated(k) {
+			c.violating++
+		}
+	}
+	c.compliant = max(r.Compliant, 0)
+	return c
+}
+
+// hasUnremediated reports whether a key has a violation that its changes do
+// not fix (or is a violation outcome).
+func hasUnremediated(k handler.KeyReport) bool {
+	if k.Outcome == handler.OutcomeViolation {
+		return true
+	}
+	for _, v := range k.Violations {
+		if !v.Remediated {
+			return true
+		}
+	}
+	return false
+}
+
+// summary is the one-line account of a report.
+func summary(r handler.Report) string {
+	c := countReport(r)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d keys scanned: %d compliant", c.scanned, c.compliant)
+	if r.DryRun {
+		fmt.Fprintf(&b, ", %d to change", c.planned)
+	} else {
+		fmt.Fprintf(&b, ", %d changed", c.changed)
+	}
+	fmt.Fprintf(&b, ", %d with violations, %d failed, %d skipped", c.violating, c.failed, c.skipped)
+	if r.DryRun {
+		b.WriteString(" (dry run: nothing written)")
+	}
+	if r.Reason != "" {
+		b.WriteString("; " + oneLine(r.Reason))
+	}
+	if r.Continuation != "" {
+		b.WriteString("; stopped early, resume with --continuation " + r.Continuation)
+	}
+	return b.String()
+}
+
+// exitCodeFor maps a report to the exit code scripts rely on: 1 if a key
+// failed, 2 if changes are needed (dry run) or violations remain, else 0.
+func exitCodeFor(r handler.Report) int {
+	c := countReport(r)
+	switch {
+	case c.failed > 0:
+		return exitError
+	case c.violating > 0:
+		return exitFound
+	case r.DryRun && c.planned > 0:
+		return exitFound
+	case r.Continuation != "":
+		return exitFound
+	}
+	return exitOK
+}
+
+func at(s []string, i int) string {
+	if i < len(s) {
+		return s[i]
+	}
+	return ""
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func quoteIfNeeded(s string) string {
+	if s == "" || strings.ContainsAny(s, " \t\"'") || strings.TrimSpace(s) != s {
+		return fmt.Sprintf("%q", s)
+	}
+	return s
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/policy"
+)
+
+// sampleReport is a dry-run report with one key of each kind.
+func sampleReport(dry bool) handler.Report {
+	planned := handler.OutcomePlanned
+	if !dry {
+		planned = handler.OutcomeChanged
+	}
+	return handler.Report{
+		Mode: handler.ModeSweep, DryRun: dry, Scanned: 5, Compliant: 1, Planned: 1, Violating: 1, Skipped: 1, Failed: 1,
+		Keys: []handler.KeyReport{
+			{KeyID: "0d0466b0-e727-4d9c-b35d-f84bb474a37f", Alias: "app-payments", Outcome: planned,
+				Create:     []policy.Tag{{Key: "env", Value: "prod"}, {Key: "owner", Value: "unassigned"}},
+				Delete:     []policy.Tag{{Key: "temp-debug", Value: "1"}},
+				Violations: []policy.Violation{{Policy: "owner-required", Rule: "require owner", Message: "tag owner is missing", Remediated: true}}},
+			{KeyID: "2f9c6c1e-5a57-4f5e-9d41-3f0b6f9a1c22", Outcome: handler.OutcomeViolation,
+				Violations: []policy.Violation{{Policy: "no-temp-in-prod", Rule: "forbid env", Message: "env is\n tmp"}}},
+			{KeyID: "5b1e8d0a-9c3f-4e2b-8a7d-6c5f4e3d2b1a", Alias: "evs/default", Outcome: handler.OutcomeSkipped, Reason: "default key"},
+			{KeyID: "7a3d2c1b-0e9f-4a8b-9c7d-1e2f3a4b5c6d", Alias: "x", Outcome: handler.OutcomeFailed, Error: "show tags: transient failure"},
+		},
+	}
+}
+
+func TestWriteTable(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		report handler.Report
+		opt    tableOptions
+	}{
+		{"plan", sampleReport(true), tableOptions{}},
+		{"apply", sampleReport(false), tableOptions{}},
+		{"truncated", sampleReport(true), tableOptions{MaxKeys: 2}},
+		{"compliant", handler.Report{Mode: handler.ModeSweep, DryRun: true, Scanned: 3, Compliant: 3}, tableOptions{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := writeTable(&b, tc.report, tc.opt); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "table-"+tc.name+".golden")
+			if os.Getenv("UPDATE_GOLDEN") != "" {
+				if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(want), b.String()); diff != "" {
+				t.Errorf("table (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestExitCodeFor(t *testing.T) {
+	viol := handler.KeyReport{KeyID: "k", Outcome: handler.OutcomeViolation, Violations: []policy.Violation{{Policy: "p"}}}
+	fixed := handler.KeyReport{KeyID: "k", Outcome: handler.OutcomeChanged, Violations: []policy.Violation{{Policy: "p", Remediated: true}}}
+	planned := fixed
+	planned.Outcome = handler.OutcomePlanned
+	for _, tc := range []struct {
+		name string
+		r    handler.Report
+		want int
+	}{
+		{"compliant", handler.Report{Scanned: 2, Compliant: 2}, exitOK},
+		{"plan with changes", handler.Report{DryRun: true, Keys: []handler.KeyReport{planned}}, exitFound},
+		{"apply fixed all", handler.Report{Keys: []handler.KeyReport{fixed}}, exitOK},
+		{"violations remain", handler.Report{Keys: []handler.KeyReport{fixed, viol}}, exitFound},
+		{"skipped only", handler.Report{Keys: []handler.KeyReport{{KeyID: "d", Outcome: handler.OutcomeSkipped}}}, exitOK},
+		{"a key failed", handler.Report{Failed: 1, Keys: []handler.KeyReport{viol, {KeyID: "f", Outcome: handler.OutcomeFailed}}}, exitError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := exitCodeFor(tc.r); got != tc.want {
+				t.Errorf("got %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestWantProgress(t *testing.T) {
+	on, off := true, false
+	for _, tc := range []struct {
+		name   string
+		stderr io.Writer
+		force  *bool
+		format string
+		want   bool
+	}{
+		{"pipe", &bytes.Buffer{}, nil, formatTable, false},
+		{"json never", &bytes.Buffer{}, &on, formatJSON, false},
+		{"forced on", &bytes.Buffer{}, &on, formatTable, true},
+		{"forced off", &bytes.Buffer{}, &off, formatTable, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &globals{stderr: tc.stderr, progress: tc.force}
+			if got := g.wantProgress(tc.format); got != tc.want {
+				t.Errorf("got %t, want %t", got, tc.want)
+			}
+		})
+	}
+}
+
+// pages is a Lister over fixed pages.
+type pages struct{ p []handler.Page }
+
+func (l *pages) Next(context.Context) (handler.Page, error) {
+	if len(l.p) == 0 {
+		return handler.Page{}, io.EOF
+	}
+	p := l.p[0]
+	l.p = l.p[1:]
+	return p, nil
+}
+
+// listStore is a KeyStore whose only working method is List.
+type listStore struct{ handler.KeyStore }
+
+func (listStore) List(context.Context, string) handler.Lister {
+	return &pages{p: []handler.Page{{Records: make([]handler.Record, 3)}, {Records: make([]handler.Record, 2)}}}
+}
+
+func TestProgressCounts(t *testing.T) {
+	var b bytes.Buffer
+	p := startProgress(&b, true, "scanning")
+	l := p.wrap(listStore{}).List(context.Background(), "")
+	for {
+		if _, err := l.Next(context.Background()); errors.Is(err, io.EOF) {
+			break
+		}
+	}
+	p.Stop()
+	if got := p.n.Load(); got != 5 {
+		t.Errorf("counted %d keys, want 5", got)
+	}
+	if (*progress)(nil).wrap(listStore{}) != (listStore{}) {
+		t.Error("a nil progress must not wrap the store")
+	}
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/policy"
+)
+
+// newPlanCmd builds "plan" (apply false: a dry run that never writes) or
+// "apply".
+func newPlanCmd(g *globals, apply bool) *cobra.Command {
+	var (
+		t      target
+		keys   []string
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show the tag changes the policies call for, without writing",
+		Long: `Plan evaluates every key of the project (or the keys given with --key) against the
+policies and shows the tags it would create and delete, and the violations that no change
+fixes. It never writes.
+
+Credentials come from the Huawei Cloud SDK's chain: HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK,
+HUAWEICLOUD_SDK_SECURITY_TOKEN and HUAWEICLOUD_SDK_PROJECT_ID, or a profile in
+~/.huaweicloud/credentials. Unset flags fall back to the function's TAGWARDEN_* variables.
+
+Exit status: 0 every key complies, 2 changes are needed or violations were found, 1 an error
+(including a key that could not be read).`,
+		Example: `  # Every key of a project
+  tagwarden plan --region ap-southeast-1
+
+  # Two keys, as JSON (the report the function returns)
+  tagwarden plan --region ap-southeast-1 --key 0d0466b0-e727-4d9c-b35d-f84bb474a37f --key 2f9c... --output json
+
+  # Against a local emulator, with your own policies
+  tagwarden plan --endpoint http://127.0.0.1:8443 --project-id 0b1f2e3d4c5b6a79887766554433221a --policies ./policies`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(output); err != nil {
+				return err
+			}
+			cfg, err := t.config(cmd)
+			if err != nil {
+				return err
+			}
+			dry := !apply
+			cfg.DryRun = dry
+			engine, err := loadPolicies(cfg)
+			if err != nil {
+				return err
+			}
+			if err := checkReachable(cmd.Context(), cfg); err != nil {
+				return err
+			}
+			store, err := newStore(cfg, nil, g)
+			if err != nil {
+				return err
+			}
+			req := handler.Request{Mode: handler.ModeSweep, DryRun: &dry, Trigger: "cli"}
+			if len(keys) > 0 {
+				req.Mode, req.KeyIDs = handler.ModeKeys, keys
+			}
+			bar := startProgress(g.stderr, g.wantProgress(output) && req.Mode == handler.ModeSweep, "scanning keys")
+			rep := runAll(cmd.Context(), engine, cfg, g, bar.wrap(store), req)
+			bar.Stop()
+			return finishReport(g, output, rep)
+		},
+	}
+	if apply {
+		cmd.Use = "apply"
+		cmd.Short = "Apply the tag changes the policies call for"
+		cmd.Long = `Apply evaluates every key of the project (or the keys given with --key) against the
+policies and writes the tag changes (BatchCreateKmsTags), then shows what it changed and the
+violations that remain. Run "tagwarden plan" first to see what it will do.
+
+Credentials come from the Huawei Cloud SDK's chain: HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK,
+HUAWEICLOUD_SDK_SECURITY_TOKEN and HUAWEICLOUD_SDK_PROJECT_ID, or a profile in
+~/.huaweicloud/credentials. Unset flags fall back to the function's TAGWARDEN_* variables.
+
+Exit status: 0 every key complies now, 2 violations remain that no change fixes, 1 an error
+(including a key that failed).`
+		cmd.Example = `  # Fix every key of a project
+  tagwarden apply --region ap-southeast-1
+
+  # One key, slowly, with your own policies
+  tagwarden apply --region cn-north-4 --key 0d0466b0-e727-4d9c-b35d-f84bb474a37f --rate-limit 5 --policies ./policies`
+	}
+	t.addFlags(cmd.Flags())
+	cmd.Flags().StringArrayVar(&keys, "key", nil, "evaluate only this key id (repeatable); default every key")
+	cmd.Flags().StringVarP(&output, "output", "o", formatTable, "output format: table or json (the report the function returns)")
+	return cmd
+}
+
+// writeReport prints a report in the chosen format.
+func writeReport(g *globals, format string, rep handler.Report, opt tableOptions) error {
+	if format == formatJSON {
+		return writeJSON(g.stdout, rep)
+	}
+	return writeTable(g.stdout, rep, opt)
+}
+
+// runAll handles req and, while the handler hands back a continuation,
+// resumes it, merging the reports: a terminal has no deadline to respect.
+func runAll(ctx context.Context, engine *policy.Engine, cfg handler.Config, g *globals, store handler.KeyStore, req handler.Request) handler.Report {
+	h := handler.New(engine, cfg, g.logger())
+	rep := h.Handle(ctx, store, req)
+	for rep.Continuation != "" && ctx.Err() == nil {
+		req.Continuation = rep.Continuation
+		next := h.Handle(ctx, store, req)
+		rep = mergeReports(rep, next)
+	}
+	return rep
+}
+
+// mergeReports adds the report of a resumed sweep to the one it continues.
+func mergeReports(a, b handler.Report) handler.Report {
+	a.Finished = b.Finished
+	a.Scanned += b.Scanned
+	a.Compliant += b.Compliant
+	a.Changed += b.Changed
+	a.Violating += b.Violating
+	a.Failed += b.Failed
+	a.Skipped += b.Skipped
+	a.Keys = append(a.Keys, b.Keys...)
+	a.Continuation = b.Continuation
+	a.Planned += b.Planned
+	if b.Reason != "" {
+		a.Reason = b.Reason
+	}
+	if b.Error != "" {
+		a.Error = b.Error
+	}
+	return a
+}
+
+// finishReport prints a report and returns the exit status it calls for:
+// the error of a request that failed as a whole, else exitCodeFor.
+func finishReport(g *globals, output string, rep handler.Report) error {
+	if err := writeReport(g, output, rep, tableOptions{}); err != nil {
+		return err
+	}
+	if err := reportError(rep); err != nil {
+		return err
+	}
+	return withCode(exitCodeFor(rep))
+}
+
+// reportError turns the error of a request that failed as a whole into a
+// short message, with a hint for the usual causes.
+func reportError(rep handler.Report) error {
+	if rep.Error == "" {
+		return nil
+	}
+	msg := strings.ToLower(rep.Error)
+	switch {
+	case strings.Contains(msg, "access denied") || strings.Contains(msg, "unauthorized") || strings.Contains(msg, "401") || strings.Contains(msg, "403"):
+		return fmt.Errorf("%s (check the access key, secret key and security token, the project id, and the KMS permissions)", rep.Error)
+	case strings.Contains(msg, "throttl"):
+		return fmt.Errorf("%s (lower --rate-limit or --concurrency)", rep.Error)
+	}
+	return errors.New(rep.Error)
+}

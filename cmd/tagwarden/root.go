@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+)
+
+// globals holds the flags every command shares.
+type globals struct {
+	stdout, stderr io.Writer
+	logLevel       string
+	// progress forces the progress bar on (true) or off (false); nil decides
+	// from whether stderr is a terminal. Tests leave it nil.
+	progress *bool
+}
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "tagwarden",
+		Short: "Enforce tag policies on Huawei Cloud KMS keys",
+		Long: `tagwarden enforces tag policies on Huawei Cloud KMS keys: it evaluates every key
+against policies written in YAML and expr, and fixes the tags through the official SDK.
+
+This command runs the same policy engine, handler and KMS adapter as the serverless
+function, from a terminal. Start with "tagwarden demo": no cloud, no credentials.`,
+		Example: `  # Try it: an embedded KMS emulator, the shipped policies, a plan, an apply
+  tagwarden demo
+
+  # What would change in a real project (never writes)
+  export HUAWEICLOUD_SDK_AK=... HUAWEICLOUD_SDK_SK=... HUAWEICLOUD_SDK_PROJECT_ID=...
+  tagwarden plan --region ap-southeast-1
+
+  # Check and test your own policies
+  tagwarden validate ./policies && tagwarden test ./policies`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := logrus.ParseLevel(g.logLevel); err != nil {
+				return fmt.Errorf("--log-level: %q is not one of panic, fatal, error, warn, info, debug, trace", g.logLevel)
+			}
+			return nil
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%w (see %q)", err, c.CommandPath()+" --help")
+	})
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level of the handler and adapter logs on stderr (error, warn, info, debug)")
+	root.AddCommand(
+		newDemoCmd(g),
+		newPlanCmd(g, false),
+		newPlanCmd(g, true),
+		newValidateCmd(g),
+		newTestCmd(g),
+		newEmulatorCmd(g),
+		newInvokeCmd(g),
+	)
+	return root
+}
+
+// logger returns the logger for the handler and adapter: text on stderr, at
+// the --log-level.
+func (g *globals) logger() *logrus.Logger {
+	log := logrus.New()
+	log.SetOutput(g.stderr)
+	lvl, err := logrus.ParseLevel(strings.TrimSpace(g.logLevel))
+	if err != nil {
+		lvl = logrus.WarnLevel
+	}
+	log.SetLevel(lvl)
+	log.SetFormatter(&logrus.TextFormatter{DisableTimestamp: true})
+	return log
+}

@@ -1,0 +1,36 @@
+// Package handler is tagwarden's platform-neutral core: it turns one Request
+// (a sweep of every key, or named keys from a key event or a manual call)
+// into evaluated, remediated keys and a Report.
+//
+// It depends only on the policy engine and on the KeyStore interface, which
+// the KMS adapter implements; it never sees a platform event or an SDK type.
+//
+// Contracts of Handle:
+//   - It never panics and always returns a Report. A request-wide problem
+//     (bad mode, invalid continuation, listing error, access denied) is in
+//     Report.Error; a key's problem is in that key's KeyReport, and never
+//     stops the other keys.
+//   - Sweeps stream the listing a page at a time and process records with
+//     Config.Concurrency workers; the report keeps only keys that were not
+//     compliant, so memory stays flat as the key count grows (a set of
+//     64-bit id hashes dedupes keys a listing repeats).
+//   - Keys are read fresh for key requests; a key not found yet or pending
+//     activation is retried with doubling waits (Config.KeyRetries,
+//     KeyRetryDelay, KeyRetryMaxDelay), then reported skipped with the reason.
+//     Default keys and keys pending deletion are skipped with a reason.
+//   - Changes are applied as policy.Decision.Batches: deletes, then creates.
+//     A dry run writes nothing and reports each key's planned changes with
+//     outcome "planned", exactly as a real run reports them as "changed".
+//   - Config.Margin before ctx's deadline, no new key is started; keys in
+//     flight finish and the report carries a Continuation. A key whose
+//     processing was interrupted (ctx cancelled, or access denied, which
+//     stops all new work) is put in the continuation, not reported. Resuming
+//     with each report's continuation until there is none covers every key
+//     exactly once, as long as the listing order is stable. A key request
+//     resumed with a continuation processes the token's remaining ids and
+//     ignores Request.KeyIDs.
+//
+// Continuation tokens are base64url JSON, versioned, bound to the request's
+// mode and dry-run flag; a malformed or mismatched token is refused with
+// Report.Error "invalid continuation: ...".
+package handler

@@ -1,0 +1,417 @@
+package handler_test
+
+// The "done when" tests of the handler: the real KMS adapter (huaweikms),
+// through the official SDK, against the KMS emulator over HTTP.
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/sirupsen/logrus"
+
+	"github.com/tagwarden/tagwarden/adapters/huaweikms"
+	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
+	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/policy"
+)
+
+// Distinctive credentials: the log scan looks for them.
+const (
+	secretAK    = "TWAKLOGLEAKPROBE0001"
+	secretSK    = "tw-sk-must-never-reach-a-log-7f3a9c1e55d2b8"
+	secretToken = "tw-token-must-never-reach-a-log-QzX81vPp0Lm"
+)
+
+var (
+	shippedOnce   sync.Once
+	shippedEngine *policy.Engine
+	shippedErr    error
+)
+
+// shipped loads the policies shipped in the binary, as the function does.
+func shipped(t *testing.T) *policy.Engine {
+	t.Helper()
+	shippedOnce.Do(func() { shippedEngine, shippedErr = handler.LoadEngine(handler.Config{}) })
+	if shippedErr != nil {
+		t.Fatalf("load the shipped policies: %v", shippedErr)
+	}
+	return shippedEngine
+}
+
+type kms struct {
+	srv *emulator.Server
+	url string
+}
+
+func startKMS(t *testing.T, seed []emulator.SeedKey) *kms {
+	t.Helper()
+	srv, err := emulator.New(emulator.Options{AccessKey: secretAK, SecretKey: secretSK, SecurityToken: secretToken, Seed: seed})
+	if err != nil {
+		t.Fatalf("emulator: %v", err)
+	}
+	url, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("emulator listen: %v", err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return &kms{srv: srv, url: url}
+}
+
+// store builds the adapter as the function does per invocation.
+func (k *kms) store(t *testing.T, log logrus.FieldLogger) handler.KeyStore {
+	t.Helper()
+	s, err := huaweikms.New(huaweikms.Config{
+		Endpoint: k.url, ProjectID: emulator.DefaultProject,
+		Credentials: &huaweikms.Credentials{AccessKey: secretAK, SecretKey: secretSK, SecurityToken: secretToken},
+		RateLimit:   -1, MaxRetries: 2, BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
+		HTTPTimeout: 10 * time.Second, Log: log,
+	})
+	if err != nil {
+		t.Fatalf("huaweikms.New: %v", err)
+	}
+	return s
+}
+
+// debugLogger logs everything, JSON, into a buffer.
+func debugLogger() (*logrus.Logger, *logBuffer) {
+	logs := &logBuffer{}
+	log := logrus.New()
+	log.SetOutput(logs)
+	log.SetFormatter(&logrus.JSONFormatter{})
+	log.SetLevel(logrus.TraceLevel)
+	return log, logs
+}
+
+// finalState reads every key through a fresh listing and its true tags from
+// the emulator.
+func (k *kms) finalState(t *testing.T) map[string]handler.Record {
+	t.Helper()
+	ctx := context.Background()
+	s := k.store(t, nil)
+	out := map[string]handler.Record{}
+	l := s.List(ctx, "")
+	for {
+		p, err := l.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("final listing: %v", err)
+		}
+		for _, r := range p.Records {
+			tags, ok := k.srv.Tags(emulator.DefaultProject, r.Key.ID)
+			if !ok {
+				t.Fatalf("listed key %s is not in the emulator", r.Key.ID)
+			}
+			if tags == nil {
+				tags = map[string]string{}
+			}
+			out[r.Key.ID] = handler.Record{Key: r.Key, Tags: tags}
+		}
+	}
+}
+
+// checkFinal re-evaluates the final state with the engine: every key is
+// compliant, or reported with the outcome that explains why it is not.
+func checkFinal(t *testing.T, e *policy.Engine, state map[string]handler.Record, reported map[string]handler.KeyReport) {
+	t.Helper()
+	for id, rec := range state {
+		d := e.Evaluate(rec.Key, rec.Tags, time.Now())
+		if d.Compliant() {
+			continue
+		}
+		kr, ok := reported[id]
+		switch {
+		case !ok:
+			t.Errorf("key %s (%s) breaks %v and is not reported", id, rec.Key.Alias, d.Violations)
+		case d.HasChanges() && kr.Outcome != handler.OutcomeFailed && kr.Outcome != handler.OutcomeSkipped:
+			t.Errorf("key %s still needs %+v / %+v after outcome %s", id, d.Create, d.Delete, kr.Outcome)
+		}
+	}
+}
+
+func TestEmulatorSweep(t *testing.T) {
+	n := 5000
+	if testing.Short() {
+		n = 1000
+	}
+	k := startKMS(t, emulator.SampleKeys(n, 42))
+	k.srv.HideFromBulk(emulator.SampleKeys(n, 42)[n-7].ResourceID) // one key only list-keys returns
+	log, logs := debugLogger()
+	h := handler.New(shipped(t), handler.Config{Concurrency: 4}, log)
+	ctx := handler.WithRequestID(context.Background(), "emu-sweep")
+
+	start := time.Now()
+	dry := h.Handle(ctx, k.store(t, log), handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true)})
+	t.Logf("dry run of %d keys in %s: %s", n, time.Since(start), counts(dry))
+	checkCounts(t, dry)
+	if dry.Scanned != n || dry.Error != "" || dry.Continuation != "" || dry.Planned == 0 || dry.Skipped == 0 {
+		t.Fatalf("dry run: %s", counts(dry))
+	}
+	if st := k.srv.Stats(); st.Writes+st.RejectedWrites != 0 || st.Calls["tags-action"] != 0 {
+		t.Fatalf("dry run wrote: %+v", st)
+	}
+
+	start = time.Now()
+	real := h.Handle(ctx, k.store(t, log), handler.Request{Mode: handler.ModeSweep})
+	t.Logf("sweep of %d keys in %s: %s", n, time.Since(start), counts(real))
+	checkCounts(t, real)
+	if real.Scanned != n || real.Error != "" || real.Failed != 0 || real.Changed != dry.Planned {
+		t.Errorf("sweep: %s, want changed = planned %d", counts(real), dry.Planned)
+	}
+	// The plan of the dry run is what the real run wrote, key by key.
+	plan := byID(dry.Keys)
+	batches := 0
+	for _, kr := range real.Keys {
+		p := plan[kr.KeyID]
+		if p.Outcome == handler.OutcomePlanned {
+			p.Outcome = handler.OutcomeChanged
+		}
+		if diff := cmp.Diff(p, kr); diff != "" {
+			t.Errorf("key %s: plan differs from what was written (-plan +real):\n%s", kr.KeyID, diff)
+		}
+		batches += len(policy.Decision{Create: kr.Create, Delete: kr.Delete}.Batches(shipped(t).Limits().MaxBatch))
+	}
+	if len(real.Keys) != len(dry.Keys) {
+		t.Errorf("sweep reports %d keys, the dry run %d", len(real.Keys), len(dry.Keys))
+	}
+	if st := k.srv.Stats(); st.Writes != batches || st.RejectedWrites != 0 {
+		t.Errorf("emulator saw %d writes (%d rejected), want %d", st.Writes, st.RejectedWrites, batches)
+	}
+	checkFinal(t, shipped(t), k.finalState(t), byID(real.Keys))
+
+	k.srv.ResetStats()
+	again := h.Handle(ctx, k.store(t, log), handler.Request{Mode: handler.ModeSweep})
+	checkCounts(t, again)
+	if st := k.srv.Stats(); st.Writes+st.RejectedWrites != 0 || again.Changed != 0 || again.Scanned != n {
+		t.Errorf("second sweep: %s; emulator writes %d", counts(again), st.Writes+st.RejectedWrites)
+	}
+
+	out := logs.String()
+	for _, secret := range []string{secretAK, secretSK, secretToken} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the logs contain the credential %q", secret)
+		}
+	}
+	dec := logs.keyDecisions(t)
+	if len(dec) != n {
+		t.Errorf("%d keys have decision entries, want %d", len(dec), n)
+	}
+	for id, c := range dec {
+		if c != 3 {
+			t.Errorf("key %s: %d decision entries over 3 runs, want 3", id, c)
+		}
+	}
+}
+
+func TestEmulatorResumedSweep(t *testing.T) {
+	n := 600
+	if testing.Short() {
+		n = 250
+	}
+	seed := emulator.SampleKeys(n, 7)
+	uncutKMS, cutKMS := startKMS(t, seed), startKMS(t, seed)
+	var hidden []string
+	for i := 0; i < n; i += 50 { // keys the bulk listing leaves out: phase two of the listing
+		hidden = append(hidden, seed[i].ResourceID)
+	}
+	uncutKMS.srv.HideFromBulk(hidden...)
+	cutKMS.srv.HideFromBulk(hidden...)
+
+	uh := handler.New(shipped(t), handler.Config{}, nil)
+	uncut := uh.Handle(context.Background(), uncutKMS.store(t, nil), handler.Request{Mode: handler.ModeSweep})
+	if uncut.Continuation != "" || uncut.Scanned != n || uncut.Error != "" {
+		t.Fatalf("uncut: %s", counts(uncut))
+	}
+
+	// Every call takes 5ms; an invocation has 150ms, minus a 30ms margin.
+	cutKMS.srv.SetFaults(emulator.Faults{Latency: 5 * time.Millisecond})
+	log, logs := debugLogger()
+	h := handler.New(shipped(t), handler.Config{Margin: 30 * time.Millisecond}, log)
+	var reps []handler.Report
+	req := handler.Request{Mode: handler.ModeSweep}
+	for i := 0; ; i++ {
+		if i > 400 {
+			t.Fatal("no end after 400 resumptions")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+		rep := h.Handle(ctx, cutKMS.store(t, log), req) // a new store per invocation, as in the function
+		cancel()
+		checkCounts(t, rep)
+		// On a loaded machine an invocation may spend its whole window
+		// listing; it then says so and the next one goes on.
+		if rep.Error != "" && !strings.HasPrefix(rep.Error, "no time to work") {
+			t.Fatalf("resumption %d: %s", i, rep.Error)
+		}
+		reps = append(reps, rep)
+		if rep.Continuation == "" {
+			break
+		}
+		req.Continuation = rep.Continuation
+	}
+	t.Logf("%d keys in %d invocations", n, len(reps))
+	if len(reps) < 3 {
+		t.Errorf("the sweep was cut %d times, want several", len(reps)-1)
+	}
+	var keys []handler.KeyReport
+	scanned := 0
+	for _, r := range reps {
+		keys = append(keys, r.Keys...)
+		scanned += r.Scanned
+	}
+	if scanned != n || len(keys) != len(uncut.Keys) {
+		t.Errorf("resumed: %d scanned, %d reported; uncut: %d, %d", scanned, len(keys), n, len(uncut.Keys))
+	}
+	if diff := cmp.Diff(byID(uncut.Keys), byID(keys)); diff != "" {
+		t.Errorf("resumed reports differ from the uncut one (-uncut +resumed):\n%s", diff)
+	}
+	for _, s := range seed {
+		if c := logs.keyDecisions(t)[s.ResourceID]; c != 1 {
+			t.Errorf("key %s processed %d times, want once", s.ResourceID, c)
+		}
+	}
+	if diff := cmp.Diff(uncutKMS.srv.Keys(""), cutKMS.srv.Keys("")); diff != "" {
+		t.Errorf("final state (-uncut +resumed):\n%s", diff)
+	}
+}
+
+// deletingStore deletes a key in the emulator right after the listing
+// returns it: the key is deleted mid-sweep.
+type deletingStore struct {
+	handler.KeyStore
+	k  *kms
+	id string
+}
+
+type deletingLister struct {
+	handler.Lister
+	s *deletingStore
+}
+
+func (d *deletingStore) List(ctx context.Context, cursor string) handler.Lister {
+	return deletingLister{d.KeyStore.List(ctx, cursor), d}
+}
+
+func (l deletingLister) Next(ctx context.Context) (handler.Page, error) {
+	p, err := l.Lister.Next(ctx)
+	for _, r := range p.Records {
+		if r.Key.ID == l.s.id {
+			l.s.k.srv.DeleteKey("", l.s.id)
+		}
+	}
+	return p, err
+}
+
+func TestEmulatorFailingKeys(t *testing.T) {
+	const n = 300
+	seed := emulator.SampleKeys(n, 3)
+	k := startKMS(t, seed)
+	h := handler.New(shipped(t), handler.Config{}, nil)
+
+	dry := h.Handle(context.Background(), k.store(t, nil), handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true)})
+	var planned []string
+	for _, kr := range dry.Keys {
+		if kr.Outcome == handler.OutcomePlanned {
+			planned = append(planned, kr.KeyID)
+		}
+	}
+	if len(planned) < 10 {
+		t.Fatalf("only %d keys need changes", len(planned))
+	}
+	failing, deleted := planned[2], planned[5]
+	k.srv.SetFaults(emulator.Faults{FailKeys: map[string]int{failing: 500}})
+	rep := h.Handle(context.Background(), &deletingStore{KeyStore: k.store(t, nil), k: k, id: deleted}, handler.Request{Mode: handler.ModeSweep})
+	checkCounts(t, rep)
+	got := byID(rep.Keys)
+	if kr := got[failing]; kr.Outcome != handler.OutcomeFailed || kr.Error == "" {
+		t.Errorf("key answering 500: %+v, want failed with the error", kr)
+	} else {
+		t.Logf("failed key's error: %s", kr.Error)
+	}
+	if kr := got[deleted]; kr.Outcome != handler.OutcomeSkipped || kr.Reason != "key not found: deleted during the run" {
+		t.Errorf("key deleted mid-sweep: %+v", kr)
+	}
+	if rep.Failed != 1 || rep.Skipped != dry.Skipped+1 || rep.Changed != dry.Planned-2 || rep.Scanned != n || rep.Error != "" {
+		t.Errorf("sweep: %s; dry run: %s", counts(rep), counts(dry))
+	}
+	k.srv.SetFaults(emulator.Faults{})
+	state := k.finalState(t)
+	delete(got, failing) // reported failed: its changes are still due
+	for id, rec := range state {
+		if id == failing {
+			continue
+		}
+		if d := shipped(t).Evaluate(rec.Key, rec.Tags, time.Now()); d.HasChanges() && got[id].Outcome != handler.OutcomeSkipped {
+			t.Errorf("key %s still needs changes", id)
+		}
+	}
+}
+
+func TestEmulatorKeyEvents(t *testing.T) {
+	seed := emulator.SampleKeys(40, 5)
+	var defaultKey emulator.SeedKey
+	for _, s := range seed {
+		if s.ResourceDetail.DefaultKeyFlag == "1" {
+			defaultKey = s
+			break
+		}
+	}
+	newKey := emulator.SeedKey{ResourceID: "5b0f4c1e-1111-4222-8333-944455556666", ResourceDetail: emulator.KeyDetails{
+		KeyID: "5b0f4c1e-1111-4222-8333-944455556666", KeyAlias: "prod-orders-new", KeySpec: "AES_256",
+		KeyUsage: "ENCRYPT_DECRYPT", KeyState: "2", DefaultKeyFlag: "0", CreationDate: "1767225600000",
+	}}
+	const missing = "00000000-0000-4000-8000-000000000000"
+	tests := []struct {
+		name    string
+		ids     []string
+		faults  emulator.Faults
+		want    handler.KeyReport
+		wantErr string
+	}{
+		{name: "default key", ids: []string{defaultKey.ResourceID}, want: handler.KeyReport{
+			KeyID: defaultKey.ResourceID, Alias: defaultKey.ResourceDetail.KeyAlias, Outcome: handler.OutcomeSkipped,
+			Reason: "default key: a service's default key cannot be tagged"}},
+		{name: "missing key", ids: []string{missing}, want: handler.KeyReport{
+			KeyID: missing, Outcome: handler.OutcomeSkipped, Reason: "key not found after 3 reads: deleted, or not visible yet"}},
+		{name: "new untagged key", ids: []string{newKey.ResourceID}, want: handler.KeyReport{
+			KeyID: newKey.ResourceID, Alias: "prod-orders-new", Outcome: handler.OutcomeChanged,
+			Create: []policy.Tag{{Key: "cost-center", Value: "cc-unknown"}, {Key: "env", Value: "prod"}, {Key: "owner", Value: "unassigned"}}}},
+		{name: "expired credentials", ids: []string{newKey.ResourceID}, faults: emulator.Faults{Unauthorized: true},
+			wantErr: "access denied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := startKMS(t, seed)
+			k.srv.AddKey("", newKey)
+			k.srv.SetFaults(tt.faults)
+			h := handler.New(shipped(t), handler.Config{KeyRetries: 2, KeyRetryDelay: 5 * time.Millisecond}, nil)
+			rep := h.Handle(context.Background(), k.store(t, nil), handler.Request{Mode: handler.ModeKeys, KeyIDs: tt.ids, Trigger: "cts"})
+			checkCounts(t, rep)
+			if tt.wantErr != "" {
+				if !strings.Contains(rep.Error, tt.wantErr) || rep.Continuation == "" || rep.Scanned != 0 {
+					t.Fatalf("got %s, want error %q and a continuation", counts(rep), tt.wantErr)
+				}
+				k.srv.SetFaults(emulator.Faults{})
+				next := h.Handle(context.Background(), k.store(t, nil), handler.Request{Mode: handler.ModeKeys, Continuation: rep.Continuation})
+				if next.Changed != 1 || next.Continuation != "" {
+					t.Errorf("resumed with fresh credentials: %s", counts(next))
+				}
+				return
+			}
+			if len(rep.Keys) != 1 || rep.Error != "" {
+				t.Fatalf("got %s", counts(rep))
+			}
+			got := rep.Keys[0]
+			got.Violations = nil
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("key report (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

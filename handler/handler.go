@@ -1,0 +1,629 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/tagwarden/tagwarden/policy"
+)
+
+// Handler turns requests into remediated keys and reports. It is safe for
+// concurrent use; build one per process and call Handle per invocation.
+type Handler struct {
+	engine *policy.Engine
+	cfg    Config
+	log    *logrus.Logger
+	now    func() time.Time
+}
+
+// New returns a handler evaluating keys with engine. Zero or invalid
+// numeric fields of cfg take their defaults; a nil log discards logs.
+func New(engine *policy.Engine, cfg Config, log *logrus.Logger) *Handler {
+	def := DefaultConfig()
+	if cfg.Concurrency < 1 {
+		cfg.Concurrency = def.Concurrency
+	}
+	if cfg.Margin < 0 {
+		cfg.Margin = 0
+	}
+	if cfg.KeyRetries < 0 {
+		cfg.KeyRetries = 0
+	}
+	if cfg.KeyRetryDelay <= 0 {
+		cfg.KeyRetryDelay = def.KeyRetryDelay
+	}
+	if cfg.KeyRetryMaxDelay < cfg.KeyRetryDelay {
+		cfg.KeyRetryMaxDelay = cfg.KeyRetryDelay
+	}
+	if log == nil {
+		log = logrus.New()
+		log.SetOutput(io.Discard)
+	}
+	return &Handler{engine: engine, cfg: cfg, log: log, now: time.Now}
+}
+
+// Config returns the configuration the handler runs with, defaults applied.
+func (h *Handler) Config() Config { return h.cfg }
+
+// MaxKeyIDs bounds the key ids of one key request, so that its
+// continuation stays small.
+const MaxKeyIDs = 1000
+
+type requestIDKey struct{}
+
+// WithRequestID returns a context carrying the invocation's request id,
+// which the handler puts in the report and in every log entry.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestID returns the request id stored by WithRequestID, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// Handle serves one request against store and returns its report. It never
+// panics and always returns a report: errors of the whole request are in
+// Report.Error, errors of one key in that key's entry. It stops starting new
+// work Config.Margin before ctx's deadline, waits for the work in flight, and
+// returns a Report.Continuation that the next request passes to resume.
+func (h *Handler) Handle(ctx context.Context, store KeyStore, req Request) (rep Report) {
+	rep = Report{
+		RequestID: RequestID(ctx),
+		Mode:      req.Mode,
+		Trigger:   req.Trigger,
+		DryRun:    h.cfg.DryRun,
+		Started:   h.now().UTC(),
+		Keys:      []KeyReport{},
+	}
+	if req.DryRun != nil {
+		rep.DryRun = *req.DryRun
+	}
+	log := h.log.WithFields(logrus.Fields{
+		"request_id": rep.RequestID,
+		"mode":       string(req.Mode),
+		"trigger":    req.Trigger,
+		"dry_run":    rep.DryRun,
+	})
+	defer func() {
+		if p := recover(); p != nil {
+			rep.Error = fmt.Sprintf("internal error: %v", p)
+			log.WithField("stack", string(debug.Stack())).Error("handler panic")
+		}
+		rep.Finished = h.now().UTC()
+		sort.Slice(rep.Keys, func(i, j int) bool { return rep.Keys[i].KeyID < rep.Keys[j].KeyID })
+		h.summary(log, &rep)
+	}()
+
+	var tok continuation
+	switch req.Mode {
+	case ModeIgnore:
+		rep.Reason = req.Reason
+		if rep.Reason == "" {
+			rep.Reason = "nothing to do"
+		}
+		return rep
+	case ModeSweep, ModeKeys:
+	default:
+		rep.Error = fmt.Sprintf("unknown request mode %q: want %q, %q or %q", req.Mode, ModeSweep, ModeKeys, ModeIgnore)
+		return rep
+	}
+	if store == nil {
+		rep.Error = "no key store"
+		return rep
+	}
+	if h.engine == nil {
+		rep.Error = "no policy engine"
+		return rep
+	}
+	if req.Continuation != "" {
+		var err error
+		tok, err = decodeContinuation(req.Continuation, req.Mode, rep.DryRun)
+		if err != nil {
+			rep.Error = "invalid continuation: " + err.Error()
+			rep.Reason = rep.Error
+			return rep
+		}
+	} else {
+		tok = continuation{V: continuationVersion, Mode: req.Mode, DryRun: rep.DryRun}
+		if req.Mode == ModeSweep {
+			tok.List = true
+		} else {
+			tok.IDs = cleanIDs(req.KeyIDs)
+			if len(tok.IDs) == 0 {
+				rep.Error = "key request names no key ids"
+				return rep
+			}
+			if len(tok.IDs) > MaxKeyIDs {
+				rep.Error = fmt.Sprintf("key request names %d keys, at most %d: use a sweep", len(tok.IDs), MaxKeyIDs)
+				return rep
+			}
+		}
+	}
+	if req.Mode == ModeKeys {
+		rep.Reason = req.Reason
+	}
+	r := newRun(ctx, h, store, &rep, log, req.Mode)
+	defer r.cancel()
+	r.execute(tok)
+	return rep
+}
+
+// summary logs the one summary entry of a request.
+func (h *Handler) summary(log *logrus.Entry, rep *Report) {
+	e := log.WithFields(logrus.Fields{
+		"scanned":      rep.Scanned,
+		"compliant":    rep.Compliant,
+		"changed":      rep.Changed,
+		"planned":      rep.Planned,
+		"violating":    rep.Violating,
+		"failed":       rep.Failed,
+		"skipped":      rep.Skipped,
+		"continuation": rep.Continuation != "",
+		"duration_ms":  rep.Finished.Sub(rep.Started).Milliseconds(),
+	})
+	if rep.Error != "" {
+		e.WithField("error", rep.Error).Error("request finished with an error")
+		return
+	}
+	e.Info("request finished")
+}
+
+// cleanIDs trims ids, drops empty ones and duplicates, keeping order.
+func cleanIDs(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	var out []string
+	for _, id := range ids {
+		id = strings.TrimSpace(id)
+		if id == "" || seen[id] {
+			continue
+		}
+		seen[id] = true
+		out = append(out, id)
+	}
+	return out
+}
+
+// item is one unit of work: a listed record, or a key id to read fresh.
+type item struct {
+	rec   Record
+	id    string
+	fresh bool
+}
+
+// run is the state of one Handle call.
+type run struct {
+	h     *Handler
+	ctx   context.Context // the invocation's context: every store call
+	stop  context.Context // done when no new work may start
+	store KeyStore
+	log   *logrus.Entry
+	mode  Mode
+	dry   bool
+	now   time.Time
+	batch int
+
+	cancel context.CancelFunc
+
+	mu       sync.Mutex // guards everything below and *rep
+	rep      *Report
+	requeue  []string
+	halted   bool
+	deadline bool // stopped by the deadline margin
+
+	seen map[uint64]struct{} // dispatcher only
+}
+
+func newRun(ctx context.Context, h *Handler, store KeyStore, rep *Report, log *logrus.Entry, mode Mode) *run {
+	r := &run{
+		h: h, ctx: ctx, store: store, rep: rep, log: log, mode: mode,
+		dry: rep.DryRun, now: h.now(), seen: map[uint64]struct{}{},
+	}
+	r.batch = h.cfg.BatchSize
+	if r.batch < 1 {
+		r.batch = h.engine.Limits().MaxBatch
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		r.stop, r.cancel = context.WithDeadline(ctx, dl.Add(-h.cfg.Margin))
+	} else {
+		r.stop, r.cancel = context.WithCancel(ctx)
+	}
+	return r
+}
+
+// stopped reports whether no new work may start, noting why.
+func (r *run) stopped() bool {
+	if r.stop.Err() == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.halted {
+		r.deadline = true
+	}
+	return true
+}
+
+// halt stops new work after an error that every further call would share.
+func (r *run) halt(err error) {
+	r.mu.Lock()
+	if !r.halted {
+		r.halted = true
+		r.rep.Error = fmt.Sprintf("access denied (expired or wrong credentials, or no permission), stopped starting new work: %v; resume with the continuation", err)
+	}
+	r.mu.Unlock()
+	r.cancel()
+}
+
+func hashID(id string) uint64 {
+	f := fnv.New64a()
+	f.Write([]byte(id))
+	return f.Sum64()
+}
+
+// firstSeen records id and reports whether this run has not seen it before.
+func (r *run) firstSeen(id string) bool {
+	h := hashID(id)
+	if _, ok := r.seen[h]; ok {
+		return false
+	}
+	r.seen[h] = struct{}{}
+	return true
+}
+
+// execute dispatches the work tok describes and sets the report's
+// continuation from where it stopped.
+func (r *run) execute(tok continuation) {
+	jobs := make(chan item)
+	var wg sync.WaitGroup
+	for range r.h.cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range jobs {
+				r.process(it)
+			}
+		}()
+	}
+	dispatched := 0
+	dispatch := func(it item) bool {
+		if r.stopped() {
+			return false
+		}
+		select {
+		case jobs <- it:
+			dispatched++
+			return true
+		case <-r.stop.Done():
+			r.stopped()
+			return false
+		}
+	}
+
+	next := continuation{V: continuationVersion, Mode: tok.Mode, DryRun: tok.DryRun}
+	func() {
+		defer func() {
+			close(jobs)
+			wg.Wait()
+		}()
+		for i, id := range tok.IDs {
+			if !r.firstSeen(id) {
+				continue
+			}
+			if !dispatch(item{id: id, fresh: true}) {
+				next.IDs = append(next.IDs, tok.IDs[i:]...)
+				next.List, next.Cursor, next.Done, next.LastID = tok.List, tok.Cursor, tok.Done, tok.LastID
+				return
+			}
+		}
+		if !tok.List {
+			return
+		}
+		pos, done := r.sweep(tok, dispatch)
+		if !done {
+			next.List, next.Cursor, next.Done, next.LastID = true, pos.Cursor, pos.Done, pos.LastID
+		}
+	}()
+
+	next.IDs = append(next.IDs, r.requeue...)
+	if len(next.IDs) > 0 || next.List {
+		r.rep.Continuation = next.encode()
+		if r.deadline {
+			why := fmt.Sprintf("stopped %s before the deadline; resume with the continuation", r.h.cfg.Margin)
+			if errors.Is(r.ctx.Err(), context.Canceled) {
+				why = "cancelled; resume with the continuation"
+			}
+			if r.rep.Reason != "" {
+				why = r.rep.Reason + "; " + why
+			}
+			r.rep.Reason = why
+			if dispatched == 0 && r.rep.Error == "" && r.ctx.Err() != context.Canceled {
+				r.rep.Error = fmt.Sprintf("no time to work: no key was started before the deadline margin (%s); raise the function timeout or lower %s", r.h.cfg.Margin, EnvMargin)
+			}
+		}
+	}
+}
+
+// sweep walks the listing from tok's position, dispatching each record once.
+// It returns the position to resume from and whether the listing finished.
+func (r *run) sweep(tok continuation, dispatch func(item) bool) (continuation, bool) {
+	pos := continuation{Cursor: tok.Cursor, Done: tok.Done, LastID: tok.LastID}
+	lister := r.store.List(r.ctx, tok.Cursor)
+	first := true
+	for {
+		if r.stopped() {
+			return pos, false
+		}
+		page, err := safeNext(r.ctx, lister)
+		if errors.Is(err, io.EOF) {
+			return pos, true
+		}
+		if err != nil {
+			switch {
+			case errors.Is(err, ErrDenied):
+				r.halt(fmt.Errorf("list keys: %w", err))
+			case r.ctx.Err() != nil:
+				r.stopped()
+			default:
+				r.mu.Lock()
+				r.rep.Error = fmt.Sprintf("list keys: %v; resume with the continuation", err)
+				r.mu.Unlock()
+			}
+			return pos, false
+		}
+		start := 0
+		if first {
+			start = resumeIndex(page.Records, tok.Done, tok.LastID)
+			first = false
+		}
+		pos = continuation{Cursor: page.Cursor, Done: start}
+		if start > 0 {
+			pos.LastID = page.Records[start-1].Key.ID
+		}
+		for j := start; j < len(page.Records); j++ {
+			rec := page.Records[j]
+			if r.firstSeen(rec.Key.ID) && !dispatch(item{rec: rec, id: rec.Key.ID}) {
+				return pos, false
+			}
+			pos.Done, pos.LastID = j+1, rec.Key.ID
+		}
+	}
+}
+
+// resumeIndex finds where to resume in the first page of a resumed listing:
+// after the done records, checked against the id of the last of them.
+func resumeIndex(recs []Record, done int, lastID string) int {
+	if done <= 0 {
+		return 0
+	}
+	if done <= len(recs) && (lastID == "" || recs[done-1].Key.ID == lastID) {
+		return done
+	}
+	for i, rec := range recs {
+		if rec.Key.ID == lastID {
+			return i + 1
+		}
+	}
+	return min(done, len(recs))
+}
+
+// safeNext calls Next, turning a panic of the store into an error.
+func safeNext(ctx context.Context, l Lister) (p Page, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("listing panicked: %v", v)
+		}
+	}()
+	return l.Next(ctx)
+}
+
+// process handles one key, recording its outcome or putting it back in the
+// continuation when its processing was interrupted.
+func (r *run) process(it item) {
+	id := it.id
+	kr, requeue := func() (kr KeyReport, requeue bool) {
+		defer func() {
+			if p := recover(); p != nil {
+				kr = KeyReport{KeyID: id, Outcome: OutcomeFailed, Error: fmt.Sprintf("internal error: %v", p)}
+				requeue = false
+				r.log.WithFields(logrus.Fields{"key_id": id, "stack": string(debug.Stack())}).Error("panic while processing a key")
+			}
+		}()
+		return r.decide(it)
+	}()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if requeue {
+		r.requeue = append(r.requeue, id)
+		return
+	}
+	rep := r.rep
+	rep.Scanned++
+	switch kr.Outcome {
+	case OutcomeCompliant:
+		rep.Compliant++
+	case OutcomeChanged:
+		rep.Changed++
+	case OutcomePlanned:
+		rep.Planned++
+	case OutcomeViolation:
+		rep.Violating++
+	case OutcomeSkipped:
+		rep.Skipped++
+	default:
+		rep.Failed++
+	}
+	if kr.Outcome != OutcomeCompliant {
+		rep.Keys = append(rep.Keys, kr)
+	}
+	r.logKey(kr)
+}
+
+// logKey writes the one log entry of a key decision.
+func (r *run) logKey(kr KeyReport) {
+	fields := logrus.Fields{
+		"key_id":  kr.KeyID,
+		"alias":   kr.Alias,
+		"outcome": string(kr.Outcome),
+		"create":  len(kr.Create),
+		"delete":  len(kr.Delete),
+	}
+	if len(kr.Violations) > 0 {
+		var pols []string
+		for _, v := range kr.Violations {
+			if len(pols) == 0 || pols[len(pols)-1] != v.Policy {
+				pols = append(pols, v.Policy)
+			}
+		}
+		fields["policy"] = strings.Join(pols, ",")
+		fields["violations"] = len(kr.Violations)
+	}
+	if kr.Error != "" {
+		fields["error"] = kr.Error
+	}
+	if kr.Reason != "" {
+		fields["reason"] = kr.Reason
+	}
+	e := r.log.WithFields(fields)
+	switch kr.Outcome {
+	case OutcomeCompliant:
+		e.Debug("key compliant")
+	case OutcomeFailed:
+		e.Warn("key failed")
+	default:
+		e.Info("key " + string(kr.Outcome))
+	}
+}
+
+// decide reads, evaluates and remediates one key.
+func (r *run) decide(it item) (KeyReport, bool) {
+	rec := it.rec
+	kr := KeyReport{KeyID: it.id}
+	if it.fresh {
+		var (
+			err      error
+			attempts int
+			requeue  bool
+		)
+		rec, attempts, requeue, err = r.readFresh(it.id)
+		if requeue {
+			return kr, true
+		}
+		if err != nil {
+			if errors.Is(err, ErrNotFound) && r.mode == ModeKeys {
+				kr.Outcome = OutcomeSkipped
+				kr.Reason = fmt.Sprintf("key not found after %d reads: deleted, or not visible yet", attempts)
+				return kr, false
+			}
+			return r.classify(kr, fmt.Errorf("read key: %w", err))
+		}
+		kr.Alias = rec.Key.Alias
+		if rec.Key.State == policy.StatePendingActivation && r.mode == ModeKeys {
+			kr.Outcome = OutcomeSkipped
+			kr.Reason = fmt.Sprintf("key still pending activation after %d reads; the next sweep checks it", attempts)
+			return kr, false
+		}
+	}
+	kr.Alias = rec.Key.Alias
+	if rec.Key.Default {
+		kr.Outcome = OutcomeSkipped
+		kr.Reason = "default key: a service's default key cannot be tagged"
+		return kr, false
+	}
+	if rec.Key.State == policy.StatePendingDeletion {
+		kr.Outcome = OutcomeSkipped
+		kr.Reason = "key pending deletion: not tagged"
+		return kr, false
+	}
+	tags := rec.Tags
+	if tags == nil {
+		var err error
+		tags, err = r.store.Tags(r.ctx, it.id)
+		if err != nil {
+			return r.classify(kr, fmt.Errorf("read tags: %w", err))
+		}
+		if tags == nil {
+			tags = map[string]string{}
+		}
+	}
+	d := r.h.engine.Evaluate(rec.Key, tags, r.now)
+	kr.Violations = d.Violations
+	if !d.HasChanges() {
+		if d.Compliant() {
+			kr.Outcome = OutcomeCompliant
+		} else {
+			kr.Outcome = OutcomeViolation
+		}
+		return kr, false
+	}
+	kr.Create, kr.Delete = d.Create, d.Delete
+	if r.dry {
+		kr.Outcome = OutcomePlanned
+		return kr, false
+	}
+	for _, b := range d.Batches(r.batch) {
+		if err := r.store.Apply(r.ctx, it.id, b); err != nil {
+			return r.classify(kr, fmt.Errorf("%s %d tags: %w", b.Action, len(b.Tags), err))
+		}
+	}
+	kr.Outcome = OutcomeChanged
+	return kr, false
+}
+
+// classify turns a store error into the key's outcome, or asks for the key
+// to be put back in the continuation when the error is not the key's own.
+func (r *run) classify(kr KeyReport, err error) (KeyReport, bool) {
+	switch {
+	case errors.Is(err, ErrDenied):
+		r.halt(err)
+		return kr, true
+	case r.ctx.Err() != nil:
+		return kr, true
+	case errors.Is(err, ErrNotFound):
+		kr.Outcome = OutcomeSkipped
+		kr.Reason = "key not found: deleted during the run"
+		kr.Error = err.Error()
+	case errors.Is(err, ErrDefaultKey):
+		kr.Outcome = OutcomeSkipped
+		kr.Reason = "default key: a service's default key cannot be tagged"
+	default:
+		kr.Outcome = OutcomeFailed
+		kr.Error = err.Error()
+	}
+	return kr, false
+}
+
+// readFresh reads a key by id. For key requests it retries, with doubling
+// waits, while the key is not found or pending activation; a wait cut by the
+// stop time asks for the key to be put back in the continuation.
+func (r *run) readFresh(id string) (rec Record, attempts int, requeue bool, err error) {
+	delay := r.h.cfg.KeyRetryDelay
+	for {
+		attempts++
+		rec, err = r.store.Key(r.ctx, id)
+		retry := errors.Is(err, ErrNotFound) || (err == nil && rec.Key.State == policy.StatePendingActivation)
+		if !retry || r.mode != ModeKeys || attempts > r.h.cfg.KeyRetries {
+			return rec, attempts, false, err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.stop.Done():
+			t.Stop()
+			r.stopped()
+			return rec, attempts, true, nil
+		}
+		delay = min(delay*2, r.h.cfg.KeyRetryMaxDelay)
+	}
+}

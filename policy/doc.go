@@ -1,0 +1,31 @@
+// Package policy is tagwarden's policy language and planner: it compiles
+// tag policies written in YAML with expr expressions, and turns one KMS key
+// and its tags into the violations found and the exact tag changes that fix
+// them.
+//
+// Load (or LoadDir) compiles every *.yaml file at the root of a file system
+// into an Engine. Loading is strict and all-or-nothing: every problem is
+// reported as a LoadError with file, line and column, and no engine is
+// returned when there is any.
+//
+// Engine.Evaluate is pure and safe for concurrent use: it reads a Key, its
+// tags and the evaluation time, and returns a Decision. It never fails and
+// never writes; violations are results, not errors. Its contracts:
+//   - only tags some rule targets are touched, and a compliant key gets no
+//     change at all;
+//   - every planned key and value obeys Limits (the KMS tag rules), at most
+//     Limits.MaxTags tags remain after the change, reserved (_sys_) tags and
+//     default keys are never changed;
+//   - policies that disagree on a tag are a conflict, reported and not
+//     written, unless one has a higher priority;
+//   - evaluating the planned result again plans nothing (convergence).
+//
+// Decision.Batches groups the changes into BatchCreateKmsTags calls of at
+// most Limits.MaxBatch tags.
+//
+// Policies are tested as data: RunTests runs the cases of *_test.yaml files
+// against an engine and reports a readable diff per failing case.
+//
+// The language is documented in docs/policies.md. The package uses only the
+// standard library, expr and a YAML library: no cloud SDK and no logging.
+package policy

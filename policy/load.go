@@ -1,0 +1,518 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// Options configure Load.
+type Options struct {
+	// Limits are the tag rules of the API; zero fields take the values of
+	// DefaultLimits.
+	Limits Limits
+}
+
+// ruleKind is what a rule does.
+type ruleKind int
+
+const (
+	kindRequire ruleKind = iota
+	kindForbid
+	kindForbidKey
+)
+
+// remedy is how a forbid or forbid_key rule fixes what it finds.
+type remedy int
+
+const (
+	remedyDelete remedy = iota
+	remedyReplace
+	remedyNone
+)
+
+// normStep is one normalization of a required tag's value.
+type normStep int
+
+const (
+	normTrim normStep = iota
+	normLower
+	normUpper
+)
+
+// rule is one compiled rule of a policy.
+type rule struct {
+	index int // position in its policy
+	kind  ruleKind
+	label string // the rule's short form, as in Violation.Rule
+	tag   string // require and forbid: the tag key
+	keyRe *regexp.Regexp
+	when  *vm.Program
+
+	hasDefault bool
+	def        string
+	value      *vm.Program // computed default; nil when none
+
+	allowed   []string // require: allowed values (empty = any)
+	pattern   *regexp.Regexp
+	normalize []normStep
+
+	values    []string // forbid: forbidden values (empty with no pattern = any value)
+	remediate remedy
+}
+
+// compiled is one compiled policy.
+type compiled struct {
+	index       int // position in the engine, for a stable report order
+	name        string
+	description string
+	file        string
+	line        int
+	priority    int
+	enforce     bool
+	match       *vm.Program // nil = every key
+	exempt      *vm.Program // nil = never exempt
+	rules       []*rule
+}
+
+// LoadDir loads every policy file of a directory: see Load.
+func LoadDir(dir string, opts Options) (*Engine, error) {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load policies: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("load policies: %s is not a directory", dir)
+	}
+	e, err := Load(os.DirFS(dir), opts)
+	if err != nil {
+		var les LoadErrors
+		if errors.As(err, &les) {
+			for _, le := range les {
+				le.File = path.Join(dir, le.File)
+			}
+			return nil, les
+		}
+		return nil, err
+	}
+	return e, nil
+}
+
+// PolicyFiles lists the policy files of fsys: every *.yaml and *.yml file
+// at its root except test case files (*_test.yaml, *_test.yml), sorted.
+func PolicyFiles(fsys fs.FS) ([]string, error) {
+	var out []string
+	for _, pat := range []string{"*.yaml", "*.yml"} {
+		m, err := fs.Glob(fsys, pat)
+		if err != nil {
+			return nil, fmt.Errorf("list policy files: %w", err)
+		}
+		for _, f := range m {
+			if !isTestFile(f) {
+				out = append(out, f)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func isTestFile(name string) bool {
+	return strings.HasSuffix(name, "_test.yaml") || strings.HasSuffix(name, "_test.yml")
+}
+
+// Load compiles every policy file at the root of fsys (see PolicyFiles)
+// into an Engine. Loading is strict: an unknown field, a duplicate policy
+// name, a regular expression or expression that does not compile, a match,
+// exempt or when that is not boolean, a value that is not text, or a
+// literal default that breaks the tag rules are all errors. On any error
+// Load returns LoadErrors (every problem, each with file, line and column)
+// and no engine.
+func Load(fsys fs.FS, opts Options) (*Engine, error) {
+	files, err := PolicyFiles(fsys)
+	if err != nil {
+		return nil, fmt.Errorf("load policies: %w", err)
+	}
+	limits := opts.Limits.withDefaults()
+	var errs LoadErrors
+	if len(files) == 0 {
+		errs = append(errs, &LoadError{File: ".", Message: "no policy files (*.yaml) found"})
+		return nil, errs
+	}
+	l := &loader{limits: limits, names: map[string]string{}, errs: &errs}
+	for _, f := range files {
+		data, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			errs = append(errs, &LoadError{File: f, Message: fmt.Sprintf("read: %v", err)})
+			continue
+		}
+		l.file(f, data)
+	}
+	if len(errs) == 0 && len(l.policies) == 0 {
+		errs = append(errs, &LoadError{File: ".", Message: "the policy files define no policy"})
+	}
+	if len(errs) > 0 {
+		errs.sort()
+		return nil, errs
+	}
+	return newEngine(l.policies, limits), nil
+}
+
+// loader compiles policy files one after the other.
+type loader struct {
+	limits   Limits
+	names    map[string]string // policy name -> where it is defined
+	policies []*compiled
+	errs     *LoadErrors
+}
+
+var policyNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+var (
+	fileFields   = []string{"policies"}
+	policyFields = []string{"name", "description", "priority", "match", "exempt", "enforce", "rules"}
+	ruleFields   = []string{"name", "when", "require", "forbid", "forbid_key", "default", "value", "allowed", "pattern", "normalize", "values", "remediate"}
+	kindFields   = map[ruleKind][]string{
+		kindRequire:   {"name", "when", "require", "default", "value", "allowed", "pattern", "normalize"},
+		kindForbid:    {"name", "when", "forbid", "values", "pattern", "remediate", "default", "value"},
+		kindForbidKey: {"name", "when", "forbid_key", "remediate"},
+	}
+	kindNames = map[ruleKind]string{kindRequire: "require", kindForbid: "forbid", kindForbidKey: "forbid_key"}
+)
+
+func (l *loader) file(name string, data []byte) {
+	src := newSource(name, data, l.errs)
+	docs := src.documents(data)
+	if len(docs) == 0 && len(*l.errs) == 0 {
+		src.errorAt(0, 0, "the file is empty: write a list under \"policies:\"")
+	}
+	for _, doc := range docs {
+		if len(doc.Content) == 0 {
+			continue
+		}
+		root := doc.Content[0]
+		f := src.fields(root, "a policy file", fileFields)
+		if f == nil {
+			continue
+		}
+		pol, ok := f["policies"]
+		if !ok {
+			src.errorf(root, "a policy file needs a \"policies:\" list")
+			continue
+		}
+		list := resolve(pol.value)
+		if list.Kind != yaml.SequenceNode {
+			src.errorf(list, "\"policies\" must be a list of policies, not %s", describe(list))
+			continue
+		}
+		if len(list.Content) == 0 {
+			src.errorf(pol.key, "\"policies\" is empty")
+		}
+		for _, p := range list.Content {
+			l.policy(src, p)
+		}
+	}
+}
+
+func (l *loader) policy(src *source, n *yaml.Node) {
+	n = resolve(n)
+	f := src.fields(n, "a policy", policyFields)
+	if f == nil {
+		return
+	}
+	p := &compiled{file: src.name, line: n.Line, enforce: true}
+	nf, ok := f["name"]
+	if !ok {
+		src.errorf(n, "a policy needs a name")
+		return
+	}
+	if name, ok := src.str(nf.value, "the policy name"); ok {
+		p.name = name
+		switch where, dup := l.names[name]; {
+		case !policyNameRE.MatchString(name):
+			src.errorf(nf.value, "policy name %q must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
+		case dup:
+			src.errorf(nf.value, "duplicate policy name %q (already defined at %s)", name, where)
+		default:
+			l.names[name] = fmt.Sprintf("%s:%d:%d", src.name, nf.value.Line, nf.value.Column)
+		}
+	}
+	ctx := fmt.Sprintf("policy %q", p.name)
+	if d, ok := f["description"]; ok {
+		p.description, _ = src.str(d.value, ctx+": description")
+	}
+	if v, ok := f["priority"]; ok {
+		p.priority, _ = src.integer(v.value, ctx+": priority")
+	}
+	if v, ok := f["enforce"]; ok {
+		p.enforce, _ = src.boolean(v.value, ctx+": enforce")
+	}
+	if v, ok := f["match"]; ok {
+		p.match = l.expr(src, v.value, ctx+": match", boolExpr)
+	}
+	if v, ok := f["exempt"]; ok {
+		p.exempt = l.expr(src, v.value, ctx+": exempt", boolExpr)
+	}
+	rf, ok := f["rules"]
+	if !ok {
+		src.errorf(n, "%s needs rules", ctx)
+		return
+	}
+	rules := resolve(rf.value)
+	if rules.Kind != yaml.SequenceNode {
+		src.errorf(rules, "%s: rules must be a list, not %s", ctx, describe(rules))
+		return
+	}
+	if len(rules.Content) == 0 {
+		src.errorf(rules, "%s: rules is empty", ctx)
+		return
+	}
+	for i, rn := range rules.Content {
+		if r := l.rule(src, resolve(rn), fmt.Sprintf("%s, rule %d", ctx, i+1)); r != nil {
+			r.index = i
+			p.rules = append(p.rules, r)
+		}
+	}
+	l.policies = append(l.policies, p)
+}
+
+// rule compiles one rule; ctx names it in messages.
+func (l *loader) rule(src *source, n *yaml.Node, ctx string) *rule {
+	f := src.fields(n, "a rule", ruleFields)
+	if f == nil {
+		return nil
+	}
+	var kinds []ruleKind
+	for _, k := range []ruleKind{kindRequire, kindForbid, kindForbidKey} {
+		if _, ok := f[kindNames[k]]; ok {
+			kinds = append(kinds, k)
+		}
+	}
+	switch len(kinds) {
+	case 0:
+		src.errorf(n, "%s needs one of require, forbid or forbid_key", ctx)
+		return nil
+	case 1:
+	default:
+		src.errorf(f[kindNames[kinds[1]]].key, "%s has both %s and %s: write one per rule", ctx, kindNames[kinds[0]], kindNames[kinds[1]])
+		return nil
+	}
+	r := &rule{kind: kinds[0]}
+	kf := f[kindNames[r.kind]]
+	allowed := kindFields[r.kind]
+	bad := false
+	for name, fl := range f {
+		if !slices.Contains(allowed, name) {
+			src.errorf(fl.key, "%s: %q cannot be used in a %s rule (allowed: %s)", ctx, name, kindNames[r.kind], strings.Join(allowed, ", "))
+			bad = true
+		}
+	}
+	target, ok := src.str(kf.value, ctx+": "+kindNames[r.kind])
+	if !ok {
+		return nil
+	}
+	switch r.kind {
+	case kindForbidKey:
+		re, err := regexp.Compile(target)
+		if err != nil {
+			src.errorf(kf.value, "%s: forbid_key is not a valid regular expression: %s", ctx, reMessage(err))
+			return nil
+		}
+		r.keyRe = re
+	default:
+		if err := l.limits.CheckKey(target); err != nil {
+			src.errorf(kf.value, "%s: %s cannot target this tag: %v", ctx, kindNames[r.kind], err)
+			bad = true
+		}
+		r.tag = target
+	}
+	r.label = kindNames[r.kind] + " " + target
+	ctx = fmt.Sprintf("%s (%s)", ctx, r.label)
+	if v, ok := f["name"]; ok {
+		if name, ok := src.str(v.value, ctx+": name"); ok && name != "" {
+			r.label = name
+		}
+	}
+	if v, ok := f["when"]; ok {
+		r.when = l.expr(src, v.value, ctx+": when", boolExpr)
+	}
+	if v, ok := f["pattern"]; ok {
+		if s, ok := src.str(v.value, ctx+": pattern"); ok {
+			re, err := regexp.Compile(s)
+			if err != nil {
+				src.errorf(v.value, "%s: pattern is not a valid regular expression: %s", ctx, reMessage(err))
+				bad = true
+			}
+			r.pattern = re
+		}
+	}
+	if v, ok := f["allowed"]; ok {
+		var ok bool
+		r.allowed, ok = src.strs(v.value, ctx+": allowed")
+		if ok && len(r.allowed) == 0 {
+			src.errorf(v.value, "%s: allowed is empty: list the allowed values or remove it", ctx)
+		}
+	}
+	if v, ok := f["values"]; ok {
+		var ok bool
+		r.values, ok = src.strs(v.value, ctx+": values")
+		if ok && len(r.values) == 0 {
+			src.errorf(v.value, "%s: values is empty: list the forbidden values or remove it to forbid the tag", ctx)
+		}
+	}
+	if v, ok := f["normalize"]; ok {
+		words, _ := src.strs(v.value, ctx+": normalize")
+		for _, w := range words {
+			switch w {
+			case "trim":
+				r.normalize = append(r.normalize, normTrim)
+			case "lower":
+				r.normalize = append(r.normalize, normLower)
+			case "upper":
+				r.normalize = append(r.normalize, normUpper)
+			default:
+				src.errorf(v.value, "%s: normalize %q is unknown (use trim, lower or upper)", ctx, w)
+				bad = true
+			}
+		}
+	}
+	if v, ok := f["remediate"]; ok {
+		w, _ := src.str(v.value, ctx+": remediate")
+		switch {
+		case w == "delete":
+			r.remediate = remedyDelete
+		case w == "none":
+			r.remediate = remedyNone
+		case w == "replace" && r.kind == kindForbid:
+			r.remediate = remedyReplace
+		case r.kind == kindForbid:
+			src.errorf(v.value, "%s: remediate %q is unknown (use delete, replace or none)", ctx, w)
+			bad = true
+		default:
+			src.errorf(v.value, "%s: remediate %q is unknown (use delete or none)", ctx, w)
+			bad = true
+		}
+	}
+	dv, hasDefault := f["default"]
+	vv, hasValue := f["value"]
+	if hasDefault && hasValue {
+		src.errorf(vv.key, "%s: use default (a fixed text) or value (an expression), not both", ctx)
+		bad = true
+	}
+	if r.kind == kindForbid {
+		switch {
+		case r.remediate == remedyReplace && !hasDefault && !hasValue:
+			src.errorf(f["remediate"].value, "%s: remediate: replace needs a default or a value to replace with", ctx)
+			bad = true
+		case r.remediate != remedyReplace && (hasDefault || hasValue):
+			at := dv.key
+			if !hasDefault {
+				at = vv.key
+			}
+			src.errorf(at, "%s: default and value only apply with remediate: replace", ctx)
+			bad = true
+		}
+	}
+	if hasValue {
+		r.value = l.expr(src, vv.value, ctx+": value", stringExpr)
+	}
+	// Check the fixed texts against the tag rules and the rule itself,
+	// after everything they depend on is known.
+	if r.kind == kindRequire {
+		for i, a := range r.allowed {
+			if msg := r.literalProblem(a, l.limits); msg != "" && !bad {
+				src.errorf(allowedNode(f["allowed"].value, i), "%s: allowed value %q can never be kept: %s", ctx, a, msg)
+				bad = true
+			}
+		}
+	}
+	if r.kind == kindForbid {
+		for i, v := range r.values {
+			if err := checkChars(v); err != nil {
+				src.errorf(allowedNode(f["values"].value, i), "%s: forbidden value %q can never occur: it %v", ctx, v, err)
+				bad = true
+			}
+		}
+	}
+	if hasDefault {
+		if d, ok := src.str(dv.value, ctx+": default"); ok {
+			r.hasDefault, r.def = true, d
+			if !bad {
+				var msg string
+				if r.kind == kindRequire {
+					msg = r.literalProblem(d, l.limits)
+				} else {
+					msg = r.replaceProblem(d, l.limits)
+				}
+				if msg != "" {
+					src.errorf(dv.value, "%s: default %q cannot be written: %s", ctx, d, msg)
+				}
+			}
+		}
+	}
+	return r
+}
+
+// allowedNode returns the i-th entry of a list node, or the node itself.
+func allowedNode(n *yaml.Node, i int) *yaml.Node {
+	n = resolve(n)
+	if n.Kind == yaml.SequenceNode && i < len(n.Content) {
+		return n.Content[i]
+	}
+	return n
+}
+
+func reMessage(err error) string {
+	return strings.TrimPrefix(err.Error(), "error parsing regexp: ")
+}
+
+// expr compiles the expression in scalar n; on failure it records an error
+// at the exact line and column of the YAML file and returns nil.
+func (l *loader) expr(src *source, n *yaml.Node, ctx string, kind exprKind) *vm.Program {
+	text, ok := src.str(n, ctx)
+	if !ok {
+		return nil
+	}
+	n = resolve(n)
+	if strings.TrimSpace(text) == "" {
+		src.errorf(n, "%s is empty", ctx)
+		return nil
+	}
+	prog, err := compileExpr(text, kind)
+	if err == nil {
+		return prog
+	}
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		msg := exprMessage.Replace(fe.Message)
+		if fe.Line == 0 { // whole-expression errors (result type) have no position
+			src.errorf(n, "%s: %s", ctx, typeMessage(msg, kind))
+			return nil
+		}
+		line, col := src.exprPosition(n, fe.Line, fe.Column)
+		src.errorAt(line, col, "%s: %s", ctx, msg)
+		return nil
+	}
+	src.errorf(n, "%s: %s", ctx, typeMessage(exprMessage.Replace(err.Error()), kind))
+	return nil
+}
+
+// typeMessage explains a wrong result type in the policy's terms.
+func typeMessage(msg string, kind exprKind) string {
+	if !strings.HasPrefix(msg, "expected ") {
+		return msg
+	}
+	if kind == boolExpr {
+		return "must be a condition (true or false): " + msg
+	}
+	return "must produce a text: " + msg
+}
