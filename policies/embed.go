@@ -1,15 +1,10 @@
-// Package policies holds tagwarden's shipped baseline policies and their
-// test cases, embedded so that every binary carries them.
-//
-// Each *.yaml file (other than *_test.yaml) is a policy file in the
-// language described in docs/policies.md; each *_test.yaml file holds test
-// cases for them, run by policy.RunTests and by `go test ./policy/...`.
 package policies
 
 import "embed"
 
 // FS holds the shipped policy files and their test case files at its root.
-// Load it with policy.Load(policies.FS, opts).
+// Load it with policy.Load(policies.FS, opts) and test it with
+// policy.RunTests(policies.FS, engine).
 //
 //go:embed *.yaml
 var FS embed.FS

@@ -156,7 +156,12 @@ type state struct {
 	work     map[string]string
 }
 
-func (e *Engine) get() *state { return e.pool.Get().(*state) }
+func (e *Engine) get() *state {
+	if st, ok := e.pool.Get().(*state); ok {
+		return st
+	}
+	return &state{env: newEnv(), work: map[string]string{}} // an Engine not made by Load
+}
 
 func (e *Engine) put(st *state) {
 	st.env.Tags = nil
@@ -563,7 +568,7 @@ func (e *Engine) resolve(st *state, tags map[string]string) bool {
 			present := top.fix == fixSet
 			for i := range group {
 				it := &group[i]
-				if !it.pol.enforce || it.pol.priority < p || it.rule == nil || sameFix(it, top) && it.fix != fixNone {
+				if !it.pol.enforce || it.pol.priority < p || it.rule == nil || it.problem != "" || sameFix(it, top) && it.fix != fixNone {
 					continue
 				}
 				if it.rule.accepts(present, top.value) {

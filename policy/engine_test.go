@@ -237,7 +237,7 @@ func TestEvaluate(t *testing.T) {
 		},
 		{
 			name:       "helpers: has, lower, upper, trim, matches, age_days",
-			policies:   `{policies: [{name: p, match: 'has("x") && lower("A") == "a" && upper("a") == "A" && trim(" a ") == "a" && key.alias matches "^app-[0-9]+$" && key.age_days == 59 && now.Year() == 2026', rules: [{require: seen, default: "yes"}]}]}`,
+			policies:   `{policies: [{name: p, match: 'has("x") && "x" in tags && !("y" in tags) && tags.x == "" && tags["y"] == "" && lower("A") == "a" && upper("a") == "A" && trim(" a ") == "a" && key.alias matches "^app-[0-9]+$" && key.age_days == 59 && now.Year() == 2026', rules: [{require: seen, default: "yes"}]}]}`,
 			key:        policy.Key{Alias: "app-42", Created: now.Add(-59*24*time.Hour - time.Hour)},
 			tags:       map[string]string{"x": ""},
 			wantCreate: []policy.Tag{{Key: "seen", Value: "yes"}},
@@ -417,7 +417,7 @@ func TestConvergence(t *testing.T) {
 		}
 		l := e.Limits()
 		rng := rand.New(rand.NewPCG(1, 2))
-		n := 5000
+		n := 20000
 		if testing.Short() {
 			n = 500
 		}
@@ -492,4 +492,44 @@ func randomKey(rng *rand.Rand, i int) (policy.Key, map[string]string) {
 		tags[tagKeys[rng.IntN(len(tagKeys))]] = tagValues[rng.IntN(len(tagValues))]
 	}
 	return k, tags
+}
+
+// TestEvaluateConcurrent shares one engine between goroutines (run it with
+// -race): every result must equal the sequential one.
+func TestEvaluateConcurrent(t *testing.T) {
+	e, err := policy.Load(policies.FS, policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	type input struct {
+		k    policy.Key
+		tags map[string]string
+		want policy.Decision
+	}
+	inputs := make([]input, 200)
+	for i := range inputs {
+		k, tags := randomKey(rng, i)
+		inputs[i] = input{k, tags, e.Evaluate(k, tags, now)}
+	}
+	errs := make(chan string, 4*len(inputs))
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range inputs {
+				in := inputs[(i+g*50)%len(inputs)]
+				if diff := cmp.Diff(in.want, e.Evaluate(in.k, in.tags, now)); diff != "" {
+					errs <- diff
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	close(errs)
+	for diff := range errs {
+		t.Errorf("concurrent evaluation differs (-sequential +concurrent):\n%s", diff)
+	}
 }

@@ -20,7 +20,8 @@ type Limits struct {
 	// (default 10); pass it to Decision.Batches.
 	MaxBatch int
 	// ReservedPrefixes are tag key prefixes that are never written, deleted
-	// or matched by a rule (default ["_sys_"]).
+	// or matched by a rule. Nil means the default, ["_sys_"]; an empty,
+	// non-nil slice means none.
 	ReservedPrefixes []string
 }
 

@@ -47,7 +47,10 @@ func (s *source) errorf(n *yaml.Node, format string, args ...any) {
 	s.errorAt(n.Line, n.Column, format, args...)
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var (
+	yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	bang     = regexp.MustCompile(`(^|:)\s+[!&*]\S`)
+)
 
 // documents parses every YAML document of the file. A syntax error is
 // recorded with its line and ends the parse.
@@ -64,6 +67,9 @@ func (s *source) documents(data []byte) []*yaml.Node {
 			line, msg := yamlError(err)
 			if l := s.errorLine(msg); l > 0 {
 				line = l
+			}
+			if bang.MatchString(s.line(line)) {
+				msg += " (quote values that start with !, & or *: YAML reads them as tags, anchors and aliases)"
 			}
 			s.errorAt(line, 0, "invalid YAML: %s", msg)
 			return nil
@@ -223,6 +229,10 @@ func describe(n *yaml.Node) string {
 // errors.
 func (s *source) str(n *yaml.Node, what string) (string, bool) {
 	n = resolve(n)
+	if n != nil && n.Kind == yaml.ScalarNode && n.Tag != "" && !strings.HasPrefix(n.Tag, "!!") {
+		s.errorf(n, "%s: YAML reads %q as a tag: quote the text ('%s ...')", what, n.Tag, n.Tag)
+		return "", false
+	}
 	if n == nil || n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
 		s.errorf(n, "%s must be text, not %s", what, describe(n))
 		return "", false

@@ -156,7 +156,7 @@ func sampleTags(r *rand.Rand, team, svc string, force int) []Tag {
 	}
 	env := map[string]string{"prod": "prod", "fin": "prod", "dev": "dev"}[team]
 	if env == "" {
-		env = []string{"prod", "staging", "dev", "test"}[r.IntN(4)]
+		env = []string{"prod", "staging", "dev"}[r.IntN(3)]
 	}
 	x := r.IntN(100)
 	switch {
@@ -172,7 +172,10 @@ func sampleTags(r *rand.Rand, team, svc string, force int) []Tag {
 		tags = append(tags, Tag{"owner", owners[r.IntN(len(owners))]})
 	}
 	tags = append(tags, Tag{"env", env})
-	cc := Tag{"cost-center", fmt.Sprintf("CC-%04d", 1000+r.IntN(60))}
+	cc := Tag{"cost-center", "cc-" + team}
+	if r.IntN(100) < 3 {
+		cc.Value = fmt.Sprintf("CC-%04d", 1000+r.IntN(60)) // not normalized
+	}
 	if force == 4 || force < 0 && r.IntN(100) < 5 {
 		cc.Key = []string{"cost-centre", "costcenter", "cost_center", "cost-cneter"}[r.IntN(4)]
 	}

@@ -1,0 +1,9 @@
+// Package policies holds tagwarden's shipped baseline policies and their
+// test cases, embedded so that every binary carries them.
+//
+// Each *.yaml file (other than *_test.yaml) is a policy file in the
+// language described in docs/policies.md; each *_test.yaml file holds test
+// cases for them, run by policy.RunTests and by `go test ./policy/...`.
+// The baseline: owner-required, cost-center, environment,
+// no-temporary-in-production and exemption.
+package policies
