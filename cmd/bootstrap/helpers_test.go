@@ -209,6 +209,9 @@ func freeAddr(t testing.TB) string {
 type rie struct {
 	*proc
 	url string
+	// client is this emulator's own: a keep-alive connection must never
+	// outlive the process, or a later emulator on the same port would get it.
+	client *http.Client
 }
 
 // startRIE runs bootstrap under the runtime interface emulator, both
@@ -223,9 +226,17 @@ func startRIE(t testing.TB, bootstrap, dir string, env map[string]string) *rie {
 	}
 	p := start(t, dir, vars, rieBinary(t),
 		"--runtime-interface-emulator-address", rieAddr, "--runtime-api-address", apiAddr, bootstrap)
-	r := &rie{proc: p, url: "http://" + rieAddr + "/2015-03-31/functions/function/invocations"}
+	r := &rie{proc: p, url: "http://" + rieAddr + "/2015-03-31/functions/function/invocations",
+		client: &http.Client{Transport: &http.Transport{}}}
+	t.Cleanup(r.client.CloseIdleConnections)
 	waitListening(t, rieAddr, p)
 	return r
+}
+
+// close stops the emulator and drops its connections.
+func (r *rie) close() {
+	r.stop()
+	r.client.CloseIdleConnections()
 }
 
 func waitListening(t testing.TB, addr string, p *proc) {
@@ -256,7 +267,7 @@ func (r *rie) invoke(t testing.TB, payload string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := r.client.Do(req)
 	if err != nil {
 		t.Fatalf("invoke: %v", err)
 	}

@@ -80,6 +80,10 @@ func run(getenv func(string) string, stderr io.Writer) int {
 	if project == "" {
 		project = getenv(functiongraph.EnvProjectID)
 	}
+	if project == "" && inst.initErr == nil {
+		inst.initErr = fmt.Errorf("configuration: no project id: %s is not set (set %s)", functiongraph.EnvProjectID, handler.EnvProjectID)
+		inst.log.WithError(inst.initErr).Error("configuration error: every invocation will answer it")
+	}
 	fn := &functiongraph.Function{
 		Handler: inst.handler,
 		InitErr: inst.initErr,
@@ -133,6 +137,7 @@ func setup(getenv func(string) string) instance {
 		Endpoint:  cfg.Endpoint,
 		ProjectID: cfg.ProjectID,
 		Limiter:   rate.NewLimiter(rate.Limit(cfg.RateLimit), burst), // one per process
+		Limits:    engine.Limits(), // the store refuses what the planner would never plan
 		Log:       inst.log,
 	}
 	src := cfg.PoliciesDir

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tagwarden/tagwarden/adapters/functiongraph/runtimetest"
+)
+
+func TestSetup(t *testing.T) {
+	withPolicies := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(withPolicies, "policies"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("testdata/policies/owner.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(withPolicies, "policies", "owner.yaml"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	broken := t.TempDir()
+	if err := os.WriteFile(filepath.Join(broken, "bad.yaml"), []byte("policies: [{name: x, rules: [{require: owner, when: '1 +'}]}]"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name         string
+		env          map[string]string
+		wantErr      string
+		wantPolicies string // "" = embedded
+	}{
+		{"embedded policies", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1"}, "", ""},
+		{"code root policies", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1", "RUNTIME_CODE_ROOT": withPolicies}, "", filepath.Join(withPolicies, "policies")},
+		{"task root policies", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1", "LAMBDA_TASK_ROOT": withPolicies}, "", filepath.Join(withPolicies, "policies")},
+		{"root without policies", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1", "LAMBDA_TASK_ROOT": t.TempDir()}, "", ""},
+		{"explicit policies win", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1", "LAMBDA_TASK_ROOT": withPolicies, "TAGWARDEN_POLICIES": broken}, "bad.yaml", ""},
+		{"no region", map[string]string{}, "set TAGWARDEN_REGION", ""},
+		{"bad variable", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1", "TAGWARDEN_RATE_LIMIT": "fast"}, "TAGWARDEN_RATE_LIMIT", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			getenv := func(k string) string { return tt.env[k] }
+			inst := setup(getenv)
+			if tt.wantErr != "" {
+				if inst.initErr == nil || !strings.Contains(inst.initErr.Error(), tt.wantErr) {
+					t.Fatalf("got %v, want an error containing %q", inst.initErr, tt.wantErr)
+				}
+				return
+			}
+			if inst.initErr != nil {
+				t.Fatal(inst.initErr)
+			}
+			if got := inst.handler.Config().PoliciesDir; got != tt.wantPolicies {
+				t.Errorf("got policies %q, want %q", got, tt.wantPolicies)
+			}
+			if inst.kms.Limiter == nil {
+				t.Error("no shared rate limiter")
+			}
+		})
+	}
+}
+
+// TestConfigurationError: a bad configuration does not stop the process;
+// every invocation answers it.
+func TestConfigurationError(t *testing.T) {
+	api, err := runtimetest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	start(t, t.TempDir(), map[string]string{
+		"RUNTIME_API_ADDR":     api.Addr(),
+		"RUNTIME_PROJECT_ID":   "0b1f2e3d4c5b6a79887766554433221a",
+		"TAGWARDEN_REGION":     "ap-southeast-1",
+		"TAGWARDEN_RATE_LIMIT": "fast",
+	}, bootstrapBinary(t))
+	for i := range 2 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		res, err := api.Invoke(ctx, runtimetest.Event{RequestID: "cfg-" + string(rune('a'+i)), Payload: []byte(`{"action":"sweep"}`)})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := asError(t, res.Body)
+		if e.ErrorType != "ConfigurationError" || !strings.Contains(e.ErrorMessage, `TAGWARDEN_RATE_LIMIT="fast"`) {
+			t.Errorf("invocation %d: got %+v, want a ConfigurationError naming the variable", i, e)
+		}
+	}
+}
