@@ -137,7 +137,7 @@ func setup(getenv func(string) string) instance {
 		Endpoint:  cfg.Endpoint,
 		ProjectID: cfg.ProjectID,
 		Limiter:   rate.NewLimiter(rate.Limit(cfg.RateLimit), burst), // one per process
-		Limits:    engine.Limits(), // the store refuses what the planner would never plan
+		Limits:    engine.Limits(),                                   // the store refuses what the planner would never plan
 		Log:       inst.log,
 	}
 	src := cfg.PoliciesDir
