@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"runtime/debug"
 	"sort"
@@ -222,13 +221,18 @@ type run struct {
 	halted   bool
 	deadline bool // stopped by the deadline margin
 
-	seen map[uint64]struct{} // dispatcher only
+	// Dispatcher only. The Lister contract delivers every key once; these
+	// guard against what a live listing can still do (a key inserted
+	// mid-listing shifts an offset page, repeating a record at a page
+	// boundary) without a set that grows with the project's key count.
+	seen   map[string]struct{}    // the request's explicit ids (bounded by MaxKeyIDs)
+	window [2]map[string]struct{} // ids of the previous and the current listing page
 }
 
 func newRun(ctx context.Context, h *Handler, store KeyStore, rep *Report, log *logrus.Entry, mode Mode) *run {
 	r := &run{
 		h: h, ctx: ctx, store: store, rep: rep, log: log, mode: mode,
-		dry: rep.DryRun, now: h.now(), seen: map[uint64]struct{}{},
+		dry: rep.DryRun, now: h.now(), seen: map[string]struct{}{},
 	}
 	r.batch = h.cfg.BatchSize
 	if r.batch < 1 {
@@ -266,19 +270,33 @@ func (r *run) halt(err error) {
 	r.cancel()
 }
 
-func hashID(id string) uint64 {
-	f := fnv.New64a()
-	f.Write([]byte(id))
-	return f.Sum64()
-}
-
-// firstSeen records id and reports whether this run has not seen it before.
+// firstSeen records an explicit id and reports whether this run has not
+// seen it before.
 func (r *run) firstSeen(id string) bool {
-	h := hashID(id)
-	if _, ok := r.seen[h]; ok {
+	if _, ok := r.seen[id]; ok {
 		return false
 	}
-	r.seen[h] = struct{}{}
+	r.seen[id] = struct{}{}
+	return true
+}
+
+// nextPage starts the dedupe window of a new listing page.
+func (r *run) nextPage(size int) {
+	r.window[0], r.window[1] = r.window[1], make(map[string]struct{}, size)
+}
+
+// firstListed records a listed id and reports whether it is new: not an
+// explicit id of this run, nor on this or the previous page.
+func (r *run) firstListed(id string) bool {
+	if _, ok := r.seen[id]; ok {
+		return false
+	}
+	for _, w := range r.window {
+		if _, ok := w[id]; ok {
+			return false
+		}
+	}
+	r.window[1][id] = struct{}{}
 	return true
 }
 
@@ -387,13 +405,14 @@ func (r *run) sweep(tok continuation, dispatch func(item) bool) (continuation, b
 			start = resumeIndex(page.Records, tok.Done, tok.LastID)
 			first = false
 		}
+		r.nextPage(len(page.Records))
 		pos = continuation{Cursor: page.Cursor, Done: start}
 		if start > 0 {
 			pos.LastID = page.Records[start-1].Key.ID
 		}
 		for j := start; j < len(page.Records); j++ {
 			rec := page.Records[j]
-			if r.firstSeen(rec.Key.ID) && !dispatch(item{rec: rec, id: rec.Key.ID}) {
+			if r.firstListed(rec.Key.ID) && !dispatch(item{rec: rec, id: rec.Key.ID}) {
 				return pos, false
 			}
 			pos.Done, pos.LastID = j+1, rec.Key.ID

@@ -21,13 +21,17 @@ import (
 
 // Defaults applied by New to zero fields of Config.
 const (
-	DefaultRateLimit    = 20               // requests per second (KMS allows 20 per user)
-	DefaultPageSize     = 1000             // ListKeys limit
-	DefaultBulkPageSize = 1000             // resource_instances limit (the API's maximum)
-	DefaultMaxRetries   = 4                // retries after the first attempt: 5 attempts
-	DefaultHTTPTimeout  = 30 * time.Second // per HTTP request
-	DefaultBaseBackoff  = 100 * time.Millisecond
-	DefaultMaxBackoff   = 5 * time.Second
+	DefaultRateLimit    = 20   // requests per second (KMS allows 20 per user)
+	DefaultPageSize     = 1000 // ListKeys limit
+	DefaultBulkPageSize = 1000 // resource_instances limit (the API's maximum)
+	DefaultMaxRetries   = 4    // retries after the first attempt: 5 attempts
+	// DefaultMaxThrottleRetries bounds the retries of a throttled call (429).
+	// Throttling says "later", not "broken": with many workers sharing one
+	// account's rate, a call can meet several 429s in a row and still succeed.
+	DefaultMaxThrottleRetries = 12
+	DefaultHTTPTimeout        = 30 * time.Second // per HTTP request
+	DefaultBaseBackoff        = 100 * time.Millisecond
+	DefaultMaxBackoff         = 5 * time.Second
 )
 
 // Credentials are an explicit access key pair, with the security token of
@@ -80,6 +84,9 @@ type Config struct {
 	// MaxRetries bounds the retries after a first failed attempt (default 4;
 	// negative means none).
 	MaxRetries int
+	// MaxThrottleRetries bounds the retries of a throttled call (default 12;
+	// negative means none). The caller's deadline bounds both kinds.
+	MaxThrottleRetries int
 	// BaseBackoff and MaxBackoff shape the exponential backoff with full
 	// jitter between retries (defaults 100ms and 5s).
 	BaseBackoff, MaxBackoff time.Duration
@@ -120,6 +127,11 @@ func (c Config) withDefaults() Config {
 		c.MaxRetries = DefaultMaxRetries
 	} else if c.MaxRetries < 0 {
 		c.MaxRetries = 0
+	}
+	if c.MaxThrottleRetries == 0 {
+		c.MaxThrottleRetries = DefaultMaxThrottleRetries
+	} else if c.MaxThrottleRetries < 0 {
+		c.MaxThrottleRetries = 0
 	}
 	if c.BaseBackoff <= 0 {
 		c.BaseBackoff = DefaultBaseBackoff

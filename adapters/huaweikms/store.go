@@ -145,7 +145,11 @@ func (s *Store) do(ctx context.Context, op, keyID string, fn func(*v2.KmsClient)
 		if cerr := ctx.Err(); cerr != nil {
 			return s.stopped(op, keyID, e, cerr)
 		}
-		if !e.Retryable() || attempt >= s.cfg.MaxRetries {
+		limit := s.cfg.MaxRetries
+		if errors.Is(e, handler.ErrThrottled) {
+			limit = s.cfg.MaxThrottleRetries
+		}
+		if !e.Retryable() || attempt >= limit {
 			return e
 		}
 		last = e

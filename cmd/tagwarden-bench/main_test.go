@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// TestMain lets the test binary serve as the child emulator process of the
+// memory measurement (it runs os.Executable with -serve-emulator).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "-serve-emulator" {
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// benchJSON runs the command with args and -json and decodes its output.
+func benchJSON(t *testing.T, args ...string) Results {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), append(args, "-json"), strings.NewReader(""), &out, &errOut)
+	var res Results
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("decode the JSON output: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	if code != 0 || len(res.Errors) > 0 {
+		t.Fatalf("exit %d, errors %q\n%s", code, res.Errors, errOut.String())
+	}
+	return res
+}
+
+func TestBenchSmoke(t *testing.T) {
+	start := time.Now()
+	res := benchJSON(t, "-only", "calls,rate,memory,eval", "-keys", "200,1200", "-memory-keys", "200,400",
+		"-rate-keys", "200", "-rate", "400", "-rate-burst", "5", "-rate-latency", "1ms", "-eval-duration", "50ms")
+	t.Logf("smoke run in %s", time.Since(start))
+
+	if len(res.Calls) != 2 {
+		t.Fatalf("got %d calls results, want 2", len(res.Calls))
+	}
+	for _, c := range res.Calls {
+		// 200 keys: one page of each listing; 1200: two.
+		pages := (c.Keys + 999) / 1000
+		if c.NonCompliant != c.Keys/10 || c.ListPages != pages || c.BulkPages != pages || c.Batches < c.NonCompliant {
+			t.Errorf("%d keys: bound parts %+v, want %d non-compliant and %d pages of each listing", c.Keys, c, c.Keys/10, pages)
+		}
+		if c.Calls != c.LowerBound || c.Ratio != 1 {
+			t.Errorf("%d keys: %d calls, want the lower bound %d", c.Keys, c.Calls, c.LowerBound)
+		}
+		if !c.NaiveMeasured || c.Naive != c.ListPages+c.Keys+c.Batches {
+			t.Errorf("%d keys: naive baseline %d (measured %t), want %d", c.Keys, c.Naive, c.NaiveMeasured, c.ListPages+c.Keys+c.Batches)
+		}
+		if c.SecondWrites != 0 || c.SecondSweep != c.ListPages+c.BulkPages {
+			t.Errorf("%d keys: second sweep made %d calls, %d writes; want %d, 0", c.Keys, c.SecondSweep, c.SecondWrites, c.ListPages+c.BulkPages)
+		}
+	}
+	if len(res.Rate) != 1 {
+		t.Fatalf("got %d rate results, want 1", len(res.Rate))
+	}
+	if q := res.Rate[0]; q.Failed != 0 || q.LowerBound != res.Calls[0].LowerBound || q.Calls < q.LowerBound || q.WallSeconds < 0.9*q.BoundSeconds {
+		t.Errorf("rate-limited sweep %+v: want no failure, at least the lower bound's calls, and no faster than calls/N", q)
+	}
+	if len(res.Memory) != 3 || res.Memory[2].NonCompliant != 0 || res.Memory[2].Keys != 400 {
+		t.Fatalf("got memory results %+v, want 200 and 400 keys at 10%% and 400 all compliant", res.Memory)
+	}
+	for _, m := range res.Memory {
+		if m.PeakMiB <= 0 || m.PeakMiB >= memTargetMiB || m.PeakLiveMiB <= 0 || m.PeakLiveMiB > m.PeakMiB || m.Samples < 1 || m.AllocPerKeyB <= 0 {
+			t.Errorf("memory at %d keys: %+v", m.Keys, m)
+		}
+	}
+	if len(res.Eval) != 2 {
+		t.Fatalf("got %d eval results, want 2", len(res.Eval))
+	}
+	for _, e := range res.Eval {
+		if e.Policies < 5 || e.Rules < e.Policies || e.RulesPerSec <= 0 || e.ParallelPerCore <= 0 {
+			t.Errorf("eval %+v", e)
+		}
+	}
+	if len(res.Verdicts) == 0 {
+		t.Error("no verdicts")
+	}
+}
+
+// TestBenchLambda runs the lambda measurement once, quickly. It builds the
+// function zip and installs the runtime interface emulator when missing,
+// so it runs only with TAGWARDEN_BENCH_LAMBDA=1 (cmd/bootstrap's tests
+// cover the function under the emulator in every run).
+func TestBenchLambda(t *testing.T) {
+	if os.Getenv("TAGWARDEN_BENCH_LAMBDA") != "1" || testing.Short() {
+		t.Skip("set TAGWARDEN_BENCH_LAMBDA=1 to build the function and time it under the Lambda runtime interface emulator")
+	}
+	res := benchJSON(t, "-only", "lambda", "-lambda-starts", "1", "-lambda-warm", "2", "-lambda-keys", "50")
+	l := res.Lambda
+	if l == nil || l.BinaryMiB <= 0 || l.ZipMiB <= 0 || l.ZipMiB >= l.BinaryMiB || l.ColdMS <= 0 || l.WarmMS <= 0 || l.EchoColdMS <= 0 || l.WarmSweepMS <= 0 {
+		t.Errorf("lambda %+v", l)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{name: "defaults"},
+		{name: "suffixes", args: []string{"-keys", "1k,10K, 100_000"}},
+		{name: "bad size", args: []string{"-keys", "1000,ten"}, wantErr: `-keys: "ten" is not a positive whole number`},
+		{name: "too big", args: []string{"-keys", "11m"}, wantErr: `-keys: "11m" is more than 10000000`},
+		{name: "zero size", args: []string{"-memory-keys", "0"}, wantErr: `-memory-keys: "0" is not a positive whole number`},
+		{name: "unknown measurement", args: []string{"-only", "calls,speed"}, wantErr: `-only: unknown measurement "speed"`},
+		{name: "bad ratio", args: []string{"-non-compliant", "1.5"}, wantErr: "-non-compliant: 1.5 is not a fraction"},
+		{name: "bad rate", args: []string{"-rate", "0"}, wantErr: "-rate and -rate-keys must be positive"},
+		{name: "bad burst", args: []string{"-rate-burst", "0"}, wantErr: `-rate-burst: "0" is not a positive whole number`},
+		{name: "bad concurrency", args: []string{"-concurrency", "0"}, wantErr: "-concurrency: want 1..64"},
+		{name: "argument", args: []string{"extra"}, wantErr: `unexpected arguments ["extra"]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parseFlags(tt.args, io.Discard)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("got %v, want no error", err)
+				}
+				if len(o.keys) != 3 || o.keys[2] != 100000 || len(o.only) != len(allMeasurements) {
+					t.Errorf("got keys %v, only %v", o.keys, o.only)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got %v, want %q", err, tt.wantErr)
+			}
+			var out, errOut bytes.Buffer
+			if code := run(context.Background(), tt.args, strings.NewReader(""), &out, &errOut); code != 2 {
+				t.Errorf("exit %d, want 2", code)
+			}
+		})
+	}
+}
+
+func TestGenKeys(t *testing.T) {
+	for _, tt := range []struct {
+		n     int
+		ratio float64
+		bad   int
+	}{{1000, 0.1, 100}, {200, 0.1, 20}, {10, 0, 0}, {10, 1, 10}, {7, 0.5, 4}} {
+		keys := genKeys(tt.n, tt.ratio)
+		bad, ids := 0, map[string]bool{}
+		for _, k := range keys {
+			ids[k.id] = true
+			if _, ok := k.tags["owner"]; !ok || k.tags["env"] == "PROD " || k.tags["env"] == "Production" || len(k.tags) != 3+btoi(k.tags["app"] != "") ||
+				strings.HasPrefix(k.alias, "prod-") {
+				bad++
+			}
+		}
+		if bad != tt.bad || len(ids) != tt.n {
+			t.Errorf("genKeys(%d, %v): %d non-compliant, %d distinct ids; want %d, %d", tt.n, tt.ratio, bad, len(ids), tt.bad, tt.n)
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestTable checks the table against a golden file (go test -run TestTable -update).
+func TestTable(t *testing.T) {
+	res := Results{Go: "go1.26", OS: "linux/amd64", CPUs: 2, Concurrent: 4, Seconds: 12.5,
+		Calls: []CallsResult{{Keys: 1000, NonCompliant: 100, ListPages: 1, BulkPages: 1, Batches: 120, LowerBound: 122,
+			Calls: 122, Ratio: 1, Naive: 1121, NaiveMeasured: true, NaiveRatio: 9.19, SecondSweep: 2, Seconds: 0.04}},
+		Rate: []RateResult{{Keys: 10000, RateLimit: 200, Burst: 10, LatencyMS: 5, Calls: 1220, BoundSeconds: 6.1, WallSeconds: 6.29, Ratio: 1.031, LowerBound: 1220, LowerRatio: 1.031},
+			{Keys: 10000, RateLimit: 200, Burst: 1, LatencyMS: 5, Calls: 1471, BoundSeconds: 7.36, WallSeconds: 8.09, Ratio: 1.099, LowerBound: 1220, LowerRatio: 1.326, Throttled: 251}},
+		Memory: []MemoryResult{{Keys: 10000, NonCompliant: 0.1, BaselineMiB: 0.4, PeakMiB: 6.6, PeakLiveMiB: 3.1, PeakOverBaselineMiB: 6.2, PeakRSSMiB: 25, AllocPerKeyB: 15000, GCs: 70, Samples: 180, Seconds: 0.4},
+			{Keys: 100000, NonCompliant: 0.1, BaselineMiB: 0.5, PeakMiB: 22.4, PeakLiveMiB: 11.8, PeakOverBaselineMiB: 21.9, PeakRSSMiB: 50, AllocPerKeyB: 15000, GCs: 290, Samples: 1600, Seconds: 3.4},
+			{Keys: 100000, BaselineMiB: 0.5, PeakMiB: 12.9, PeakLiveMiB: 6.3, PeakOverBaselineMiB: 12.4, PeakRSSMiB: 40, AllocPerKeyB: 13000, GCs: 340, Samples: 1200, Seconds: 2.6}},
+		Lambda: &LambdaResult{Build: "go build", BinaryMiB: 12.1, ZipMiB: 4.8, ColdMS: 14.2, WarmMS: 1.1, WarmSweepMS: 30, SweepKeys: 1000,
+			EchoBinaryMiB: 6, EchoColdMS: 10.1, EchoWarmMS: 0.51, ColdRatio: 1.41, WarmRatio: 2.16},
+		Eval:   []EvalResult{{Set: "10% non-compliant", Policies: 5, Rules: 7, KeysPerSec: 660000, RulesPerSec: 4.62e6, ParallelPerCore: 3.5e6, Cores: 2}},
+		Errors: []string{"lambda: example failure"},
+	}
+	res.Verdicts = verdicts(res)
+	var out bytes.Buffer
+	printTable(&out, res)
+	golden := filepath.Join("testdata", "table.golden")
+	if *update {
+		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), out.String()); diff != "" {
+		t.Errorf("table (-want +got):\n%s", diff)
+	}
+}
+
+func FuzzParseInts(f *testing.F) {
+	for _, s := range []string{"1000,10000,100000", "1k, 10K,100_000", "2m", "", ",", "0", "-5", "9999999999999999999", "1kk", "k"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ns, err := parseInts(s)
+		if err != nil {
+			if ns != nil {
+				t.Errorf("parseInts(%q) = %v with error %v", s, ns, err)
+			}
+			return
+		}
+		if len(ns) == 0 {
+			t.Errorf("parseInts(%q) = no sizes and no error", s)
+		}
+		for _, n := range ns {
+			if n <= 0 || n > maxKeys {
+				t.Errorf("parseInts(%q) gave %d", s, n)
+			}
+		}
+	})
+}

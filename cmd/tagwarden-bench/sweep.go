@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/tagwarden/tagwarden/adapters/huaweikms"
+	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
+	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/policy"
+)
+
+// kms is an emulator serving on loopback.
+type kms struct {
+	srv *emulator.Server
+	url string
+}
+
+// startKMS serves keys from an in-process emulator on a loopback port.
+func startKMS(keys []benchKey) (*kms, error) {
+	srv, err := emulator.New(emulator.Options{Seed: seed(keys)})
+	if err != nil {
+		return nil, fmt.Errorf("start the emulator: %w", err)
+	}
+	url, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("start the emulator: %w", err)
+	}
+	return &kms{srv: srv, url: url}, nil
+}
+
+func (k *kms) close() { k.srv.Close() }
+
+// storeOptions shape the KMS adapter of one sweep.
+type storeOptions struct {
+	limiter *rate.Limiter // nil: unlimited
+}
+
+// newStore builds the KMS adapter as the function does per invocation:
+// the real SDK, signed requests, the emulator's default credentials.
+func newStore(url string, o storeOptions) (*huaweikms.Store, error) {
+	cfg := huaweikms.Config{
+		Endpoint: url, ProjectID: emulator.DefaultProject,
+		Credentials: &huaweikms.Credentials{AccessKey: emulator.DefaultAK, SecretKey: emulator.DefaultSK},
+		Limiter:     o.limiter, RateLimit: -1,
+	}
+	s, err := huaweikms.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("build the kms store: %w", err)
+	}
+	return s, nil
+}
+
+// runSweep runs one real sweep through handler.Handle and checks that the
+// report accounts for every key.
+func runSweep(ctx context.Context, e *policy.Engine, store handler.KeyStore, concurrency int) (handler.Report, time.Duration, error) {
+	h := handler.New(e, handler.Config{Concurrency: concurrency}, nil)
+	start := time.Now()
+	rep := h.Handle(ctx, store, handler.Request{Mode: handler.ModeSweep, Trigger: "bench"})
+	d := time.Since(start)
+	if rep.Error != "" {
+		return rep, d, fmt.Errorf("sweep: %s", rep.Error)
+	}
+	if rep.Continuation != "" {
+		return rep, d, fmt.Errorf("sweep did not finish: it returned a continuation")
+	}
+	return rep, d, nil
+}
