@@ -84,7 +84,7 @@ func runDemo(cmd *cobra.Command, g *globals, n int, all bool, output string) err
 	if err != nil {
 		return err
 	}
-	store, err := newStore(cfg, &huaweikms.Credentials{AccessKey: emulator.DefaultAK, SecretKey: emulator.DefaultSK}, g)
+	store, err := newStore(cfg, engine, &huaweikms.Credentials{AccessKey: emulator.DefaultAK, SecretKey: emulator.DefaultSK}, g)
 	if err != nil {
 		return err
 	}
@@ -108,9 +108,15 @@ func runDemo(cmd *cobra.Command, g *globals, n int, all bool, output string) err
 		if all {
 			opt.MaxKeys = 0
 		}
+		// The first rows show a bit of everything: violations, failures,
+		// deletes, creates, then a couple of skipped keys.
 		fmt.Fprintf(w, "tagwarden demo: %d sample keys in a KMS emulator at %s, the shipped policies\n\n", n, url)
 		fmt.Fprintln(w, "== 1. plan (dry run: nothing is written)")
-		if err := writeTable(w, plan, opt); err != nil {
+		shown := plan
+		if opt.MaxKeys > 0 {
+			shown.Keys = sampleKeys(plan.Keys, opt.MaxKeys)
+		}
+		if err := writeTable(w, shown, opt); err != nil {
 			return err
 		}
 		fmt.Fprintln(w, "\n== 2. apply")
@@ -147,4 +153,42 @@ func onlyViolations(r handler.Report) handler.Report {
 	}
 	r.Keys = keys
 	return r
+}
+
+// sampleKeys reorders keys so that the first n show a bit of everything:
+// violations and failures, then changes with deletes, other changes, and
+// two skipped keys; the rest follow. Each group keeps its order.
+func sampleKeys(keys []handler.KeyReport, n int) []handler.KeyReport {
+	rank := func(k handler.KeyReport) int {
+		switch {
+		case k.Outcome == handler.OutcomeViolation || k.Outcome == handler.OutcomeFailed:
+			return 0
+		case k.Outcome == handler.OutcomeSkipped:
+			return 3
+		case len(k.Delete) > 0:
+			return 1
+		}
+		return 2
+	}
+	groups := make([][]handler.KeyReport, 4)
+	for _, k := range keys {
+		r := rank(k)
+		groups[r] = append(groups[r], k)
+	}
+	skipped := min(2, len(groups[3]))
+	var head, tail []handler.KeyReport
+	for r, g := range groups {
+		room := n - skipped - len(head)
+		if r == 3 {
+			room = n - len(head)
+		}
+		take := max(0, min(room, len(g)))
+		if r == 1 {
+			// Leave room for plain changes too.
+			take = min(take, max(1, (n-skipped)/3))
+		}
+		head = append(head, g[:take]...)
+		tail = append(tail, g[take:]...)
+	}
+	return append(head, tail...)
 }

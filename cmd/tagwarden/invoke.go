@@ -8,21 +8,24 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
-	"github.com/tagwarden/tagwarden/adapters/events"
+	"github.com/tagwarden/tagwarden/adapters/awslambda"
+	"github.com/tagwarden/tagwarden/adapters/functiongraph"
 	"github.com/tagwarden/tagwarden/handler"
 )
 
 func newInvokeCmd(g *globals) *cobra.Command {
 	var (
-		t      target
-		output string
+		t        target
+		output   string
+		platform string
 	)
 	cmd := &cobra.Command{
 		Use:   "invoke EVENT.json",
 		Short: "Run the handler on an event file, exactly as the function would",
-		Long: `Invoke decodes an event file with the same decoders the function uses (FunctionGraph TIMER
-and CTS events, EventGrid CloudEvents, EventBridge Scheduled Events, the manual payload), runs
-the handler on the request against the configured account or emulator, and prints the report
+		Long: `Invoke decodes an event file with the same decoders the function uses on the --platform
+(functiongraph: TIMER and CTS events, EventGrid CloudEvents and batches, the manual payload;
+lambda: EventBridge Scheduled Events, CTS traces, CloudEvents, the manual payload), runs the
+handler on the request against the configured account or emulator, and prints the report
 the function would return. "-" reads the event from standard input.
 
 Like the function, it writes unless the event or TAGWARDEN_DRY_RUN (or --dry-run) says dry
@@ -36,6 +39,9 @@ and 1 for an event the function would refuse.`,
 		Example: `  # A CTS createKey event, against a local emulator, without writing
   tagwarden invoke --endpoint http://127.0.0.1:8443 --dry-run cts-create-key.json
 
+  # An EventBridge Scheduled Event, as a Lambda-compatible runtime would get it
+  tagwarden invoke --platform lambda --region ap-southeast-1 --dry-run scheduled.json
+
   # The manual payload, from standard input
   echo '{"action":"check","key_ids":["0d0466b0-e727-4d9c-b35d-f84bb474a37f"]}' | tagwarden invoke --region ap-southeast-1 -`,
 		Args: cobra.ExactArgs(1),
@@ -47,16 +53,26 @@ and 1 for an event the function would refuse.`,
 			if err != nil {
 				return err
 			}
-			req, err := events.Decode(payload)
+			decode, ok := decoders[platform]
+			if !ok {
+				return fmt.Errorf("--platform: %q is not one of functiongraph, lambda", platform)
+			}
+			req, err := decode(payload)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			if req.Trigger == "" {
 				req.Trigger = "cli"
 			}
-			cfg, err := t.config(cmd)
+			// An event the function ignores needs no KMS endpoint.
+			cfg, err := t.settings(cmd)
 			if err != nil {
 				return err
+			}
+			if req.Mode != handler.ModeIgnore {
+				if err := checkTarget(cfg); err != nil {
+					return err
+				}
 			}
 			engine, err := loadPolicies(cfg)
 			if err != nil {
@@ -66,44 +82,52 @@ and 1 for an event the function would refuse.`,
 			if req.Mode == handler.ModeIgnore {
 				// Nothing to call: the handler still reports why.
 				rep := handler.New(engine, cfg, g.logger()).Handle(ctx, nil, req)
-				return finishInvoke(g, output, rep)
+				return finishReport(cmd.Context(), g, output, rep)
 			}
 			if err := checkReachable(ctx, cfg); err != nil {
 				return err
 			}
-			store, err := newStore(cfg, nil, g)
+			store, err := newStore(cfg, engine, nil, g)
 			if err != nil {
 				return err
 			}
 			bar := startProgress(g.stderr, g.wantProgress(output) && req.Mode == handler.ModeSweep, "scanning keys")
 			rep := handler.New(engine, cfg, g.logger()).Handle(ctx, bar.wrap(store), req)
 			bar.Stop()
-			return finishInvoke(g, output, rep)
+			return finishReport(cmd.Context(), g, output, rep)
 		},
 	}
 	t.addFlags(cmd.Flags())
+	cmd.Flags().StringVar(&platform, "platform", "functiongraph", "decode the event as this platform does: functiongraph or lambda")
 	cmd.Flags().BoolVar(&t.dryRun, "dry-run", false, "dry run unless the event says otherwise (default $TAGWARDEN_DRY_RUN)")
 	cmd.Flags().StringVarP(&output, "output", "o", formatJSON, "output format: json (the report the function returns) or table")
 	return cmd
 }
 
-func finishInvoke(g *globals, output string, rep handler.Report) error {
-	return finishReport(g, output, rep)
+// decoders are the platforms' own event decoders, by --platform.
+var decoders = map[string]func([]byte) (handler.Request, error){
+	"functiongraph": functiongraph.Decode,
+	"lambda":        awslambda.Decode,
 }
 
-// readEvent reads an event file, or standard input for "-".
+// readEvent reads an event file, or standard input for "-", refusing one
+// larger than FunctionGraph takes.
 func readEvent(name string) ([]byte, error) {
-	var (
-		b   []byte
-		err error
-	)
-	if name == "-" {
-		b, err = io.ReadAll(io.LimitReader(os.Stdin, 1<<20))
-	} else {
-		b, err = os.ReadFile(name)
+	var r io.Reader = os.Stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("read event: %w", err)
+		}
+		defer f.Close()
+		r = f
 	}
+	b, err := io.ReadAll(io.LimitReader(r, functiongraph.MaxPayload+1))
 	if err != nil {
-		return nil, fmt.Errorf("read event: %w", err)
+		return nil, fmt.Errorf("read event %s: %w", name, err)
+	}
+	if len(b) > functiongraph.MaxPayload {
+		return nil, fmt.Errorf("event %s is larger than %d MiB, more than the function takes", name, functiongraph.MaxPayload>>20)
 	}
 	return b, nil
 }

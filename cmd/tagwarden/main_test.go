@@ -56,7 +56,14 @@ type result struct {
 // no profile is found, and env) and returns its output and exit code.
 func cli(t *testing.T, env []string, args ...string) result {
 	t.Helper()
+	return cliIn(t, "", env, args...)
+}
+
+// cliIn is cli with stdin.
+func cliIn(t *testing.T, stdin string, env []string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
+	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -308,14 +315,14 @@ func TestTargetErrors(t *testing.T) {
 		{"no region", k.env, []string{"apply"}, []string{"no region", "--region"}},
 		{"unreachable endpoint", k.env, []string{"plan", "--endpoint", "http://" + closedPort(t)}, []string{"cannot reach the KMS endpoint", "connection refused"}},
 		{"not a URL", k.env, []string{"plan", "--endpoint", "kms.example"}, []string{"is not an http(s) URL"}},
-		{"wrong secret key", badSK, []string{"plan", "--endpoint", k.url}, []string{"access denied", "secret key"}},
+		{"wrong secret key", badSK, []string{"plan", "--endpoint", k.url}, []string{"access denied: check HUAWEICLOUD_SDK_AK", "detail: "}},
 		{"bad environment", append([]string{"TAGWARDEN_RATE_LIMIT=fast"}, k.env...), []string{"plan", "--endpoint", k.url}, []string{"TAGWARDEN_RATE_LIMIT"}},
-		{"bad policies", k.env, []string{"plan", "--endpoint", k.url, "--policies", "testdata/policies-bad"}, []string{"bad policies", "bad.yaml:"}},
+		{"bad policies", k.env, []string{"plan", "--endpoint", k.url, "--policies", "testdata/policies-bad"}, []string{"bad policies in testdata/policies-bad: 4 errors", "\n  testdata/policies-bad/bad.yaml:9:32: "}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := cli(t, tc.env, tc.args...)
 			r.expect(t, 1, nil, append([]string{"tagwarden: "}, tc.stderr...))
-			if lines := strings.Count(strings.TrimSpace(r.stderr), "\n") + 1; lines > 6 {
+			if lines := strings.Count(strings.TrimSpace(r.stderr), "\n") + 1; lines > 8 {
 				t.Errorf("stderr has %d lines, want a short message:\n%s", lines, r.stderr)
 			}
 		})
@@ -326,7 +333,8 @@ func TestTargetErrors(t *testing.T) {
 }
 
 func TestEmulatorCommand(t *testing.T) {
-	cmd := exec.Command(binary, "emulator", "--listen", "127.0.0.1:0", "--seed", "testdata/seed.json", "--sample", "20")
+	const sk = "my-own-emulator-secret-key-000000"
+	cmd := exec.Command(binary, "emulator", "--listen", "127.0.0.1:0", "--seed", "testdata/seed.json", "--sample", "20", "--ak", "MYOWNEMULATORAK00001", "--sk", sk)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -348,12 +356,16 @@ func TestEmulatorCommand(t *testing.T) {
 		t.Fatalf("first line %q, want where it listens and 24 keys", first)
 	}
 	url := f[4]
+	rest := make(chan string, 1)
 	go func() {
+		var b strings.Builder
 		for sc.Scan() {
+			b.WriteString(sc.Text() + "\n")
 		}
+		rest <- b.String()
 	}()
 
-	env := []string{"HUAWEICLOUD_SDK_AK=" + emulator.DefaultAK, "HUAWEICLOUD_SDK_SK=" + emulator.DefaultSK, "HUAWEICLOUD_SDK_PROJECT_ID=" + emulator.DefaultProject}
+	env := []string{"HUAWEICLOUD_SDK_AK=MYOWNEMULATORAK00001", "HUAWEICLOUD_SDK_SK=" + sk, "HUAWEICLOUD_SDK_PROJECT_ID=" + emulator.DefaultProject}
 	r := cli(t, env, "plan", "--endpoint", url, "-o", "json")
 	if rep := decodeReport(t, r.stdout); rep.Scanned != 24 {
 		t.Errorf("plan against the emulator command scanned %d keys, want 24 (exit %d: %s)", rep.Scanned, r.code, r.stderr)
@@ -362,15 +374,22 @@ func TestEmulatorCommand(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	// Read stdout to its end (the process closing it) before Wait.
+	var tail string
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("emulator after SIGTERM: %v, want exit 0", err)
-		}
+	case tail = <-rest:
 	case <-time.After(5 * time.Second):
-		t.Error("emulator still running 5s after SIGTERM")
+		t.Fatal("emulator still running 5s after SIGTERM")
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("emulator after SIGTERM: %v, want exit 0", err)
+	}
+	out := first + "\n" + tail
+	if !strings.Contains(out, "export TAGWARDEN_KMS_ENDPOINT="+url) || !strings.Contains(out, "export HUAWEICLOUD_SDK_AK=MYOWNEMULATORAK00001") {
+		t.Errorf("the emulator does not say how to use it:\n%s", out)
+	}
+	if strings.Contains(out+stderr.String(), sk) {
+		t.Errorf("the emulator printed the secret key it was given:\n%s", out)
 	}
 }
 
@@ -420,5 +439,194 @@ func TestInvoke(t *testing.T) {
 	r.expect(t, 1, nil, []string{"testdata/unknown-event.json", "expected", "manual payload"})
 	if r.stdout != "" {
 		t.Errorf("stdout not empty for a refused event: %q", r.stdout)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		args           []string
+		env            []string
+		code           int
+		stdout, stderr []string
+	}{
+		{"shipped", []string{"validate"}, nil, 0, []string{"the shipped policies: ok", "owner-required"}, nil},
+		{"a folder", []string{"validate", "testdata/policies-failing"}, nil, 0,
+			[]string{"testdata/policies-failing: ok, 1 policy", "owner-required  testdata/policies-failing/owner.yaml:2  enforce  require owner"}, nil},
+		{"TAGWARDEN_POLICIES", []string{"validate"}, []string{"TAGWARDEN_POLICIES=testdata/policies-failing"}, 0, []string{"testdata/policies-failing: ok"}, nil},
+		{"bad policies", []string{"validate", "testdata/policies-bad"}, nil, 1, nil, []string{
+			"testdata/policies-bad/bad.yaml:9:32: policy \"env-values\": match: ",
+			"    |     match: 'key.alias startsWith'\n    |                                ^\n",
+			"testdata/policies-bad/bad.yaml:12:18: ",
+			"testdata/policies-bad/more.yaml:2:11: duplicate policy name \"owner-required\"",
+			"testdata/policies-bad/more.yaml:3:5: unknown field \"colour\"",
+			"tagwarden: testdata/policies-bad: 4 errors\n",
+		}},
+		{"missing folder", []string{"validate", "testdata/nope"}, nil, 1, nil, []string{"tagwarden: policy folder testdata/nope does not exist\n"}},
+		{"a file", []string{"validate", "testdata/policies-bad/bad.yaml"}, nil, 1, nil, []string{"policy folder testdata/policies-bad/bad.yaml is a file"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := cli(t, tc.env, tc.args...)
+			r.expect(t, tc.code, tc.stdout, tc.stderr)
+		})
+	}
+}
+
+func TestPolicyTests(t *testing.T) {
+	r := cli(t, nil, "test")
+	r.expect(t, 0, []string{"PASS  owner_test.yaml:", " 0 failed"}, nil)
+	if strings.Contains(r.stdout, "FAIL") {
+		t.Errorf("a shipped case fails:\n%s", r.stdout)
+	}
+
+	r = cli(t, nil, "test", "testdata/policies-failing")
+	r.expect(t, 2, []string{
+		"PASS  testdata/policies-failing/owner_test.yaml:2: an owner complies\n",
+		"FAIL  testdata/policies-failing/owner_test.yaml:6: a missing owner becomes nobody\n" +
+			"        create: owner=\"unassigned\", want owner=\"nobody\"\n" +
+			"        got: +owner=unassigned [owner-required/require owner: missing tag \"owner\", remediated]\n",
+		"2 cases: 1 passed, 1 failed",
+	}, nil)
+
+	r = cli(t, nil, "test", "testdata/policies-failing", "--run", "complies", "-o", "json")
+	var got []caseJSON
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 {
+		t.Fatalf("test --run -o json: exit %d, %v:\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	if len(got) != 1 || !got[0].Passed || got[0].Name != "an owner complies" {
+		t.Errorf("test --run complies: %+v, want the one passing case", got)
+	}
+
+	r = cli(t, nil, "test", "testdata/policies-bad")
+	r.expect(t, 1, nil, []string{"testdata/policies-bad/bad.yaml:9:32: ", "errors in the policies"})
+
+	r = cli(t, nil, "test", "testdata/policies-badcases")
+	r.expect(t, 1, nil, []string{"testdata/policies-badcases/owner_test.yaml:4:5: unknown field \"wnat\"", "1 error in the test cases"})
+}
+
+func TestInvokePlatforms(t *testing.T) {
+	k := startKMS(t)
+	for _, tc := range []struct {
+		name  string
+		stdin string
+		args  []string
+		code  int
+		check func(t *testing.T, rep handler.Report)
+	}{
+		{"lambda scheduled event sweeps", "", []string{"--platform", "lambda", "--dry-run", "testdata/scheduled.json"}, 2,
+			func(t *testing.T, rep handler.Report) {
+				if rep.Mode != handler.ModeSweep || rep.Trigger != "schedule" || rep.Scanned != 4 {
+					t.Errorf("mode %s, trigger %s, scanned %d; want a sweep of 4 keys from the schedule", rep.Mode, rep.Trigger, rep.Scanned)
+				}
+			}},
+		{"manual payload on stdin", `{"action":"check","key_ids":["7a3d2c1b-0e9f-4a8b-9c7d-1e2f3a4b5c6d"],"dry_run":true}`, []string{"-"}, 2,
+			func(t *testing.T, rep handler.Report) {
+				if rep.Mode != handler.ModeKeys || rep.Trigger != "manual" || !rep.DryRun || rep.Scanned != 1 {
+					t.Errorf("mode %s, trigger %s, dry run %t, scanned %d; want a dry check of one key", rep.Mode, rep.Trigger, rep.DryRun, rep.Scanned)
+				}
+			}},
+		{"other service's trace is ignored", "", []string{"testdata/cts-vpc.json"}, 0,
+			func(t *testing.T, rep handler.Report) {
+				if rep.Mode != handler.ModeIgnore || !strings.Contains(rep.Reason, "VPC") {
+					t.Errorf("mode %s, reason %q; want ignored, saying why", rep.Mode, rep.Reason)
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := cliIn(t, tc.stdin, k.env, append([]string{"invoke", "--endpoint", k.url}, tc.args...)...)
+			if r.code != tc.code {
+				t.Errorf("exit %d, want %d: %s", r.code, tc.code, r.stderr)
+			}
+			tc.check(t, decodeReport(t, r.stdout))
+		})
+	}
+	if w := k.srv.Stats().Writes; w != 0 {
+		t.Errorf("dry runs wrote %d times", w)
+	}
+
+	// A FunctionGraph function does not take EventBridge events.
+	r := cli(t, k.env, "invoke", "--endpoint", k.url, "testdata/scheduled.json")
+	r.expect(t, 1, nil, []string{"is not taken on this platform", "TIMER"})
+}
+
+func TestEnvironmentConfiguration(t *testing.T) {
+	k := startKMS(t)
+	// The function's own variables configure the command; flags win.
+	env := append([]string{
+		"TAGWARDEN_KMS_ENDPOINT=" + k.url,
+		"TAGWARDEN_POLICIES=testdata/policies-failing",
+	}, k.env...)
+	r := cli(t, env, "plan", "-o", "json")
+	rep := decodeReport(t, r.stdout)
+	if r.code != 2 || rep.Scanned != 4 {
+		t.Fatalf("plan from TAGWARDEN_*: exit %d, scanned %d; want 2 and 4 keys: %s", r.code, rep.Scanned, r.stderr)
+	}
+	for _, kr := range rep.Keys {
+		for _, v := range kr.Violations {
+			if v.Policy != "owner-required" {
+				t.Errorf("key %s: violation of %q, want only the policies of TAGWARDEN_POLICIES", kr.KeyID, v.Policy)
+			}
+		}
+	}
+	r = cli(t, env, "plan", "--endpoint", "http://"+closedPort(t))
+	r.expect(t, 1, nil, []string{"cannot reach"})
+}
+
+func TestSecretsStayOut(t *testing.T) {
+	const ak, sk, token = "TESTAKSECRETSTAYSOUT1", "sk-must-never-be-printed-0123456789", "token-must-never-be-printed"
+	srv, err := emulator.New(emulator.Options{AccessKey: ak, SecretKey: sk, SecurityToken: token, Seed: emulator.SampleKeys(20, 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	env := []string{"HUAWEICLOUD_SDK_AK=" + ak, "HUAWEICLOUD_SDK_SK=" + sk, "HUAWEICLOUD_SDK_SECURITY_TOKEN=" + token, "HUAWEICLOUD_SDK_PROJECT_ID=" + emulator.DefaultProject}
+	runs := []result{
+		cli(t, env, "apply", "--endpoint", url, "--log-level", "debug"),
+		cli(t, env, "plan", "--endpoint", url, "--log-level", "debug", "-o", "json"),
+		cli(t, append(env[:1:1], "HUAWEICLOUD_SDK_SK=wrong-"+sk[:8], env[2], env[3]), "plan", "--endpoint", url, "--log-level", "debug"),
+	}
+	if runs[0].code == 1 || runs[1].code == 1 || srv.Stats().Writes == 0 {
+		t.Fatalf("apply/plan with temporary credentials failed: %v", runs[:2])
+	}
+	if runs[2].code != 1 {
+		t.Errorf("wrong secret key: exit %d, want 1", runs[2].code)
+	}
+	for i, r := range runs {
+		for _, secret := range []string{sk, token, "wrong-" + sk[:8]} {
+			if strings.Contains(r.stdout+r.stderr, secret) {
+				t.Errorf("run %d printed a secret %q", i, secret)
+			}
+		}
+	}
+}
+
+func TestInterrupt(t *testing.T) {
+	k := startKMS(t)
+	k.srv.SetFaults(emulator.Faults{Latency: 3 * time.Second})
+	cmd := exec.Command(binary, "plan", "--endpoint", k.url)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, k.env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Errorf("plan after Ctrl-C: %v, want exit status 1", err)
+	}
+	if took := time.Since(start); took > 2500*time.Millisecond {
+		t.Errorf("plan took %s to stop after Ctrl-C", took)
+	}
+	if !strings.Contains(errb.String(), "tagwarden: interrupted") {
+		t.Errorf("stderr %q, want it to say it was interrupted", errb.String())
 	}
 }

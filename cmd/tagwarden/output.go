@@ -179,7 +179,7 @@ func summary(r handler.Report) string {
 		b.WriteString("; " + oneLine(r.Reason))
 	}
 	if r.Continuation != "" {
-		b.WriteString("; stopped early, resume with --continuation " + r.Continuation)
+		b.WriteString("; stopped early: not every key was scanned")
 	}
 	return b.String()
 }

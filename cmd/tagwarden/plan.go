@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/tagwarden/tagwarden/handler"
@@ -59,7 +60,7 @@ Exit status: 0 every key complies, 2 changes are needed or violations were found
 			if err := checkReachable(cmd.Context(), cfg); err != nil {
 				return err
 			}
-			store, err := newStore(cfg, nil, g)
+			store, err := newStore(cfg, engine, nil, g)
 			if err != nil {
 				return err
 			}
@@ -70,7 +71,7 @@ Exit status: 0 every key complies, 2 changes are needed or violations were found
 			bar := startProgress(g.stderr, g.wantProgress(output) && req.Mode == handler.ModeSweep, "scanning keys")
 			rep := runAll(cmd.Context(), engine, cfg, g, bar.wrap(store), req)
 			bar.Stop()
-			return finishReport(g, output, rep)
+			return finishReport(cmd.Context(), g, output, rep)
 		},
 	}
 	if apply {
@@ -93,7 +94,7 @@ Exit status: 0 every key complies now, 2 violations remain that no change fixes,
   tagwarden apply --region cn-north-4 --key 0d0466b0-e727-4d9c-b35d-f84bb474a37f --rate-limit 5 --policies ./policies`
 	}
 	t.addFlags(cmd.Flags())
-	cmd.Flags().StringArrayVar(&keys, "key", nil, "evaluate only this key id (repeatable); default every key")
+	cmd.Flags().StringSliceVar(&keys, "key", nil, "evaluate only these key ids (repeatable, or comma-separated); default every key")
 	cmd.Flags().StringVarP(&output, "output", "o", formatTable, "output format: table or json (the report the function returns)")
 	return cmd
 }
@@ -110,11 +111,18 @@ func writeReport(g *globals, format string, rep handler.Report, opt tableOptions
 // resumes it, merging the reports: a terminal has no deadline to respect.
 func runAll(ctx context.Context, engine *policy.Engine, cfg handler.Config, g *globals, store handler.KeyStore, req handler.Request) handler.Report {
 	h := handler.New(engine, cfg, g.logger())
+	ctx = handler.WithRequestID(ctx, uuid.NewString())
 	rep := h.Handle(ctx, store, req)
-	for rep.Continuation != "" && ctx.Err() == nil {
+	// Resume only a sweep that stopped cleanly and made progress: an error
+	// (denied access, a failed listing) would stop the next one the same way.
+	for rep.Continuation != "" && rep.Error == "" && ctx.Err() == nil {
 		req.Continuation = rep.Continuation
 		next := h.Handle(ctx, store, req)
+		stuck := next.Continuation == req.Continuation && next.Scanned == 0
 		rep = mergeReports(rep, next)
+		if stuck {
+			break
+		}
 	}
 	return rep
 }
@@ -141,29 +149,37 @@ func mergeReports(a, b handler.Report) handler.Report {
 }
 
 // finishReport prints a report and returns the exit status it calls for:
-// the error of a request that failed as a whole, else exitCodeFor.
-func finishReport(g *globals, output string, rep handler.Report) error {
-	if err := writeReport(g, output, rep, tableOptions{}); err != nil {
-		return err
+// the error of a request that failed as a whole or was interrupted, else
+// exitCodeFor. A request that failed before scanning anything prints only
+// the error.
+func finishReport(ctx context.Context, g *globals, output string, rep handler.Report) error {
+	if rep.Error == "" || rep.Scanned > 0 || output == formatJSON {
+		if err := writeReport(g, output, rep, tableOptions{}); err != nil {
+			return err
+		}
 	}
 	if err := reportError(rep); err != nil {
 		return err
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted: %d keys scanned before the stop, the rest were not", rep.Scanned)
 	}
 	return withCode(exitCodeFor(rep))
 }
 
 // reportError turns the error of a request that failed as a whole into a
-// short message, with a hint for the usual causes.
+// short message, with what to check for the usual causes, and the
+// handler's account on a second line.
 func reportError(rep handler.Report) error {
 	if rep.Error == "" {
 		return nil
 	}
 	msg := strings.ToLower(rep.Error)
 	switch {
-	case strings.Contains(msg, "access denied") || strings.Contains(msg, "unauthorized") || strings.Contains(msg, "401") || strings.Contains(msg, "403"):
-		return fmt.Errorf("%s (check the access key, secret key and security token, the project id, and the KMS permissions)", rep.Error)
-	case strings.Contains(msg, "throttl"):
-		return fmt.Errorf("%s (lower --rate-limit or --concurrency)", rep.Error)
+	case strings.Contains(msg, "access denied"):
+		return fmt.Errorf("access denied: check HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (and the security token), the project id, and the KMS permissions\n  detail: %s", rep.Error)
+	case strings.Contains(msg, "throttled"):
+		return fmt.Errorf("throttled by KMS: lower --rate-limit or --concurrency\n  detail: %s", rep.Error)
 	}
 	return errors.New(rep.Error)
 }

@@ -71,8 +71,6 @@ func startProgress(w io.Writer, on bool, description string) *progress {
 					progressbar.OptionSetWriter(w),
 					progressbar.OptionSetDescription(description),
 					progressbar.OptionShowCount(),
-					progressbar.OptionShowIts(),
-					progressbar.OptionSetItsString("keys"),
 					progressbar.OptionSpinnerType(14),
 					progressbar.OptionThrottle(100*time.Millisecond),
 					progressbar.OptionClearOnFinish(),

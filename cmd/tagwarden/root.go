@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -37,6 +38,7 @@ function, from a terminal. Start with "tagwarden demo": no cloud, no credentials
 
   # Check and test your own policies
   tagwarden validate ./policies && tagwarden test ./policies`,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -51,7 +53,7 @@ function, from a terminal. Start with "tagwarden demo": no cloud, no credentials
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %q)", err, c.CommandPath()+" --help")
 	})
-	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level of the handler and adapter logs on stderr (error, warn, info, debug)")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "fatal", "level of the handler's and adapter's logs on stderr: error, warn, info (one line per key), debug; fatal shows none")
 	root.AddCommand(
 		newDemoCmd(g),
 		newPlanCmd(g, false),
@@ -62,6 +64,22 @@ function, from a terminal. Start with "tagwarden demo": no cloud, no credentials
 		newInvokeCmd(g),
 	)
 	return root
+}
+
+// version is the module version the binary was built from ("(devel)" for
+// a build in the source tree), with the VCS revision when known.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v
 }
 
 // logger returns the logger for the handler and adapter: text on stderr, at

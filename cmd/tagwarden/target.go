@@ -30,16 +30,26 @@ type target struct {
 
 func (t *target) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&t.region, "region", "", "Huawei Cloud region, e.g. ap-southeast-1 (default $TAGWARDEN_REGION)")
-	fs.StringVar(&t.projectID, "project-id", "", "project id (default $HUAWEICLOUD_SDK_PROJECT_ID or the profile's)")
+	fs.StringVar(&t.projectID, "project-id", "", "project id (default $TAGWARDEN_PROJECT_ID, else $HUAWEICLOUD_SDK_PROJECT_ID or the profile's)")
 	fs.StringVar(&t.endpoint, "endpoint", "", "KMS endpoint URL instead of the region's, e.g. an emulator (default $TAGWARDEN_KMS_ENDPOINT)")
 	fs.StringVar(&t.policiesDir, "policies", "", "folder of policy files (default $TAGWARDEN_POLICIES, else the shipped policies)")
-	fs.IntVar(&t.concurrency, "concurrency", 0, "keys processed at once (default the handler's)")
+	fs.IntVar(&t.concurrency, "concurrency", 0, "keys processed at once (default $TAGWARDEN_CONCURRENCY, else 4)")
 	fs.Float64Var(&t.rateLimit, "rate-limit", 0, "KMS requests per second (default $TAGWARDEN_RATE_LIMIT, else 20)")
 }
 
-// config builds the handler's configuration: the TAGWARDEN_* environment
-// first, as the function reads it, then the flags that were set.
+// config builds the handler's configuration (see settings) and checks that
+// it names a KMS endpoint.
 func (t *target) config(cmd *cobra.Command) (handler.Config, error) {
+	cfg, err := t.settings(cmd)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, checkTarget(cfg)
+}
+
+// settings builds the handler's configuration: the TAGWARDEN_* environment
+// first, as the function reads it, then the flags that were set.
+func (t *target) settings(cmd *cobra.Command) (handler.Config, error) {
 	cfg, err := handler.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return cfg, fmt.Errorf("configuration from the environment: %w", err)
@@ -72,9 +82,6 @@ func (t *target) config(cmd *cobra.Command) (handler.Config, error) {
 	if set("dry-run") {
 		cfg.DryRun = t.dryRun
 	}
-	if err := checkTarget(cfg); err != nil {
-		return cfg, err
-	}
 	return cfg, nil
 }
 
@@ -97,10 +104,18 @@ func checkTarget(cfg handler.Config) error {
 	return nil
 }
 
-// endpointURL is the URL the store will call.
+// endpointURL is the URL the store will call: the override, or the
+// region's endpoint in the SDK.
 func endpointURL(cfg handler.Config) string {
 	if cfg.Endpoint != "" {
 		return cfg.Endpoint
+	}
+	if r, err := kmsregion.SafeValueOf(cfg.Region); err == nil && r != nil && len(r.Endpoints) > 0 {
+		ep := r.Endpoints[0]
+		if !strings.Contains(ep, "://") {
+			ep = "https://" + ep
+		}
+		return ep
 	}
 	return "https://kms." + cfg.Region + ".myhuaweicloud.com"
 }
@@ -142,24 +157,41 @@ func unwrapDial(err error) error {
 }
 
 // loadPolicies loads the policies cfg names (the shipped ones when
-// PoliciesDir is empty) exactly as the function does.
+// PoliciesDir is empty) exactly as the function does. Its error lists each
+// problem on one line, file:line:column first.
 func loadPolicies(cfg handler.Config) (*policy.Engine, error) {
+	if err := checkPolicyDir(cfg.PoliciesDir); err != nil {
+		return nil, err
+	}
 	e, err := handler.LoadEngine(cfg)
-	if err != nil {
+	if err == nil {
+		return e, nil
+	}
+	var les policy.LoadErrors
+	if !errors.As(err, &les) {
 		return nil, fmt.Errorf("bad policies: %w", err)
 	}
-	return e, nil
+	dir := describeDir(cfg.PoliciesDir)
+	var b strings.Builder
+	fmt.Fprintf(&b, "bad policies in %s: %d %s (tagwarden validate %s shows each with its source line)",
+		dir, len(les), plural(len(les), "error", "errors"), cfg.PoliciesDir)
+	for _, le := range les {
+		b.WriteString("\n  " + le.Error())
+	}
+	return nil, errors.New(b.String())
 }
 
 // newStore builds the KMS adapter for cfg with credentials creds (nil = the
-// SDK's chain: environment, then profile).
-func newStore(cfg handler.Config, creds *huaweikms.Credentials, g *globals) (handler.KeyStore, error) {
+// SDK's chain: environment, then profile), refusing what engine's planner
+// would never plan, as the function does.
+func newStore(cfg handler.Config, engine *policy.Engine, creds *huaweikms.Credentials, g *globals) (handler.KeyStore, error) {
 	s, err := huaweikms.New(huaweikms.Config{
 		Region:      cfg.Region,
 		Endpoint:    cfg.Endpoint,
 		ProjectID:   cfg.ProjectID,
 		Credentials: creds,
 		RateLimit:   cfg.RateLimit,
+		Limits:      engine.Limits(),
 		Log:         g.logger(),
 	})
 	if err != nil {
@@ -173,11 +205,13 @@ func newStore(cfg handler.Config, creds *huaweikms.Credentials, g *globals) (han
 func explainStoreError(err error) error {
 	msg := strings.ToLower(err.Error())
 	switch {
-	case strings.Contains(msg, "credential"):
-		return fmt.Errorf("no usable Huawei Cloud credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK "+
-			"(and HUAWEICLOUD_SDK_SECURITY_TOKEN for temporary ones) or a profile in ~/.huaweicloud/credentials: %w", err)
-	case strings.Contains(msg, "project"):
-		return fmt.Errorf("no project id: pass --project-id or set HUAWEICLOUD_SDK_PROJECT_ID: %w", err)
+	case strings.Contains(msg, "no credentials"):
+		// The SDK's own account of each provider it tried is long and
+		// says less than this.
+		return errors.New("no Huawei Cloud credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK " +
+			"(HUAWEICLOUD_SDK_SECURITY_TOKEN for temporary ones), or a profile in ~/.huaweicloud/credentials")
+	case strings.Contains(msg, "no project id"):
+		return errors.New("no project id: pass --project-id or set HUAWEICLOUD_SDK_PROJECT_ID")
 	}
 	return fmt.Errorf("kms client: %w", err)
 }

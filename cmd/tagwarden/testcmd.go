@@ -48,6 +48,9 @@ Exit status: 0 every case passes, 2 a case fails, 1 the policies or the cases do
 				filter = re
 			}
 			dir := policyDir(args)
+			if err := checkPolicyDir(dir); err != nil {
+				return err
+			}
 			engine, err := loadForCheck(dir)
 			if err != nil {
 				n := printLoadErrors(g, err)

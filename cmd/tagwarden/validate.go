@@ -3,7 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path"
+	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -49,13 +53,31 @@ func printLoadErrors(g *globals, err error) int {
 	return 1
 }
 
-// loadForCheck loads the policies of dir for validate and test.
+// loadForCheck loads the policies of dir ("" = the shipped ones) exactly as
+// the function does.
 func loadForCheck(dir string) (*policy.Engine, error) {
-	opts := policy.Options{Limits: policy.DefaultLimits()}
-	if dir == "" {
-		return handler.LoadEngine(handler.Config{})
+	if err := checkPolicyDir(dir); err != nil {
+		return nil, err
 	}
-	return policy.LoadDir(dir, opts)
+	return handler.LoadEngine(handler.Config{PoliciesDir: dir})
+}
+
+// checkPolicyDir says clearly when a policy folder is missing or not a
+// folder ("" is the shipped policies, always there).
+func checkPolicyDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	info, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("policy folder %s does not exist", dir)
+	case err != nil:
+		return fmt.Errorf("policy folder: %w", err)
+	case !info.IsDir():
+		return fmt.Errorf("policy folder %s is a file: give the folder that holds it", dir)
+	}
+	return nil
 }
 
 func newValidateCmd(g *globals) *cobra.Command {
@@ -74,12 +96,29 @@ Exit status: 0 valid, 1 any error.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := policyDir(args)
-			if _, err := loadForCheck(dir); err != nil {
+			if err := checkPolicyDir(dir); err != nil {
+				return err
+			}
+			e, err := loadForCheck(dir)
+			if err != nil {
 				n := printLoadErrors(g, err)
 				return fmt.Errorf("%s: %d %s", describeDir(dir), n, plural(n, "error", "errors"))
 			}
-			fmt.Fprintf(g.stdout, "%s: ok\n", describeDir(dir))
-			return nil
+			ps := e.Policies()
+			tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+			for _, p := range ps {
+				mode := "enforce"
+				if !p.Enforce {
+					mode = "report only"
+				}
+				file := p.File
+				if dir != "" {
+					file = path.Join(dir, file)
+				}
+				fmt.Fprintf(tw, "  %s\t%s:%d\t%s\t%s\n", p.Name, file, p.Line, mode, strings.Join(p.Rules, ", "))
+			}
+			fmt.Fprintf(g.stdout, "%s: ok, %d %s\n", describeDir(dir), len(ps), plural(len(ps), "policy", "policies"))
+			return tw.Flush()
 		},
 	}
 }
