@@ -61,11 +61,14 @@ type Config struct {
 	ProjectID string
 	// DryRun makes every request a dry run unless the request says otherwise.
 	DryRun bool
-	// RateLimit is the KMS request rate (requests per second) shared by
-	// every call of one invocation. The handler hands it to the key store.
+	// RateLimit is the KMS request rate (requests per second). The handler
+	// does not use it: whoever builds the key store gives the store a
+	// limiter at this rate (huaweikms.Config.Limiter), shared by its calls.
 	RateLimit float64
 	// Margin is how long before the context's deadline the handler stops
-	// starting new work.
+	// starting new work. Store calls still running Margin/2 before the
+	// deadline are cancelled and their keys put in the continuation, so
+	// that the report is returned in time.
 	Margin time.Duration
 	// Concurrency is the number of keys processed at once.
 	Concurrency int
@@ -84,6 +87,13 @@ type Config struct {
 	KeyRetryDelay time.Duration
 	// KeyRetryMaxDelay caps the wait between retries.
 	KeyRetryMaxDelay time.Duration
+	// OnKey, when set, is called once for every key given an outcome (every
+	// key counted in Report.Scanned), right after the outcome is recorded,
+	// from the worker goroutines: it must be safe for concurrent use and
+	// fast, as the worker waits for it. Keys put back in the continuation
+	// are not reported; a panic of OnKey is logged and ignored. Nil means
+	// none. ConfigFromEnv leaves it nil (a progress display sets it).
+	OnKey func(Outcome)
 }
 
 // DefaultConfig returns the configuration with every default applied.

@@ -2,6 +2,9 @@ package handler
 
 import (
 	"bytes"
+	"os"
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -155,4 +158,26 @@ func FuzzConfigFromEnv(f *testing.F) {
 			t.Fatalf("accepted an invalid configuration: %+v", cfg)
 		}
 	})
+}
+
+// TestConfigDocumented checks that the variables ConfigFromEnv reads are
+// exactly the ones the configuration table of docs/configuration.md lists.
+func TestConfigDocumented(t *testing.T) {
+	var read []string
+	if _, err := ConfigFromEnv(func(name string) string { read = append(read, name); return "" }); err != nil {
+		t.Fatalf("ConfigFromEnv: %v", err)
+	}
+	sort.Strings(read)
+	doc, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	for _, m := range regexp.MustCompile("(?m)^\\| `(TAGWARDEN_[A-Z_]+)` \\|").FindAllSubmatch(doc, -1) {
+		documented = append(documented, string(m[1]))
+	}
+	sort.Strings(documented)
+	if diff := cmp.Diff(read, documented); diff != "" {
+		t.Errorf("variables read (-) and documented in docs/configuration.md (+):\n%s", diff)
+	}
 }

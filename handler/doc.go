@@ -12,8 +12,10 @@
 //     stops the other keys.
 //   - Sweeps stream the listing a page at a time and process records with
 //     Config.Concurrency workers; the report keeps only keys that were not
-//     compliant, so memory stays flat as the key count grows (a set of
-//     64-bit id hashes dedupes keys a listing repeats).
+//     compliant and the handler keeps no set of the ids it has seen, so
+//     memory stays flat as the key count grows. A record a listing repeats
+//     on the same page or the next one (an offset page shifted by a key
+//     created mid-listing) is processed once.
 //   - Keys are read fresh for key requests; a key not found yet or pending
 //     activation is retried with doubling waits (Config.KeyRetries,
 //     KeyRetryDelay, KeyRetryMaxDelay), then reported skipped with the reason.
@@ -22,13 +24,17 @@
 //     A dry run writes nothing and reports each key's planned changes with
 //     outcome "planned", exactly as a real run reports them as "changed".
 //   - Config.Margin before ctx's deadline, no new key is started; keys in
-//     flight finish and the report carries a Continuation. A key whose
+//     flight finish and the report carries a Continuation. Store calls
+//     still running Config.Margin/2 before the deadline are cancelled, so
+//     that the report is returned in time. A key whose
 //     processing was interrupted (ctx cancelled, or access denied, which
 //     stops all new work) is put in the continuation, not reported. Resuming
 //     with each report's continuation until there is none covers every key
 //     exactly once, as long as the listing order is stable. A key request
 //     resumed with a continuation processes the token's remaining ids and
 //     ignores Request.KeyIDs.
+//   - Config.OnKey, when set, is called once per key given an outcome, from
+//     the worker goroutines (for a progress display).
 //
 // Continuation tokens are base64url JSON, versioned, bound to the request's
 // mode and dry-run flag; a malformed or mismatched token is refused with

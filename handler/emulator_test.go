@@ -5,6 +5,7 @@ package handler_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -117,6 +118,28 @@ func (k *kms) finalState(t *testing.T) map[string]handler.Record {
 	}
 }
 
+// checkNoSecrets scans the logs and the reports of a run for the AK, SK and
+// security token the store signed with.
+func checkNoSecrets(t *testing.T, logs *logBuffer, reps ...handler.Report) {
+	t.Helper()
+	out := logs.String()
+	if out == "" {
+		t.Fatal("no logs to scan")
+	}
+	for _, r := range reps {
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out += string(b)
+	}
+	for _, secret := range []string{secretAK, secretSK, secretToken} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the logs or reports contain the credential %q", secret)
+		}
+	}
+}
+
 // checkFinal re-evaluates the final state with the engine: every key is
 // compliant, or reported with the outcome that explains why it is not.
 func checkFinal(t *testing.T, e *policy.Engine, state map[string]handler.Record, reported map[string]handler.KeyReport) {
@@ -141,8 +164,9 @@ func TestEmulatorSweep(t *testing.T) {
 	if testing.Short() {
 		n = 1000
 	}
-	k := startKMS(t, emulator.SampleKeys(n, 42))
-	k.srv.HideFromBulk(emulator.SampleKeys(n, 42)[n-7].ResourceID) // one key only list-keys returns
+	seed := emulator.SampleKeys(n, 42)
+	k := startKMS(t, seed)
+	k.srv.HideFromBulk(seed[n-7].ResourceID) // one key only list-keys returns
 	log, logs := debugLogger()
 	h := handler.New(shipped(t), handler.Config{Concurrency: 4}, log)
 	ctx := handler.WithRequestID(context.Background(), "emu-sweep")
@@ -156,6 +180,33 @@ func TestEmulatorSweep(t *testing.T) {
 	}
 	if st := k.srv.Stats(); st.Writes+st.RejectedWrites != 0 || st.Calls["tags-action"] != 0 {
 		t.Fatalf("dry run wrote: %+v", st)
+	}
+	// Mixed violations: tags to create, tags to delete, violations only a
+	// report can carry, default keys.
+	var creates, deletes int
+	for _, kr := range dry.Keys {
+		creates += len(kr.Create)
+		deletes += len(kr.Delete)
+	}
+	if creates == 0 || deletes == 0 || dry.Violating == 0 {
+		t.Errorf("the sample is not mixed: %d tags to create, %d to delete, %d keys violating", creates, deletes, dry.Violating)
+	}
+	// The plan applied to the seed is the state the real run must leave.
+	want := map[string]map[string]string{}
+	for _, sk := range seed {
+		tags := map[string]string{}
+		for _, tg := range sk.Tags {
+			tags[tg.Key] = tg.Value
+		}
+		want[sk.ResourceID] = tags
+	}
+	for _, kr := range dry.Keys {
+		for _, tg := range kr.Delete {
+			delete(want[kr.KeyID], tg.Key)
+		}
+		for _, tg := range kr.Create {
+			want[kr.KeyID][tg.Key] = tg.Value
+		}
 	}
 
 	start = time.Now()
@@ -184,6 +235,20 @@ func TestEmulatorSweep(t *testing.T) {
 	if st := k.srv.Stats(); st.Writes != batches || st.RejectedWrites != 0 {
 		t.Errorf("emulator saw %d writes (%d rejected), want %d", st.Writes, st.RejectedWrites, batches)
 	}
+	// What was written is exactly the dry run's plan, on every key.
+	for id, tags := range want {
+		got, ok := k.srv.Tags(emulator.DefaultProject, id)
+		if !ok {
+			t.Errorf("key %s is gone", id)
+			continue
+		}
+		if got == nil {
+			got = map[string]string{}
+		}
+		if diff := cmp.Diff(tags, got); diff != "" {
+			t.Errorf("key %s: tags after the sweep differ from the seed plus the dry run's plan (-plan +written):\n%s", id, diff)
+		}
+	}
 	checkFinal(t, shipped(t), k.finalState(t), byID(real.Keys))
 
 	k.srv.ResetStats()
@@ -193,12 +258,7 @@ func TestEmulatorSweep(t *testing.T) {
 		t.Errorf("second sweep: %s; emulator writes %d", counts(again), st.Writes+st.RejectedWrites)
 	}
 
-	out := logs.String()
-	for _, secret := range []string{secretAK, secretSK, secretToken} {
-		if strings.Contains(out, secret) {
-			t.Errorf("the logs contain the credential %q", secret)
-		}
-	}
+	checkNoSecrets(t, logs, dry, real, again)
 	dec := logs.keyDecisions(t)
 	if len(dec) != n {
 		t.Errorf("%d keys have decision entries, want %d", len(dec), n)
@@ -312,9 +372,10 @@ func TestEmulatorFailingKeys(t *testing.T) {
 	const n = 300
 	seed := emulator.SampleKeys(n, 3)
 	k := startKMS(t, seed)
-	h := handler.New(shipped(t), handler.Config{}, nil)
+	log, logs := debugLogger()
+	h := handler.New(shipped(t), handler.Config{}, log)
 
-	dry := h.Handle(context.Background(), k.store(t, nil), handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true)})
+	dry := h.Handle(context.Background(), k.store(t, log), handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true)})
 	var planned []string
 	for _, kr := range dry.Keys {
 		if kr.Outcome == handler.OutcomePlanned {
@@ -326,8 +387,9 @@ func TestEmulatorFailingKeys(t *testing.T) {
 	}
 	failing, deleted := planned[2], planned[5]
 	k.srv.SetFaults(emulator.Faults{FailKeys: map[string]int{failing: 500}})
-	rep := h.Handle(context.Background(), &deletingStore{KeyStore: k.store(t, nil), k: k, id: deleted}, handler.Request{Mode: handler.ModeSweep})
+	rep := h.Handle(context.Background(), &deletingStore{KeyStore: k.store(t, log), k: k, id: deleted}, handler.Request{Mode: handler.ModeSweep})
 	checkCounts(t, rep)
+	checkNoSecrets(t, logs, dry, rep)
 	got := byID(rep.Keys)
 	if kr := got[failing]; kr.Outcome != handler.OutcomeFailed || kr.Error == "" {
 		t.Errorf("key answering 500: %+v, want failed with the error", kr)
@@ -390,9 +452,11 @@ func TestEmulatorKeyEvents(t *testing.T) {
 			k := startKMS(t, seed)
 			k.srv.AddKey("", newKey)
 			k.srv.SetFaults(tt.faults)
-			h := handler.New(shipped(t), handler.Config{KeyRetries: 2, KeyRetryDelay: 5 * time.Millisecond}, nil)
-			rep := h.Handle(context.Background(), k.store(t, nil), handler.Request{Mode: handler.ModeKeys, KeyIDs: tt.ids, Trigger: "cts"})
+			log, logs := debugLogger()
+			h := handler.New(shipped(t), handler.Config{KeyRetries: 2, KeyRetryDelay: 5 * time.Millisecond}, log)
+			rep := h.Handle(context.Background(), k.store(t, log), handler.Request{Mode: handler.ModeKeys, KeyIDs: tt.ids, Trigger: "cts"})
 			checkCounts(t, rep)
+			checkNoSecrets(t, logs, rep)
 			if tt.wantErr != "" {
 				if !strings.Contains(rep.Error, tt.wantErr) || rep.Continuation == "" || rep.Scanned != 0 {
 					t.Fatalf("got %s, want error %q and a continuation", counts(rep), tt.wantErr)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/sirupsen/logrus"
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/time/rate"
 
@@ -45,6 +46,18 @@ func fltEngine(t *testing.T) *policy.Engine {
 		t.Fatalf("load the shipped policies: %v", fltEngineErr)
 	}
 	return fltEngineVal
+}
+
+// fltTimeout bounds every invocation of the fault tests: a handler that
+// hangs fails the test instead of stalling it.
+const fltTimeout = 60 * time.Second
+
+// fltCtx is a context that ends after fltTimeout, or with the test.
+func fltCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), fltTimeout)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // fltKMS is an emulator on loopback with the seed it started from.
@@ -74,6 +87,9 @@ type fltTransport struct {
 	base   http.RoundTripper
 	calls  atomic.Int64
 	before func(n int64) // before call n (1-based) is sent
+	// slowOver, when set, counts in slow the calls answered no sooner.
+	slowOver time.Duration
+	slow     atomic.Int64
 
 	mu     sync.Mutex
 	writes map[int]int // tags/action answers by status
@@ -88,7 +104,11 @@ func (f *fltTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if f.before != nil {
 		f.before(n)
 	}
+	start := time.Now()
 	resp, err := f.base.RoundTrip(r)
+	if f.slowOver > 0 && time.Since(start) >= f.slowOver {
+		f.slow.Add(1)
+	}
 	if err == nil && r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/tags/action") {
 		f.mu.Lock()
 		f.writes[resp.StatusCode]++
@@ -129,7 +149,7 @@ func (k *fltKMS) fltStore(t *testing.T, tr http.RoundTripper, lim *rate.Limiter)
 // true tags from the emulator.
 func (k *fltKMS) fltState(t *testing.T) map[string]handler.Record {
 	t.Helper()
-	ctx := context.Background()
+	ctx := fltCtx(t)
 	out := map[string]handler.Record{}
 	l := k.fltStore(t, nil, nil).List(ctx, "")
 	for {
@@ -355,7 +375,7 @@ func TestFaultSweep(t *testing.T) {
 	// Three keys that need changes answer 500 to every call on them: they
 	// must be reported failed, and fixed by the next sweep.
 	yes := true
-	dry := h.Handle(context.Background(), k.fltStore(t, nil, nil), handler.Request{Mode: handler.ModeSweep, DryRun: &yes})
+	dry := h.Handle(fltCtx(t), k.fltStore(t, nil, nil), handler.Request{Mode: handler.ModeSweep, DryRun: &yes})
 	broken := map[string]int{}
 	for _, kr := range dry.Keys {
 		if kr.Outcome == handler.OutcomePlanned && len(broken) < 3 {
@@ -396,11 +416,12 @@ func TestFaultSweep(t *testing.T) {
 	}()
 
 	tr := newFltTransport()
+	tr.slowOver = spike.Latency
 	lim := rate.NewLimiter(2000, 4)
 	start := time.Now()
 	reps := fltResume(t, h, handler.Request{Mode: handler.ModeSweep}, 5,
 		func() (context.Context, context.CancelFunc) {
-			return context.WithTimeout(context.Background(), 60*time.Second)
+			return context.WithTimeout(context.Background(), fltTimeout)
 		},
 		func() handler.KeyStore { return k.fltStore(t, tr, lim) })
 	close(stop)
@@ -408,12 +429,15 @@ func TestFaultSweep(t *testing.T) {
 	k.srv.SetFaults(emulator.Faults{})
 	st := k.srv.Stats()
 	m := fltMerge(t, reps)
-	t.Logf("%d keys in %s, %d invocations, %d calls: %d throttled, %d 5xx, %d dropped; %d keys failed",
-		n, time.Since(start), len(reps), tr.calls.Load(), st.Status[429], st.Status[500]+st.Status[502]+st.Status[504], st.Status[0], fltCount(m, handler.OutcomeFailed))
+	t.Logf("%d keys in %s, %d invocations, %d calls: %d throttled, %d 5xx, %d dropped, %d slowed by a spike; %d keys failed",
+		n, time.Since(start), len(reps), tr.calls.Load(), st.Status[429], st.Status[500]+st.Status[502]+st.Status[504], st.Status[0], tr.slow.Load(), fltCount(m, handler.OutcomeFailed))
 
 	// The faults happened.
 	if st.Status[429] == 0 || st.Status[500] == 0 || st.Status[502] == 0 || st.Status[504] == 0 || st.Status[0] == 0 {
 		t.Errorf("not every fault was injected: answers by status %v", st.Status)
+	}
+	if tr.slow.Load() == 0 {
+		t.Errorf("no call took the %s of a latency spike", spike.Latency)
 	}
 	if m.scanned != n {
 		t.Errorf("scanned %d keys, want %d", m.scanned, n)
@@ -457,7 +481,7 @@ func TestFaultSweep(t *testing.T) {
 
 	// A second sweep without faults writes only for the keys that failed.
 	k.srv.ResetStats()
-	again := h.Handle(context.Background(), k.fltStore(t, nil, nil), handler.Request{Mode: handler.ModeSweep})
+	again := h.Handle(fltCtx(t), k.fltStore(t, nil, nil), handler.Request{Mode: handler.ModeSweep})
 	fltCheckCounts(t, again)
 	if again.Error != "" || again.Continuation != "" || again.Scanned != n || again.Failed != 0 {
 		t.Fatalf("second sweep: scanned %d failed %d error %q", again.Scanned, again.Failed, again.Error)
@@ -479,6 +503,26 @@ func TestFaultSweep(t *testing.T) {
 	fltCheckCompliant(t, e, k.fltState(t), second.keys)
 }
 
+// fltDecisions is a logrus hook counting the handler's key decisions
+// (the entries "key compliant", "key changed", ... with a key_id) by key id.
+type fltDecisions struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (d *fltDecisions) Levels() []logrus.Level { return logrus.AllLevels }
+
+func (d *fltDecisions) Fire(e *logrus.Entry) error {
+	id, ok := e.Data["key_id"].(string)
+	if !ok || !strings.HasPrefix(e.Message, "key ") {
+		return nil
+	}
+	d.mu.Lock()
+	d.n[id]++
+	d.mu.Unlock()
+	return nil
+}
+
 // fltNotAFault matches errors that no injected fault explains.
 var fltNotAFault = regexp.MustCompile(`(?i)invalid|denied|authentication|permission|not found|internal error`)
 
@@ -494,19 +538,20 @@ func fltCount(m fltReports, o handler.Outcome) int {
 
 // fltReference runs one plain sweep over the same seed on another
 // emulator: the final state every other run must reach.
-// It also returns how many calls that sweep made.
-func fltReference(t *testing.T, seed []emulator.SeedKey) ([]emulator.SeedKey, int) {
+// It also returns how many calls and how many writes that sweep made.
+func fltReference(t *testing.T, seed []emulator.SeedKey) ([]emulator.SeedKey, int, int) {
 	t.Helper()
 	ref := fltStart(t, seed)
-	rep := handler.New(fltEngine(t), handler.Config{}, nil).Handle(context.Background(), ref.fltStore(t, nil, nil), handler.Request{Mode: handler.ModeSweep})
+	rep := handler.New(fltEngine(t), handler.Config{}, nil).Handle(fltCtx(t), ref.fltStore(t, nil, nil), handler.Request{Mode: handler.ModeSweep})
 	if rep.Error != "" || rep.Continuation != "" || rep.Scanned != len(seed) || rep.Failed != 0 {
 		t.Fatalf("reference sweep: scanned %d failed %d error %q", rep.Scanned, rep.Failed, rep.Error)
 	}
+	st := ref.srv.Stats()
 	calls := 0
-	for _, c := range ref.srv.Stats().Calls {
+	for _, c := range st.Calls {
 		calls += c
 	}
-	return ref.srv.Keys(""), calls
+	return ref.srv.Keys(""), calls, st.Writes
 }
 
 func TestFaultConcurrentInvocations(t *testing.T) {
@@ -516,7 +561,7 @@ func TestFaultConcurrentInvocations(t *testing.T) {
 	}
 	e := fltEngine(t)
 	seed := emulator.SampleKeys(n, 23)
-	want, _ := fltReference(t, seed)
+	want, _, _ := fltReference(t, seed)
 	k := fltStart(t, seed)
 	k.srv.SetFaults(emulator.Faults{Latency: time.Millisecond})
 
@@ -530,7 +575,7 @@ func TestFaultConcurrentInvocations(t *testing.T) {
 	wg.Add(events + 1)
 	go func() {
 		defer wg.Done()
-		reps[0] = h.Handle(context.Background(), k.fltStore(t, nil, nil), handler.Request{Mode: handler.ModeSweep})
+		reps[0] = h.Handle(fltCtx(t), k.fltStore(t, nil, nil), handler.Request{Mode: handler.ModeSweep})
 	}()
 	for i := 1; i <= events; i++ {
 		ids := make([]string, perEvent)
@@ -539,7 +584,7 @@ func TestFaultConcurrentInvocations(t *testing.T) {
 		}
 		go func() {
 			defer wg.Done()
-			reps[i] = h.Handle(context.Background(), k.fltStore(t, nil, nil), handler.Request{Mode: handler.ModeKeys, KeyIDs: ids, Trigger: "cts"})
+			reps[i] = h.Handle(fltCtx(t), k.fltStore(t, nil, nil), handler.Request{Mode: handler.ModeKeys, KeyIDs: ids, Trigger: "cts"})
 		}()
 	}
 	wg.Wait()
@@ -554,6 +599,13 @@ func TestFaultConcurrentInvocations(t *testing.T) {
 	}
 	if reps[0].Scanned != n {
 		t.Errorf("sweep scanned %d keys, want %d", reps[0].Scanned, n)
+	}
+	// The invocations really ran at once: each key event overlaps the sweep.
+	for i, r := range reps[1:] {
+		if !r.Started.Before(reps[0].Finished) || !reps[0].Started.Before(r.Finished) {
+			t.Errorf("key event %d ran %s..%s, the sweep %s..%s: not at the same time", i+1,
+				r.Started.Format(time.StampMicro), r.Finished.Format(time.StampMicro), reps[0].Started.Format(time.StampMicro), reps[0].Finished.Format(time.StampMicro))
+		}
 	}
 	t.Logf("%d keys: %d changes reported by %d concurrent invocations", n, changed, len(reps))
 	// No tag lost or added beyond the one plain sweep: the same final state.
@@ -578,7 +630,7 @@ func TestFaultDeadlineResume(t *testing.T) {
 	}
 	e := fltEngine(t)
 	seed := emulator.SampleKeys(n, 31)
-	want, _ := fltReference(t, seed)
+	want, _, wantWrites := fltReference(t, seed)
 	k := fltStart(t, seed)
 	// Every call takes 2 ms, so a deadline cuts calls in flight.
 	k.srv.SetFaults(emulator.Faults{Latency: 2 * time.Millisecond})
@@ -587,10 +639,17 @@ func TestFaultDeadlineResume(t *testing.T) {
 	// falls anywhere, in the listing, between keys, or inside a key's calls.
 	rng := rand.New(rand.NewPCG(5, 6))
 	var windows []time.Duration
+	// The handler logs one entry per key decision, compliant keys
+	// included (at debug level): the hook counts them by key id.
+	decided := &fltDecisions{n: map[string]int{}}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	log.SetLevel(logrus.DebugLevel)
+	log.AddHook(decided)
 	hs := map[time.Duration]*handler.Handler{}
 	handlerFor := func(margin time.Duration) *handler.Handler {
 		if hs[margin] == nil {
-			hs[margin] = handler.New(e, handler.Config{Concurrency: 4, Margin: margin}, nil)
+			hs[margin] = handler.New(e, handler.Config{Concurrency: 4, Margin: margin}, log)
 		}
 		return hs[margin]
 	}
@@ -635,6 +694,23 @@ func TestFaultDeadlineResume(t *testing.T) {
 	if m.scanned != n || m.compliant+len(m.keys) != n {
 		t.Errorf("scanned %d, compliant %d + reported %d; want %d keys once each", m.scanned, m.compliant, len(m.keys), n)
 	}
+	// Each key, compliant ones included, was decided in exactly one
+	// invocation.
+	decided.mu.Lock()
+	for _, sk := range seed {
+		if c := decided.n[sk.ResourceID]; c != 1 {
+			t.Errorf("key %s decided %d times over the invocations, want once", sk.ResourceID, c)
+		}
+	}
+	if len(decided.n) != n {
+		t.Errorf("%d distinct keys decided, want %d", len(decided.n), n)
+	}
+	decided.mu.Unlock()
+	// Each write the sweep needs happened once: no batch written twice
+	// across a cut, none lost.
+	if got := k.srv.Stats().Writes; got != wantWrites {
+		t.Errorf("the cut sweeps wrote %d times, an uncut sweep %d", got, wantWrites)
+	}
 	if f := fltCount(m, handler.OutcomeFailed); f != 0 {
 		t.Errorf("%d keys failed", f)
 	}
@@ -651,7 +727,7 @@ func TestFaultCredentialsExpire(t *testing.T) {
 	}
 	e := fltEngine(t)
 	seed := emulator.SampleKeys(n, 43)
-	want, calls := fltReference(t, seed)
+	want, calls, _ := fltReference(t, seed)
 	k := fltStart(t, seed)
 
 	// The credentials expire after 40% of the calls a sweep makes: from then
@@ -670,7 +746,7 @@ func TestFaultCredentialsExpire(t *testing.T) {
 	}
 	cfg := handler.Config{Concurrency: 4}
 	h := handler.New(e, cfg, nil)
-	rep := h.Handle(context.Background(), k.fltStore(t, tr, nil), handler.Request{Mode: handler.ModeSweep})
+	rep := h.Handle(fltCtx(t), k.fltStore(t, tr, nil), handler.Request{Mode: handler.ModeSweep})
 	fltCheckCounts(t, rep)
 	st := k.srv.Stats()
 	t.Logf("stopped after %d calls (%d after expiry): scanned %d, error %q", tr.calls.Load(), after.Load(), rep.Scanned, rep.Error)
@@ -702,7 +778,7 @@ func TestFaultCredentialsExpire(t *testing.T) {
 	k.srv.SetFaults(emulator.Faults{})
 	reps := append([]handler.Report{rep}, fltResume(t, h, handler.Request{Mode: handler.ModeSweep, Continuation: rep.Continuation}, 3,
 		func() (context.Context, context.CancelFunc) {
-			return context.WithTimeout(context.Background(), 60*time.Second)
+			return context.WithTimeout(context.Background(), fltTimeout)
 		},
 		func() handler.KeyStore { return k.fltStore(t, nil, nil) })...)
 	m := fltMerge(t, reps)

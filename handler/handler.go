@@ -154,7 +154,7 @@ func (h *Handler) Handle(ctx context.Context, store KeyStore, req Request) (rep 
 		rep.Reason = req.Reason
 	}
 	r := newRun(ctx, h, store, &rep, log, req.Mode)
-	defer r.cancel()
+	defer r.close()
 	r.execute(tok)
 	return rep
 }
@@ -204,7 +204,8 @@ type item struct {
 // run is the state of one Handle call.
 type run struct {
 	h     *Handler
-	ctx   context.Context // the invocation's context: every store call
+	ctx   context.Context // the invocation's context
+	work  context.Context // every store call: done half the margin before the deadline
 	stop  context.Context // done when no new work may start
 	store KeyStore
 	log   *logrus.Entry
@@ -213,7 +214,8 @@ type run struct {
 	now   time.Time
 	batch int
 
-	cancel context.CancelFunc
+	cancel     context.CancelFunc // of stop
+	cancelWork context.CancelFunc
 
 	mu       sync.Mutex // guards everything below and *rep
 	rep      *Report
@@ -239,11 +241,22 @@ func newRun(ctx context.Context, h *Handler, store KeyStore, rep *Report, log *l
 		r.batch = h.engine.Limits().MaxBatch
 	}
 	if dl, ok := ctx.Deadline(); ok {
+		// New work stops Margin before the deadline; calls still running
+		// Margin/2 before it are cancelled, so that the report is returned
+		// in time, their keys put in the continuation.
 		r.stop, r.cancel = context.WithDeadline(ctx, dl.Add(-h.cfg.Margin))
+		r.work, r.cancelWork = context.WithDeadline(ctx, dl.Add(-h.cfg.Margin/2))
 	} else {
 		r.stop, r.cancel = context.WithCancel(ctx)
+		r.work, r.cancelWork = context.WithCancel(ctx)
 	}
 	return r
+}
+
+// close releases the run's contexts.
+func (r *run) close() {
+	r.cancel()
+	r.cancelWork()
 }
 
 // stopped reports whether no new work may start, noting why.
@@ -357,6 +370,7 @@ func (r *run) execute(tok continuation) {
 	next.IDs = append(next.IDs, r.requeue...)
 	if len(next.IDs) > 0 || next.List {
 		r.rep.Continuation = next.encode()
+		r.stopped() // keys in flight may have been cut after the last dispatch
 		if r.deadline {
 			why := fmt.Sprintf("stopped %s before the deadline; resume with the continuation", r.h.cfg.Margin)
 			if errors.Is(r.ctx.Err(), context.Canceled) {
@@ -377,13 +391,13 @@ func (r *run) execute(tok continuation) {
 // It returns the position to resume from and whether the listing finished.
 func (r *run) sweep(tok continuation, dispatch func(item) bool) (continuation, bool) {
 	pos := continuation{Cursor: tok.Cursor, Done: tok.Done, LastID: tok.LastID}
-	lister := r.store.List(r.ctx, tok.Cursor)
+	lister := r.store.List(r.work, tok.Cursor)
 	first := true
 	for {
 		if r.stopped() {
 			return pos, false
 		}
-		page, err := safeNext(r.ctx, lister)
+		page, err := safeNext(r.work, lister)
 		if errors.Is(err, io.EOF) {
 			return pos, true
 		}
@@ -391,7 +405,7 @@ func (r *run) sweep(tok continuation, dispatch func(item) bool) (continuation, b
 			switch {
 			case errors.Is(err, ErrDenied):
 				r.halt(fmt.Errorf("list keys: %w", err))
-			case r.ctx.Err() != nil:
+			case r.work.Err() != nil:
 				r.stopped()
 			default:
 				r.mu.Lock()
@@ -410,6 +424,11 @@ func (r *run) sweep(tok continuation, dispatch func(item) bool) (continuation, b
 		if start > 0 {
 			pos.LastID = page.Records[start-1].Key.ID
 		}
+		// The records done by an earlier invocation join the window: the
+		// next page may repeat the last of them.
+		for _, rec := range page.Records[:start] {
+			r.window[1][rec.Key.ID] = struct{}{}
+		}
 		for j := start; j < len(page.Records); j++ {
 			rec := page.Records[j]
 			if r.firstListed(rec.Key.ID) && !dispatch(item{rec: rec, id: rec.Key.ID}) {
@@ -421,7 +440,10 @@ func (r *run) sweep(tok continuation, dispatch func(item) bool) (continuation, b
 }
 
 // resumeIndex finds where to resume in the first page of a resumed listing:
-// after the done records, checked against the id of the last of them.
+// after the done records, checked against the id of the last of them. When
+// that key is gone (deleted since), the records after it moved up by one:
+// resuming one record earlier processes the first record not done rather
+// than skip it.
 func resumeIndex(recs []Record, done int, lastID string) int {
 	if done <= 0 {
 		return 0
@@ -434,7 +456,7 @@ func resumeIndex(recs []Record, done int, lastID string) int {
 			return i + 1
 		}
 	}
-	return min(done, len(recs))
+	return min(done-1, len(recs))
 }
 
 // safeNext calls Next, turning a panic of the store into an error.
@@ -462,11 +484,18 @@ func (r *run) process(it item) {
 		return r.decide(it)
 	}()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if requeue {
 		r.requeue = append(r.requeue, id)
+		r.mu.Unlock()
 		return
 	}
+	r.record(kr)
+	r.mu.Unlock()
+	r.notify(kr.Outcome)
+}
+
+// record counts and logs one key's outcome; r.mu is held.
+func (r *run) record(kr KeyReport) {
 	rep := r.rep
 	rep.Scanned++
 	switch kr.Outcome {
@@ -487,6 +516,19 @@ func (r *run) process(it item) {
 		rep.Keys = append(rep.Keys, kr)
 	}
 	r.logKey(kr)
+}
+
+// notify calls Config.OnKey, if any, containing a panic of the hook.
+func (r *run) notify(o Outcome) {
+	if r.h.cfg.OnKey == nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.WithField("panic", fmt.Sprint(p)).Error("OnKey hook panicked")
+		}
+	}()
+	r.h.cfg.OnKey(o)
 }
 
 // logKey writes the one log entry of a key decision.
@@ -568,7 +610,7 @@ func (r *run) decide(it item) (KeyReport, bool) {
 	tags := rec.Tags
 	if tags == nil {
 		var err error
-		tags, err = r.store.Tags(r.ctx, it.id)
+		tags, err = r.store.Tags(r.work, it.id)
 		if err != nil {
 			return r.classify(kr, fmt.Errorf("read tags: %w", err))
 		}
@@ -592,7 +634,7 @@ func (r *run) decide(it item) (KeyReport, bool) {
 		return kr, false
 	}
 	for _, b := range d.Batches(r.batch) {
-		if err := r.store.Apply(r.ctx, it.id, b); err != nil {
+		if err := r.store.Apply(r.work, it.id, b); err != nil {
 			return r.classify(kr, fmt.Errorf("%s %d tags: %w", b.Action, len(b.Tags), err))
 		}
 	}
@@ -607,7 +649,7 @@ func (r *run) classify(kr KeyReport, err error) (KeyReport, bool) {
 	case errors.Is(err, ErrDenied):
 		r.halt(err)
 		return kr, true
-	case r.ctx.Err() != nil:
+	case r.work.Err() != nil:
 		return kr, true
 	case errors.Is(err, ErrNotFound):
 		kr.Outcome = OutcomeSkipped
@@ -630,7 +672,7 @@ func (r *run) readFresh(id string) (rec Record, attempts int, requeue bool, err 
 	delay := r.h.cfg.KeyRetryDelay
 	for {
 		attempts++
-		rec, err = r.store.Key(r.ctx, id)
+		rec, err = r.store.Key(r.work, id)
 		retry := errors.Is(err, ErrNotFound) || (err == nil && rec.Key.State == policy.StatePendingActivation)
 		if !retry || r.mode != ModeKeys || attempts > r.h.cfg.KeyRetries {
 			return rec, attempts, false, err

@@ -577,7 +577,10 @@ func TestDeniedStopsAndResumes(t *testing.T) {
 	}
 }
 
-// flakyLister fails the second page once, and repeats every page's first record.
+// flakyStore's listings fail the second page once, repeat every page's
+// first record at its end, and start every page but a listing's first with
+// the previous page's last record, as an offset listing does when a key is
+// inserted mid-listing.
 type flakyStore struct {
 	*memstore.Store
 	failed atomic.Bool
@@ -587,6 +590,7 @@ type flakyLister struct {
 	s     *flakyStore
 	inner handler.Lister
 	pages int
+	last  *handler.Record
 }
 
 func (f *flakyStore) List(ctx context.Context, cursor string) handler.Lister {
@@ -600,11 +604,19 @@ func (l *flakyLister) Next(ctx context.Context) (handler.Page, error) {
 	}
 	p, err := l.inner.Next(ctx)
 	if err == nil && len(p.Records) > 0 {
+		last := p.Records[len(p.Records)-1]
 		p.Records = append(p.Records, p.Records[0])
+		if l.last != nil {
+			p.Records = append([]handler.Record{*l.last}, p.Records...)
+		}
+		l.last = &last
 	}
 	return p, err
 }
 
+// TestListingErrorAndRepeats cuts the sweep at a page boundary (the listing
+// of page 2 fails) and resumes it: the resumed listing's second page repeats
+// a record the first invocation did.
 func TestListingErrorAndRepeats(t *testing.T) {
 	const n = 60
 	s := &flakyStore{Store: newStore(n, 10)}
@@ -735,5 +747,217 @@ func TestCancelled(t *testing.T) {
 	next := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeKeys, Continuation: rep.Continuation})
 	if next.Changed != 1 || next.Continuation != "" {
 		t.Errorf("resumed: %s", counts(next))
+	}
+}
+
+// outcomeCounter is an OnKey hook counting outcomes.
+type outcomeCounter struct {
+	mu sync.Mutex
+	n  map[handler.Outcome]int
+}
+
+func (c *outcomeCounter) onKey(o handler.Outcome) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[handler.Outcome]int{}
+	}
+	c.n[o]++
+}
+
+func (c *outcomeCounter) take() map[handler.Outcome]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.n
+	c.n = nil
+	return n
+}
+
+// outcomes returns a report's counts by outcome, leaving out zeros.
+func outcomes(r handler.Report) map[handler.Outcome]int {
+	m := map[handler.Outcome]int{
+		handler.OutcomeCompliant: r.Compliant, handler.OutcomeChanged: r.Changed, handler.OutcomePlanned: r.Planned,
+		handler.OutcomeViolation: r.Violating, handler.OutcomeFailed: r.Failed, handler.OutcomeSkipped: r.Skipped,
+	}
+	for o, n := range m {
+		if n == 0 {
+			delete(m, o)
+		}
+	}
+	return m
+}
+
+func TestOnKey(t *testing.T) {
+	const n = 300
+	var c outcomeCounter
+	h, _ := newHandler(t, handler.Config{Concurrency: 8, OnKey: c.onKey})
+
+	s := newStore(n, 17)
+	dry := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true)})
+	if diff := cmp.Diff(outcomes(dry), c.take()); diff != "" || dry.Scanned != n {
+		t.Errorf("dry run: OnKey calls by outcome differ from the report (-report +calls):\n%s", diff)
+	}
+
+	// Keys interrupted by denied access go into the continuation: not
+	// reported, so not notified, until the resumed request decides them.
+	var applies atomic.Int32
+	s.Hook = func(_ context.Context, op, id string) error {
+		if op == memstore.OpApply && applies.Add(1) > 30 {
+			return fmt.Errorf("apply: %w", handler.ErrDenied)
+		}
+		return nil
+	}
+	first := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep})
+	if first.Continuation == "" || first.Scanned == n {
+		t.Fatalf("denied sweep: %s", counts(first))
+	}
+	if diff := cmp.Diff(outcomes(first), c.take()); diff != "" {
+		t.Errorf("denied sweep: OnKey calls differ from the report (-report +calls):\n%s", diff)
+	}
+	s.Hook = nil
+	scanned := first.Scanned
+	for _, r := range resumeAll(t, h, s, handler.Request{Mode: handler.ModeSweep, Continuation: first.Continuation}, time.Minute) {
+		if diff := cmp.Diff(outcomes(r), c.take()); diff != "" {
+			t.Errorf("resumed sweep: OnKey calls differ from the report (-report +calls):\n%s", diff)
+		}
+		scanned += r.Scanned
+	}
+	if scanned != n {
+		t.Errorf("%d keys scanned over the resumed sweep, want %d", scanned, n)
+	}
+}
+
+func TestOnKeyPanics(t *testing.T) {
+	h, logs := newHandler(t, handler.Config{OnKey: func(handler.Outcome) { panic("hook") }})
+	rep := h.Handle(context.Background(), newStore(40, 10), handler.Request{Mode: handler.ModeSweep})
+	if rep.Scanned != 40 || rep.Error != "" || rep.Continuation != "" {
+		t.Errorf("sweep with a panicking OnKey: %s", counts(rep))
+	}
+	if got := strings.Count(logs.String(), "OnKey hook panicked"); got != 40 {
+		t.Errorf("%d log entries of the hook's panic, want 40", got)
+	}
+}
+
+// TestReportBeforeDeadline: a store call that hangs until its context ends is
+// cancelled half the margin before the deadline, its key goes into the
+// continuation, and the report comes back before the deadline.
+func TestReportBeforeDeadline(t *testing.T) {
+	const n = 30
+	s := newStore(n, 10)
+	hung := keyID(13) // no owner: needs a write
+	s.Hook = func(ctx context.Context, op, id string) error {
+		if op == memstore.OpApply && id == hung {
+			<-ctx.Done()
+			return fmt.Errorf("apply: %w", ctx.Err())
+		}
+		return nil
+	}
+	h, _ := newHandler(t, handler.Config{Margin: 600 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	rep := h.Handle(ctx, s, handler.Request{Mode: handler.ModeSweep})
+	dl, _ := ctx.Deadline()
+	if left := time.Until(dl); left < 150*time.Millisecond {
+		t.Errorf("report returned %s before the deadline, want about 300ms (half the margin)", left)
+	}
+	if rep.Continuation == "" || rep.Error != "" || !strings.Contains(rep.Reason, "before the deadline") {
+		t.Fatalf("cut sweep: %s", counts(rep))
+	}
+	if _, ok := byID(rep.Keys)[hung]; ok {
+		t.Errorf("the interrupted key %s is reported, want it in the continuation", hung)
+	}
+	s.Hook = nil
+	next := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep, Continuation: rep.Continuation})
+	if kr := byID(next.Keys)[hung]; kr.Outcome != handler.OutcomeChanged {
+		t.Errorf("resumed: key %s: %+v, want changed", hung, kr)
+	}
+	if rep.Scanned+next.Scanned != n || next.Continuation != "" {
+		t.Errorf("scanned %d then %d, want %d in all: %s", rep.Scanned, next.Scanned, n, counts(next))
+	}
+}
+
+// TestKeyRetryBackoff: a key an event names that never appears is read
+// 1+KeyRetries times, the waits doubling from KeyRetryDelay up to
+// KeyRetryMaxDelay.
+func TestKeyRetryBackoff(t *testing.T) {
+	s := newStore(10, 5)
+	var mu sync.Mutex
+	var reads []time.Time
+	s.Hook = func(_ context.Context, op, id string) error {
+		if op == memstore.OpKey {
+			mu.Lock()
+			reads = append(reads, time.Now())
+			mu.Unlock()
+		}
+		return nil
+	}
+	h, _ := newHandler(t, handler.Config{KeyRetries: 4, KeyRetryDelay: 20 * time.Millisecond, KeyRetryMaxDelay: 50 * time.Millisecond})
+	rep := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{"ghost"}})
+	want := []handler.KeyReport{{KeyID: "ghost", Outcome: handler.OutcomeSkipped, Reason: "key not found after 5 reads: deleted, or not visible yet"}}
+	if diff := cmp.Diff(want, rep.Keys); diff != "" {
+		t.Errorf("keys (-want +got):\n%s", diff)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reads) != 5 {
+		t.Fatalf("%d reads, want 5", len(reads))
+	}
+	for i, min := range []time.Duration{20, 40, 50, 50} {
+		min *= time.Millisecond
+		if gap := reads[i+1].Sub(reads[i]); gap < min || gap > min+time.Second {
+			t.Errorf("wait %d: %s, want %s", i+1, gap, min)
+		}
+	}
+	if total := reads[4].Sub(reads[0]); total > 2*time.Second {
+		t.Errorf("retries took %s: the waits are not capped", total)
+	}
+}
+
+// failOnceStore fails the listing of its page-th page once.
+type failOnceStore struct {
+	*memstore.Store
+	page   int
+	failed atomic.Bool
+}
+
+type failOnceLister struct {
+	handler.Lister
+	s     *failOnceStore
+	pages int
+}
+
+func (f *failOnceStore) List(ctx context.Context, cursor string) handler.Lister {
+	return &failOnceLister{Lister: f.Store.List(ctx, cursor), s: f}
+}
+
+func (l *failOnceLister) Next(ctx context.Context) (handler.Page, error) {
+	l.pages++
+	if l.pages == l.s.page && l.s.failed.CompareAndSwap(false, true) {
+		return handler.Page{}, fmt.Errorf("list keys: %w", handler.ErrTransient)
+	}
+	return l.Lister.Next(ctx)
+}
+
+// TestResumeAfterLastDoneKeyDeleted: the last key done before the cut is
+// deleted before the sweep resumes, so the resumed page shifts; the key
+// that moved into its place is still processed.
+func TestResumeAfterLastDoneKeyDeleted(t *testing.T) {
+	const n = 50
+	s := &failOnceStore{Store: newStore(n, 10), page: 3}
+	h, logs := newHandler(t, handler.Config{})
+	first := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep})
+	if first.Scanned != 20 || first.Continuation == "" {
+		t.Fatalf("cut sweep: %s, want 2 pages done", counts(first))
+	}
+	s.Delete(keyID(19)) // the last key of page 2: keys from 20 on move up
+	next := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep, Continuation: first.Continuation})
+	if next.Continuation != "" || next.Scanned != n-20 {
+		t.Errorf("resumed: %s, want the %d keys left", counts(next), n-20)
+	}
+	dec := logs.keyDecisions(t)
+	for i := range n {
+		if c := dec[keyID(i)]; c != 1 {
+			t.Errorf("key %s decided %d times, want once", keyID(i), c)
+		}
 	}
 }
