@@ -1,7 +1,8 @@
 # function.zip.mk: package tagwarden's function, dist/function.zip.
 #
 #   make -f function.zip.mk                   build dist/function.zip (ARCH=amd64)
-#   make -f function.zip.mk ARCH=arm64        the same for arm64 (Graviton, Kunpeng)
+#   make -f function.zip.mk ARCH=arm64        the same for arm64 (e.g. AWS Graviton);
+#                                             ARCH is amd64 or arm64, nothing else
 #   make -f function.zip.mk POLICIES=mine     ship the policies of folder mine instead
 #   make -f function.zip.mk repack POLICIES=mine
 #                                             re-zip the built bootstrap with other
@@ -21,6 +22,10 @@ ARCH     ?= amd64
 POLICIES ?= policies
 DIST     ?= dist
 GO       ?= go
+
+ifneq ($(words $(ARCH)) $(filter amd64 arm64,$(ARCH)),1 $(ARCH))
+$(error ARCH=$(ARCH): expected amd64 or arm64 (AWS x86_64 is amd64; aarch64 is arm64))
+endif
 
 STAGE := $(DIST)/.build/$(ARCH)
 BIN   := $(STAGE)/bootstrap

@@ -41,6 +41,7 @@ func TestDecodeKinds(t *testing.T) {
 		{"manual-sweep-dry-run.json", true, handler.ModeSweep, "manual"},
 		{"manual-check.json", true, handler.ModeKeys, "manual"},
 		{"cts-create-key.json", true, handler.ModeKeys, "cts"},
+		{"cts-trace-bare.json", true, handler.ModeKeys, "cts"}, // a trace relayed as it is
 		{"eventgrid-create-key.json", true, handler.ModeKeys, "eventgrid"},
 		{"eventgrid-batch.json", true, handler.ModeKeys, "eventgrid"},
 		{"timer.json", false, "", ""}, // a FunctionGraph trigger: not Lambda's

@@ -193,9 +193,18 @@ func flexTime(raw json.RawMessage) time.Time {
 	return time.Time{}
 }
 
-// ctsEnvelope decodes the FunctionGraph CTS trigger event {"cts": trace}.
+// ctsEnvelope decodes the FunctionGraph CTS trigger event {"cts": trace}, or
+// a bare trace (an object with trace_name), as relayed to another platform.
 func ctsEnvelope(obj map[string]json.RawMessage) (handler.Request, error) {
-	t, err := ParseTrace(obj["cts"])
+	raw, ok := obj["cts"]
+	if !ok {
+		b, err := json.Marshal(obj)
+		if err != nil {
+			return handler.Request{}, invalid("cts trace: %v", err)
+		}
+		raw = b
+	}
+	t, err := ParseTrace(raw)
 	if err != nil {
 		return handler.Request{}, err
 	}

@@ -1,6 +1,7 @@
 // Package events decodes the payloads that start tagwarden, on every
 // platform, into the one handler.Request: FunctionGraph TIMER events,
-// Cloud Trace Service (CTS) audit traces, EventGrid CloudEvents (single and
+// Cloud Trace Service (CTS) audit traces ({"cts": trace}, or a bare trace
+// relayed as it is), EventGrid CloudEvents (single and
 // the {"events":[...]} batch), EventBridge Scheduled Events and the manual
 // payload.
 //

@@ -23,7 +23,8 @@ type Kind string
 const (
 	// KindTimer is a FunctionGraph TIMER trigger event (marker "trigger_type").
 	KindTimer Kind = "timer"
-	// KindCTS is a FunctionGraph CTS trigger event: one audit trace under "cts".
+	// KindCTS is a FunctionGraph CTS trigger event: one audit trace under
+	// "cts", or the trace itself, relayed bare (marker "trace_name").
 	KindCTS Kind = "cts"
 	// KindCloudEvent is one EventGrid CloudEvent (marker "specversion") whose
 	// data is a CTS trace.
@@ -48,7 +49,7 @@ const (
 // describe says what each kind looks like, for error messages.
 var describe = map[Kind]string{
 	KindTimer:           `a FunctionGraph TIMER event {"trigger_type":"TIMER","user_event":...}`,
-	KindCTS:             `a CTS event {"cts":{...trace...}}`,
+	KindCTS:             `a CTS event {"cts":{"trace_name":...}} (or the bare trace)`,
 	KindCloudEvent:      `an EventGrid CloudEvent {"specversion":"1.0","data":{...CTS trace...}}`,
 	KindCloudEventBatch: `an EventGrid batch {"events":[...]}`,
 	KindScheduled:       `an EventBridge {"detail-type":"Scheduled Event",...}`,
@@ -90,6 +91,8 @@ func Classify(payload []byte) (Kind, map[string]json.RawMessage, error) {
 		return KindTimer, obj, nil
 	case has("detail-type"):
 		return KindScheduled, obj, nil
+	case has("trace_name"):
+		return KindCTS, obj, nil
 	}
 	for name := range manualFields {
 		if has(name) {

@@ -14,5 +14,7 @@
 // backoff, never fatal; bad input, a function without an agency and a
 // request the handler could not serve get an error response
 // {"errorMessage","errorType"} and the loop keeps serving; a success
-// response is the handler.Report as JSON.
+// response is the handler.Report as JSON. When the loop's context ends
+// during an invocation (SIGTERM), the invocation's context ends with it and
+// its result is still posted (within PostGrace) before Serve returns.
 package functiongraph

@@ -84,6 +84,7 @@ func TestInvokeWithoutStore(t *testing.T) {
 		wantMsg  string
 	}{
 		{"malformed", functiongraph.Invocation{Payload: []byte("{oops")}, "InvalidEvent", "expected"},
+		{"too large", functiongraph.Invocation{Payload: make([]byte, functiongraph.MaxPayload+1)}, "InvalidEvent", "payload larger than"},
 		{"no agency", functiongraph.Invocation{Payload: read("timer.json")}, "NoCredentials", "give the function an agency"},
 		{"half a key pair", functiongraph.Invocation{Payload: read("timer.json"), CredentialsErr: errors.New("half a key pair")}, "NoCredentials", "half a key pair"},
 		{"ignored event needs no credentials", functiongraph.Invocation{Payload: read("cts-schedule-deletion.json")}, "", `"mode":"ignore"`},

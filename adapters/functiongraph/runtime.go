@@ -294,10 +294,20 @@ func (c *Client) Serve(ctx context.Context, fn Func) error {
 	return nil
 }
 
+// PostGrace bounds the posting of a result once the loop's context has
+// ended (SIGTERM during an invocation): the event was delivered, so its
+// result, the report of the work done until then, is still posted.
+const PostGrace = 5 * time.Second
+
 func (c *Client) serveOne(ctx context.Context, fn Func, inv Invocation) {
 	ictx, cancel := context.WithDeadline(ctx, inv.Deadline)
 	body, err := call(ictx, fn, inv)
 	cancel()
+	if ctx.Err() != nil {
+		var pcancel context.CancelFunc
+		ctx, pcancel = context.WithTimeout(context.WithoutCancel(ctx), PostGrace)
+		defer pcancel()
+	}
 	log := c.log.WithField("request_id", inv.RequestID)
 	if err != nil {
 		e := ErrorResponse{ErrorMessage: err.Error(), ErrorType: "InternalError"}

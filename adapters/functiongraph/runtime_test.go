@@ -106,19 +106,29 @@ func TestServe(t *testing.T) {
 	}()
 
 	tests := []struct {
-		name    string
-		payload string
-		isErr   bool
-		want    string
+		name      string
+		payload   string
+		dropPosts int // result posts whose connection breaks first
+		isErr     bool
+		want      string
 	}{
-		{"success after dropped connections", "hello", false, `{"ak":"AK","deadline_ok":true,"has_deadline":true,"id":"r-0","payload":"hello"}`},
-		{"typed error", "fail", true, `{"errorMessage":"it failed","errorType":"Custom"}`},
-		{"plain error", "plain", true, `{"errorMessage":"plain failure","errorType":"InternalError"}`},
-		{"panic", "panic", true, `"errorType":"InternalError"`},
-		{"still serving", "again", false, `"payload":"again"`},
+		{"success after dropped connections", "hello", 0, false, `{"ak":"AK","deadline_ok":true,"has_deadline":true,"id":"r-0","payload":"hello"}`},
+		{"typed error", "fail", 0, true, `{"errorMessage":"it failed","errorType":"Custom"}`},
+		{"plain error", "plain", 0, true, `{"errorMessage":"plain failure","errorType":"InternalError"}`},
+		{"panic", "panic", 0, true, `"errorType":"InternalError"`},
+		{"response posted again after broken connections", "retry", 2, false, `"payload":"retry"`},
+		{"error posted again after a broken connection", "fail", 1, true, `"errorType":"Custom"`},
+		{"still serving", "again", 0, false, `"payload":"again"`},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			srv.DropResults(tt.dropPosts)
+			posts := srv.Posts()
+			defer func() {
+				if got, want := srv.Posts()-posts, tt.dropPosts+1; got != want {
+					t.Errorf("got %d result posts, want %d (%d dropped)", got, want, tt.dropPosts)
+				}
+			}()
 			ictx, icancel := context.WithTimeout(ctx, 10*time.Second)
 			defer icancel()
 			h := http.Header{}
@@ -166,5 +176,89 @@ func TestClientFromEnv(t *testing.T) {
 				t.Errorf("got error %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// FuzzCredentialsFromHeader: whatever the headers hold, the credentials are
+// none, an error, or a whole trimmed key pair.
+func FuzzCredentialsFromHeader(f *testing.F) {
+	f.Add("AK", "SK", "", "", "token")
+	f.Add("", "", "AK2", "SK2", "")
+	f.Add(" AK ", "", "", "SK", "")
+	f.Add("AK", "", "", "", "")
+	f.Fuzz(func(t *testing.T, ak, sk, sak, ssk, token string) {
+		h := http.Header{}
+		for name, v := range map[string]string{"X-CFF-Access-Key": ak, "X-CFF-Secret-Key": sk,
+			"X-CFF-Security-Access-Key": sak, "X-CFF-Security-Secret-Key": ssk, "X-CFF-Security-Token": token} {
+			h[http.CanonicalHeaderKey(name)] = []string{v}
+		}
+		c, err := functiongraph.CredentialsFromHeader(h)
+		switch {
+		case err != nil:
+			if c != nil {
+				t.Fatalf("got credentials and error %v", err)
+			}
+		case c == nil:
+			if strings.TrimSpace(ak+sk+sak+ssk) != "" && (strings.TrimSpace(ak+sak) != "") == (strings.TrimSpace(sk+ssk) != "") {
+				t.Fatalf("headers with a key pair gave no credentials")
+			}
+		default:
+			if c.AccessKey == "" || c.SecretKey == "" || c.AccessKey != strings.TrimSpace(c.AccessKey) || c.SecretKey != strings.TrimSpace(c.SecretKey) {
+				t.Fatalf("got %#v, want a whole trimmed key pair", c)
+			}
+		}
+	})
+}
+
+// TestServeStopDuringInvocation: when the loop's context ends while an
+// invocation runs (SIGTERM), the invocation's context ends too and its
+// result is still posted before Serve returns.
+func TestServeStopDuringInvocation(t *testing.T) {
+	srv, err := runtimetest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	client, err := functiongraph.NewClient(srv.Addr(), time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- client.Serve(ctx, func(ictx context.Context, inv functiongraph.Invocation) ([]byte, error) {
+			close(started)
+			<-ictx.Done()
+			return []byte(`{"stopped":"` + ictx.Err().Error() + `"}`), nil
+		})
+	}()
+	ictx, icancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer icancel()
+	resc := make(chan runtimetest.Result, 1)
+	go func() {
+		res, err := srv.Invoke(ictx, runtimetest.Event{RequestID: "stop-1", Payload: []byte(`{}`)})
+		if err != nil {
+			t.Error(err)
+		}
+		resc <- res
+	}()
+	select {
+	case <-started:
+	case <-ictx.Done():
+		t.Fatal("the invocation did not start")
+	}
+	cancel()
+	res := <-resc
+	if res.Error || string(res.Body) != `{"stopped":"context canceled"}` {
+		t.Errorf("got error=%v body %s, want the result posted after the stop", res.Error, res.Body)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve returned %v, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after the stop")
 	}
 }

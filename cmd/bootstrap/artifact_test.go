@@ -239,7 +239,7 @@ func TestArtifact(t *testing.T) {
 		sweepTwice(t, kms,
 			func() handler.Report { return asReport(t, r.invoke(t, `{"action":"sweep","dry_run":true}`)) },
 			func() handler.Report { return asReport(t, r.invoke(t, eventFixture(t, "scheduled-event.json"))) })
-		if out := r.out.String(); !strings.Contains(out, filepath.Join(dir, "policies")) {
+		if out := r.Output(); !strings.Contains(out, filepath.Join(dir, "policies")) {
 			t.Errorf("the log does not show the zip's policies/ loaded:\n%s", out)
 		}
 	})

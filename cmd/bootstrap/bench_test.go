@@ -28,7 +28,7 @@ func measureLambda(b *testing.B, bin string, env map[string]string, payload stri
 		if len(body) == 0 {
 			b.Fatal("empty response")
 		}
-		r.close()
+		r.Close()
 	}
 	sort.Slice(colds, func(i, j int) bool { return colds[i] < colds[j] })
 
@@ -39,7 +39,7 @@ func measureLambda(b *testing.B, bin string, env map[string]string, payload stri
 		r.invoke(b, payload)
 	}
 	warm := time.Since(t0) / time.Duration(n)
-	r.close()
+	r.Close()
 	return lambdaTiming{cold: colds[1], warm: warm}
 }
 

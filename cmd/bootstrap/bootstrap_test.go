@@ -48,7 +48,7 @@ func TestUsage(t *testing.T) {
 	cmd.Env = cleanEnv(nil)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "how") && !strings.Contains(string(out), "To run tagwarden locally") {
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "To run tagwarden locally") {
 		t.Errorf("got %v and %q, want exit status 2 and the usage", err, out)
 	}
 }
@@ -207,8 +207,12 @@ func TestFunctionGraph(t *testing.T) {
 	if err := p.stop(); err != nil {
 		t.Errorf("bootstrap exited with %v after SIGTERM, want status 0", err)
 	}
-	if logs := p.out.String(); strings.Contains(logs, sk) || strings.Contains(logs, token) {
+	logs := p.out.String()
+	if strings.Contains(logs, sk) || strings.Contains(logs, token) {
 		t.Error("a secret from the invocation headers reached the log")
+	}
+	if n := strings.Count(logs, `"policies loaded"`); n != 1 {
+		t.Errorf("got %d \"policies loaded\" log entries over %d invocations, want 1 (once per instance)", n, len(steps))
 	}
 }
 
@@ -271,4 +275,81 @@ func TestLambda(t *testing.T) {
 			t.Errorf("got %+v, want 2 compliant keys", rep)
 		}
 	})
+	if n := strings.Count(r.Output(), `"policies loaded"`); n != 1 {
+		t.Errorf("got %d \"policies loaded\" log entries, want 1 (once per instance)", n)
+	}
+}
+
+// TestDeadline: on both platforms the handler's deadline is the platform's
+// (Lambda: the invocation context; FunctionGraph: the event's arrival plus
+// RUNTIME_TIMEOUT), minus TAGWARDEN_DEADLINE_MARGIN. A 5 s function with the
+// default 10 s margin has no time to work and says so, writing nothing; with
+// a 1 s margin the same sweep runs.
+func TestDeadline(t *testing.T) {
+	tests := []struct {
+		name   string
+		margin string // "" = the default 10s
+		ok     bool
+	}{
+		{"margin above the timeout", "", false},
+		{"margin below the timeout", "1s", true},
+	}
+	check := func(t *testing.T, kms *emulator.Server, body []byte, ok bool) {
+		t.Helper()
+		if ok {
+			if rep := asReport(t, body); rep.Changed != 2 {
+				t.Errorf("got %+v, want the sweep to change 2 keys", rep)
+			}
+			return
+		}
+		e := asError(t, body)
+		if e.ErrorType != "RequestFailed" || !strings.Contains(e.ErrorMessage, "no time to work") || !strings.Contains(e.ErrorMessage, "(10s)") {
+			t.Errorf("got %+v, want a RequestFailed error: no time before the 10s margin", e)
+		}
+		if w := kms.Stats().Writes; w != 0 {
+			t.Errorf("got %d tag writes, want none", w)
+		}
+	}
+	for _, tt := range tests {
+		env := func(extra map[string]string) map[string]string {
+			if tt.margin != "" {
+				extra["TAGWARDEN_DEADLINE_MARGIN"] = tt.margin
+			}
+			extra["TAGWARDEN_POLICIES"] = testPolicies(t)
+			return extra
+		}
+		t.Run("lambda/"+tt.name, func(t *testing.T) {
+			kms, kmsURL := newEmulator(t, emulator.DefaultAK, emulator.DefaultSK, "")
+			r := startRIETimeout(t, bootstrapBinary(t), t.TempDir(), env(map[string]string{
+				"HUAWEICLOUD_SDK_AK":         emulator.DefaultAK,
+				"HUAWEICLOUD_SDK_SK":         emulator.DefaultSK,
+				"HUAWEICLOUD_SDK_PROJECT_ID": emulator.DefaultProject,
+				"TAGWARDEN_KMS_ENDPOINT":     kmsURL,
+			}), 5*time.Second)
+			check(t, kms, r.invoke(t, `{"action":"sweep"}`), tt.ok)
+		})
+		t.Run("functiongraph/"+tt.name, func(t *testing.T) {
+			const ak, sk = "FGDEADLINEAK00000001", "fg-deadline-secret-key-00000000000000001"
+			kms, kmsURL := newEmulator(t, ak, sk, "")
+			api, err := runtimetest.New()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer api.Close()
+			start(t, t.TempDir(), env(map[string]string{
+				"RUNTIME_API_ADDR":       api.Addr(),
+				"RUNTIME_TIMEOUT":        "5",
+				"RUNTIME_PROJECT_ID":     emulator.DefaultProject,
+				"TAGWARDEN_KMS_ENDPOINT": kmsURL,
+			}), bootstrapBinary(t))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			res, err := api.Invoke(ctx, runtimetest.Event{RequestID: "deadline-1", Payload: []byte(`{"action":"sweep"}`),
+				Header: header("X-CFF-Access-Key", ak, "X-CFF-Secret-Key", sk)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, kms, res.Body, tt.ok)
+		})
+	}
 }

@@ -5,9 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,14 +15,8 @@ import (
 	"time"
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
+	"github.com/tagwarden/tagwarden/cmd/internal/lambdarie"
 	"github.com/tagwarden/tagwarden/handler"
-)
-
-// The Lambda runtime interface emulator, pinned. The tests install it with
-// `go install` into a cache folder when it is not there yet.
-const (
-	rieModule  = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"
-	rieVersion = "v0.0.0-20261030222936-bef5c4ba774d"
 )
 
 // tmpRoot holds the binaries built once per test run.
@@ -52,19 +43,14 @@ type built struct {
 var (
 	bootstrapBuild built
 	echoBuild      built
-	rieInstall     built
 )
 
-// goBuild builds pkg (relative to this folder) as the function is built:
-// static, without the net/rpc code.
+// goBuild builds pkg (relative to this folder) once per test run, as the
+// function is built (lambdarie.Build: static, the documented flags).
 func goBuild(b *built, pkg, name string) (string, error) {
 	b.once.Do(func() {
 		b.path = filepath.Join(tmpRoot, name)
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", b.path, pkg)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
-		}
+		b.err = lambdarie.Build(".", pkg, b.path)
 	})
 	return b.path, b.err
 }
@@ -89,36 +75,15 @@ func echoBinary(t testing.TB) string {
 	return p
 }
 
-// rieBinary returns the pinned runtime interface emulator, installing it
-// into $(go env GOCACHE)/../tagwarden-tools/<version>/ when missing.
+// rieBinary returns the pinned runtime interface emulator, installed by
+// lambdarie into a cache folder when missing.
 func rieBinary(t testing.TB) string {
 	t.Helper()
-	rieInstall.once.Do(func() {
-		out, err := exec.Command("go", "env", "GOCACHE").Output()
-		cache := strings.TrimSpace(string(out))
-		if err != nil || cache == "" || cache == "off" {
-			if cache, err = os.UserCacheDir(); err != nil {
-				rieInstall.err = fmt.Errorf("no cache folder for the test tools: %v", err)
-				return
-			}
-			cache = filepath.Join(cache, "go-build")
-		}
-		dir := filepath.Join(filepath.Dir(cache), "tagwarden-tools", "aws-lambda-rie-"+rieVersion)
-		rieInstall.path = filepath.Join(dir, "aws-lambda-rie")
-		if _, err := os.Stat(rieInstall.path); err == nil {
-			return
-		}
-		cmd := exec.Command("go", "install", rieModule+"@"+rieVersion)
-		cmd.Dir = os.TempDir() // outside this module: the tool's dependencies stay out of go.mod
-		cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOWORK=off", "GOFLAGS=-buildvcs=false", "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			rieInstall.err = fmt.Errorf("install the Lambda runtime interface emulator (%s@%s): %v\n%s", rieModule, rieVersion, err, out)
-		}
-	})
-	if rieInstall.err != nil {
-		t.Fatal(rieInstall.err)
+	p, err := lambdarie.Install()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return rieInstall.path
+	return p
 }
 
 // cleanEnv is the whole environment of a started process: only what the
@@ -194,105 +159,55 @@ func (p *proc) stop() error {
 	return p.exitErr
 }
 
-// freeAddr returns a loopback address with a free port.
-func freeAddr(t testing.TB) string {
+// rie is a runtime interface emulator running a function.
+type rie struct {
+	*lambdarie.Emulator
+}
+
+// startRIE runs bootstrap under the runtime interface emulator (lambdarie:
+// both addresses on 127.0.0.1, a clean environment); the test's cleanup
+// stops it and logs its output when the test failed.
+func startRIE(t testing.TB, bootstrap, dir string, env map[string]string) *rie {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return startRIETimeout(t, bootstrap, dir, env, 0)
+}
+
+// startRIETimeout is startRIE with the function timeout given (0: lambdarie's default).
+func startRIETimeout(t testing.TB, bootstrap, dir string, env map[string]string, timeout time.Duration) *rie {
+	t.Helper()
+	e, err := lambdarie.Start(rieBinary(t), bootstrap, lambdarie.Options{Dir: dir, Env: env, Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// rie is a runtime interface emulator running a function.
-type rie struct {
-	*proc
-	url string
-	// client is this emulator's own: a keep-alive connection must never
-	// outlive the process, or a later emulator on the same port would get it.
-	client *http.Client
-}
-
-// startRIE runs bootstrap under the runtime interface emulator, both
-// addresses on 127.0.0.1, with a clean environment, and waits until it
-// listens.
-func startRIE(t testing.TB, bootstrap, dir string, env map[string]string) *rie {
-	t.Helper()
-	rieAddr, apiAddr := freeAddr(t), freeAddr(t)
-	vars := map[string]string{"AWS_LAMBDA_FUNCTION_TIMEOUT": "30"}
-	for k, v := range env {
-		vars[k] = v
-	}
-	p := start(t, dir, vars, rieBinary(t),
-		"--runtime-interface-emulator-address", rieAddr, "--runtime-api-address", apiAddr, bootstrap)
-	r := &rie{proc: p, url: "http://" + rieAddr + "/2015-03-31/functions/function/invocations",
-		client: &http.Client{Transport: &http.Transport{}}}
-	t.Cleanup(r.client.CloseIdleConnections)
-	waitListening(t, rieAddr, p)
-	return r
-}
-
-// close stops the emulator and drops its connections.
-func (r *rie) close() {
-	r.stop()
-	r.client.CloseIdleConnections()
-}
-
-func waitListening(t testing.TB, addr string, p *proc) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
-			c.Close()
-			return
+	t.Cleanup(func() {
+		e.Close()
+		if t.Failed() {
+			t.Logf("output of the runtime interface emulator:\n%s", e.Output())
 		}
-		select {
-		case err := <-p.done:
-			p.done <- err
-			t.Fatalf("process exited before listening on %s: %v\n%s", addr, err, p.out.String())
-		case <-time.After(time.Millisecond):
-		}
-	}
-	t.Fatalf("nothing listens on %s after 10s", addr)
+	})
+	return &rie{e}
 }
 
-// invoke sends one event (one at a time: the emulator crashes on
-// concurrent invocations) and returns the body: a report or an error.
+// invoke sends one event (lambdarie serializes invocations: the emulator
+// crashes on concurrent ones) and returns the body: a report or an error.
 func (r *rie) invoke(t testing.TB, payload string) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, strings.NewReader(payload))
+	body, err := r.Invoke(ctx, []byte(payload))
 	if err != nil {
 		t.Fatal(err)
-	}
-	resp, err := r.client.Do(req)
-	if err != nil {
-		t.Fatalf("invoke: %v", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("invoke: status %d: %s", resp.StatusCode, body)
 	}
 	return body
 }
 
 // fnError is an error body: the runtime API's {"errorMessage","errorType"}.
-type fnError struct {
-	ErrorMessage string `json:"errorMessage"`
-	ErrorType    string `json:"errorType"`
-}
+type fnError = lambdarie.ErrorBody
 
 // asReport decodes a success body, failing on an error body.
 func asReport(t testing.TB, body []byte) handler.Report {
 	t.Helper()
-	var e fnError
-	if json.Unmarshal(body, &e) == nil && e.ErrorType != "" {
+	if e, ok := lambdarie.ParseError(body); ok {
 		t.Fatalf("got error %s: %s, want a report", e.ErrorType, e.ErrorMessage)
 	}
 	var rep handler.Report

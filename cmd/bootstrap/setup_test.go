@@ -67,27 +67,41 @@ func TestSetup(t *testing.T) {
 // TestConfigurationError: a bad configuration does not stop the process;
 // every invocation answers it.
 func TestConfigurationError(t *testing.T) {
-	api, err := runtimetest.New()
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantMsg string
+	}{
+		{"bad variable", map[string]string{
+			"RUNTIME_PROJECT_ID":   "0b1f2e3d4c5b6a79887766554433221a",
+			"TAGWARDEN_REGION":     "ap-southeast-1",
+			"TAGWARDEN_RATE_LIMIT": "fast",
+		}, `TAGWARDEN_RATE_LIMIT="fast"`},
+		{"no project id", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1"}, "no project id: RUNTIME_PROJECT_ID is not set"},
+		{"no region", map[string]string{"RUNTIME_PROJECT_ID": "0b1f2e3d4c5b6a79887766554433221a"}, "set TAGWARDEN_REGION"},
 	}
-	defer api.Close()
-	start(t, t.TempDir(), map[string]string{
-		"RUNTIME_API_ADDR":     api.Addr(),
-		"RUNTIME_PROJECT_ID":   "0b1f2e3d4c5b6a79887766554433221a",
-		"TAGWARDEN_REGION":     "ap-southeast-1",
-		"TAGWARDEN_RATE_LIMIT": "fast",
-	}, bootstrapBinary(t))
-	for i := range 2 {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		res, err := api.Invoke(ctx, runtimetest.Event{RequestID: "cfg-" + string(rune('a'+i)), Payload: []byte(`{"action":"sweep"}`)})
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := asError(t, res.Body)
-		if e.ErrorType != "ConfigurationError" || !strings.Contains(e.ErrorMessage, `TAGWARDEN_RATE_LIMIT="fast"`) {
-			t.Errorf("invocation %d: got %+v, want a ConfigurationError naming the variable", i, e)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api, err := runtimetest.New()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer api.Close()
+			tt.env["RUNTIME_API_ADDR"] = api.Addr()
+			start(t, t.TempDir(), tt.env, bootstrapBinary(t))
+			for i := range 2 {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				res, err := api.Invoke(ctx, runtimetest.Event{RequestID: "cfg-" + string(rune('a'+i)), Payload: []byte(`{"action":"sweep"}`),
+					Header: header("X-CFF-Access-Key", "AK", "X-CFF-Secret-Key", "SK")})
+				cancel()
+				if err != nil {
+					t.Fatal(err)
+				}
+				e := asError(t, res.Body)
+				if e.ErrorType != "ConfigurationError" || !strings.Contains(e.ErrorMessage, tt.wantMsg) {
+					t.Errorf("invocation %d: got %+v, want a ConfigurationError containing %q", i, e, tt.wantMsg)
+				}
+			}
+		})
 	}
 }

@@ -7,27 +7,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
+	"github.com/tagwarden/tagwarden/cmd/internal/lambdarie"
 	"github.com/tagwarden/tagwarden/handler"
-)
-
-// The Lambda runtime interface emulator, pinned as in cmd/bootstrap's tests
-// (installed into the same cache folder, so either installs it once).
-const (
-	rieModule  = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"
-	rieVersion = "v0.0.0-20261030222936-bef5c4ba774d"
 )
 
 // LambdaResult is the function under the runtime interface emulator.
@@ -65,19 +55,6 @@ func moduleRoot() (string, error) {
 		return "", errors.New("not inside the tagwarden module: run from its folder (go run ./cmd/tagwarden-bench)")
 	}
 	return filepath.Dir(mod), nil
-}
-
-// buildFunction builds pkg as the function is packaged (platforms.md):
-// static, lambda.norpc, trimmed, stripped.
-func buildFunction(root, pkg, out string) error {
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-buildvcs=false",
-		"-ldflags=-s -w -buildid=", "-o", out, pkg)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
-	}
-	return nil
 }
 
 // zipFunction writes bootstrap alone at the root of a zip, mode 0755,
@@ -131,7 +108,7 @@ func packageFunction(root, tmp string) (bin, zipPath, build string, err error) {
 		}
 	}
 	bin, zipPath = filepath.Join(tmp, "bootstrap"), filepath.Join(tmp, "function.zip")
-	if err := buildFunction(root, "./cmd/bootstrap", bin); err != nil {
+	if err := lambdarie.Build(root, "./cmd/bootstrap", bin); err != nil {
 		return "", "", "", err
 	}
 	if _, err := zipFunction(bin, zipPath); err != nil {
@@ -140,126 +117,23 @@ func packageFunction(root, tmp string) (bin, zipPath, build string, err error) {
 	return bin, zipPath, flags + note, nil
 }
 
-// rieBinary returns the pinned emulator, installing it with go install
-// (outside this module) into $(go env GOCACHE)/../tagwarden-tools/.
-func rieBinary() (string, error) {
-	out, err := exec.Command("go", "env", "GOCACHE").Output()
-	cache := strings.TrimSpace(string(out))
-	if err != nil || cache == "" || cache == "off" {
-		if cache, err = os.UserCacheDir(); err != nil {
-			return "", fmt.Errorf("no cache folder for the runtime interface emulator: %w", err)
-		}
-		cache = filepath.Join(cache, "go-build")
-	}
-	dir := filepath.Join(filepath.Dir(cache), "tagwarden-tools", "aws-lambda-rie-"+rieVersion)
-	bin := filepath.Join(dir, "aws-lambda-rie")
-	if _, err := os.Stat(bin); err == nil {
-		return bin, nil
-	}
-	cmd := exec.Command("go", "install", rieModule+"@"+rieVersion)
-	cmd.Dir = os.TempDir()
-	cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOWORK=off", "GOFLAGS=-buildvcs=false", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("install %s@%s: %v\n%s", rieModule, rieVersion, err, b)
-	}
-	return bin, nil
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-// rieProc is a function running under the runtime interface emulator.
-type rieProc struct {
-	cmd  *exec.Cmd
-	url  string
-	out  bytes.Buffer
-	done chan error
-}
-
-// startRIE starts the emulator running fn, both addresses on loopback, with
-// only env (plus HOME and PATH) in its environment, and waits until it
-// listens.
-func startRIE(rie, fn, dir string, env map[string]string) (*rieProc, error) {
-	rieAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	apiAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	p := &rieProc{done: make(chan error, 1)}
-	p.cmd = exec.Command(rie, "--runtime-interface-emulator-address", rieAddr, "--runtime-api-address", apiAddr, fn)
-	p.cmd.Dir = dir
-	p.cmd.Env = []string{"HOME=" + os.Getenv("HOME"), "PATH=" + os.Getenv("PATH"), "AWS_LAMBDA_FUNCTION_TIMEOUT=60"}
-	for k, v := range env {
-		p.cmd.Env = append(p.cmd.Env, k+"="+v)
-	}
-	p.cmd.Stdout, p.cmd.Stderr = io.Discard, &p.out
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the runtime interface emulator: %w", err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	p.url = "http://" + rieAddr + "/2015-03-31/functions/function/invocations"
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if c, err := net.DialTimeout("tcp", rieAddr, 100*time.Millisecond); err == nil {
-			c.Close()
-			return p, nil
-		}
-		select {
-		case err := <-p.done:
-			p.done <- err
-			return nil, fmt.Errorf("runtime interface emulator exited: %v", err)
-		case <-time.After(time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			p.stop()
-			return nil, errors.New("runtime interface emulator: not listening after 10s")
-		}
-	}
-}
-
-// stop ends the emulator it started (SIGTERM, then SIGKILL), by its pid.
-func (p *rieProc) stop() {
-	p.cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // it may have exited
-	select {
-	case err := <-p.done:
-		p.done <- err
-	case <-time.After(5 * time.Second):
-		p.cmd.Process.Kill() //nolint:errcheck // last resort
-	}
+// startRIE starts fn under the pinned runtime interface emulator
+// (lambdarie: both addresses on loopback, only env plus HOME and PATH in its
+// environment) and waits until it listens.
+func startRIE(rie, fn, dir string, env map[string]string) (*lambdarie.Emulator, error) {
+	return lambdarie.Start(rie, fn, lambdarie.Options{Dir: dir, Env: env, Timeout: 60 * time.Second})
 }
 
 // invoke sends one event and returns the body, failing on an error body.
-func (p *rieProc) invoke(payload string) ([]byte, error) {
+func invoke(e *lambdarie.Emulator, payload string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, strings.NewReader(payload))
+	body, err := e.Invoke(ctx, []byte(payload))
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("invoke: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	var e struct {
-		ErrorMessage string `json:"errorMessage"`
-		ErrorType    string `json:"errorType"`
-	}
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &e) == nil && e.ErrorType != "" {
-		return nil, fmt.Errorf("invoke: status %d: %s", resp.StatusCode, body)
+	if eb, ok := lambdarie.ParseError(body); ok {
+		return nil, fmt.Errorf("invoke: %s: %s", eb.ErrorType, eb.ErrorMessage)
 	}
 	return body, nil
 }
@@ -279,11 +153,11 @@ func timeFunction(rie, fn string, env map[string]string, payload string, starts,
 		if err != nil {
 			return 0, 0, err
 		}
-		_, err = p.invoke(payload)
+		_, err = invoke(p, payload)
 		colds = append(colds, time.Since(t0))
-		p.stop()
+		p.Close()
 		if err != nil {
-			return 0, 0, fmt.Errorf("%w\n%s", err, p.out.String())
+			return 0, 0, fmt.Errorf("%w\n%s", err, p.Output())
 		}
 	}
 	sort.Slice(colds, func(i, j int) bool { return colds[i] < colds[j] })
@@ -291,13 +165,13 @@ func timeFunction(rie, fn string, env map[string]string, payload string, starts,
 	if err != nil {
 		return 0, 0, err
 	}
-	defer p.stop()
-	if _, err := p.invoke(payload); err != nil {
+	defer p.Close()
+	if _, err := invoke(p, payload); err != nil {
 		return 0, 0, err
 	}
 	t0 := time.Now()
 	for range warm {
-		if _, err := p.invoke(payload); err != nil {
+		if _, err := invoke(p, payload); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -324,12 +198,12 @@ func measureLambda(starts, warm, sweepKeys int) (LambdaResult, error) {
 	}
 	r.Build = build
 	echo := filepath.Join(tmp, "echo", "bootstrap")
-	if err := buildFunction(root, "./cmd/bootstrap/testdata/echo", echo); err != nil {
+	if err := lambdarie.Build(root, "./cmd/bootstrap/testdata/echo", echo); err != nil {
 		return r, err
 	}
 	r.ZipMiB, r.BinaryMiB, r.EchoBinaryMiB = fileMiB(zipPath), fileMiB(bin), fileMiB(echo)
 
-	rie, err := rieBinary()
+	rie, err := lambdarie.Install()
 	if err != nil {
 		return r, err
 	}
@@ -368,12 +242,12 @@ func measureLambda(starts, warm, sweepKeys int) (LambdaResult, error) {
 	if err != nil {
 		return r, err
 	}
-	defer p.stop()
-	if _, err := p.invoke(check); err != nil {
+	defer p.Close()
+	if _, err := invoke(p, check); err != nil {
 		return r, err
 	}
 	t0 := time.Now()
-	body, err := p.invoke(`{"action":"sweep","dry_run":true}`)
+	body, err := invoke(p, `{"action":"sweep","dry_run":true}`)
 	if err != nil {
 		return r, err
 	}

@@ -48,7 +48,9 @@ type Server struct {
 	waiting map[string]chan Result
 	sent    map[string]time.Time
 	drop    atomic.Int32
+	dropRes atomic.Int32
 	polls   atomic.Int32
+	posts   atomic.Int32
 }
 
 // New starts a server on a free loopback port.
@@ -81,6 +83,13 @@ func (s *Server) Close() error { return s.srv.Close() }
 // DropNext makes the next n next-invocation calls fail: the connection is
 // closed without an answer, as when the runtime API restarts.
 func (s *Server) DropNext(n int) { s.drop.Store(int32(n)) }
+
+// DropResults makes the next n result posts (response or error) fail: the
+// connection is closed without an answer and the result is not recorded.
+func (s *Server) DropResults(n int) { s.dropRes.Store(int32(n)) }
+
+// Posts counts the result posts received, dropped ones included.
+func (s *Server) Posts() int { return int(s.posts.Load()) }
 
 // Polls counts the next-invocation calls received, dropped ones included.
 func (s *Server) Polls() int { return int(s.polls.Load()) }
@@ -117,17 +126,31 @@ func (s *Server) Invoke(ctx context.Context, ev Event) (Result, error) {
 	}
 }
 
+// dropped closes the connection without an answer when counter is
+// positive, decrementing it, and reports whether it did.
+func dropped(counter *atomic.Int32, w http.ResponseWriter) bool {
+	for {
+		n := counter.Load()
+		if n <= 0 {
+			return false
+		}
+		if counter.CompareAndSwap(n, n-1) {
+			break
+		}
+	}
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return true
+		}
+	}
+	http.Error(w, "dropped", http.StatusBadGateway)
+	return true
+}
+
 func (s *Server) next(w http.ResponseWriter, r *http.Request) {
 	s.polls.Add(1)
-	if s.drop.Load() > 0 {
-		s.drop.Add(-1)
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
-				return
-			}
-		}
-		http.Error(w, "dropped", http.StatusBadGateway)
+	if dropped(&s.drop, w) {
 		return
 	}
 	select {
@@ -150,10 +173,14 @@ func (s *Server) next(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) result(isErr bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		s.posts.Add(1)
 		id := r.PathValue("id")
 		body, err := io.ReadAll(io.LimitReader(r.Body, 6<<20))
 		if err != nil {
 			http.Error(w, "read body", http.StatusBadRequest)
+			return
+		}
+		if dropped(&s.dropRes, w) {
 			return
 		}
 		s.mu.Lock()
