@@ -2,7 +2,10 @@ package huaweikms
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/utils"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2/model"
 
+	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
 	"github.com/tagwarden/tagwarden/policy"
 )
 
@@ -211,8 +215,49 @@ func TestIDSet(t *testing.T) {
 			t.Errorf("set semantics broken for %q", id)
 		}
 	}
-	if s.has("17368998-bdca-4302-95ee-8925d139a29e") || len(s.uuids) != 1 || len(s.other) != 1 {
-		t.Errorf("unexpected content: %d uuids %d others", len(s.uuids), len(s.other))
+	if s.has("17368998-bdca-4302-95ee-8925d139a29e") || len(s.recent) != 1 || len(s.other) != 1 {
+		t.Errorf("unexpected content: %d uuids %d others", len(s.recent)+len(s.sorted), len(s.other))
+	}
+}
+
+// TestIDSetAgainstMap adds and looks up ids in an order with repeats, far
+// past several merges, and compares every answer with a plain map's.
+func TestIDSetAgainstMap(t *testing.T) {
+	const n = 20000
+	ids := make([]string, 0, n+n/10)
+	for i, k := range emulator.SampleKeys(n, 4) {
+		ids = append(ids, k.ResourceID)
+		if i%10 == 0 {
+			ids = append(ids, fmt.Sprintf("legacy-%d", i))
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	s, want := newIDSet(), map[string]bool{}
+	for i := 0; i < 3*len(ids); i++ {
+		id := ids[r.IntN(min(len(ids), i/2+1))] // new ids early, repeats later
+		if got := s.has(id); got != want[id] {
+			t.Fatalf("step %d: has(%s) = %v, want %v", i, id, got, want[id])
+		}
+		if got := s.add(id); got == want[id] {
+			t.Fatalf("step %d: add(%s) = %v, want %v", i, id, got, !want[id])
+		}
+		want[id] = true
+	}
+	if s.len() != len(want) {
+		t.Errorf("set holds %d ids, want %d", s.len(), len(want))
+	}
+	if !slices.IsSortedFunc(s.sorted, compareUUID) || len(s.sorted) < n/2 {
+		t.Errorf("sorted part: %d ids, sorted %v", len(s.sorted), slices.IsSortedFunc(s.sorted, compareUUID))
+	}
+	for i := 1; i < len(s.sorted); i++ {
+		if s.sorted[i-1] == s.sorted[i] {
+			t.Fatalf("id %x twice in the sorted part", s.sorted[i])
+		}
+	}
+	for _, id := range []string{"00000000-0000-4000-8000-000000000000", "ffffffff-ffff-4fff-bfff-ffffffffffff", "legacy-x"} {
+		if s.has(id) {
+			t.Errorf("has(%s) of an id never added", id)
+		}
 	}
 }
 

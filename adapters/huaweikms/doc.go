@@ -17,9 +17,12 @@
 // client whose transport binds the caller's context to the request, so the
 // call itself stops at the deadline too; HTTPTimeout (default 30s) bounds
 // one request. 429 (and the gateway's APIG.0308), 500, 502, 503, 504 and
-// network faults are retried with exponential backoff and full jitter, at
-// most MaxRetries times, and never when the next wait would cross the
-// deadline; 400, 401, 403 and 404 never are.
+// network faults are retried with exponential backoff and full jitter, and
+// never when the next wait would cross the deadline; 400, 401, 403 and 404
+// never are. Throttled calls have their own budget, MaxThrottleRetries
+// (default 12), as a 429 means "later", not "broken"; the other faults
+// MaxRetries (default 4). A throttled error's hint gives the gateway's limit
+// (from its message) and the rate the store allows itself.
 //
 // Every failure is an *Error carrying the API, key id, HTTP status, error
 // code, message and request id, and unwrapping to one handler kind through
@@ -38,8 +41,9 @@
 // "tags"}), with numbers or strings in detail fields; an entry that cannot
 // be tied to a key is skipped. Phase 2 walks ListKeys (key_spec ALL, by
 // marker) and delivers, with Tags nil (unknown: call Store.Tags), every key
-// phase 1 did not; a compact set of the ids phase 1 delivered (16 bytes per
-// UUID) tells them apart. If the bulk listing fails after its retries
+// phase 1 did not; a compact set of the ids delivered (UUIDs as 16 bytes in
+// a sorted slice: about 20 bytes per key in all, BenchmarkSeenSet) tells
+// them apart and keeps any key from being delivered twice. If the bulk listing fails after its retries
 // (except ErrDenied and an expired context, which end the listing) or
 // cannot be decoded, a warning is logged and phase 2 delivers the rest.
 // Page.Cursor (base64url JSON of the phase and offset or marker) resumes at

@@ -405,7 +405,7 @@ func TestErrorMappingEndToEnd(t *testing.T) {
 					s.Tags(c, plain) // takes the only token
 					_, err := s.Tags(c, plain)
 					return err
-				}, handler.ErrThrottled, "APIG.0308", "throttled"},
+				}, handler.ErrThrottled, "APIG.0308", "throttled by the API gateway (its limit: 0.001 requests per second, over every caller of the same IAM user); tagwarden's own rate limit is off"},
 			{"500 past retries", emulator.Faults{Rate500: 1}, func(c *Config) { c.MaxRetries = 2 },
 				func(s *Store, c context.Context) error { _, err := s.Tags(c, plain); return err }, handler.ErrTransient, "KMS.0500", "server error"},
 			{"502 past retries", emulator.Faults{Rate502: 1}, func(c *Config) { c.MaxRetries = 1 },
@@ -789,4 +789,88 @@ func TestRecordedBulkThroughStore(t *testing.T) {
 		r.Tags == nil || len(r.Tags) != 0 || r.Key.Created.UnixMilli() != 1716661217000 {
 		t.Errorf("got %+v", r)
 	}
+}
+
+// TestThrottleRetryBudget checks that throttled calls have their own retry
+// budget (MaxThrottleRetries), separate from MaxRetries, and that neither
+// outlives the caller's deadline.
+func TestThrottleRetryBudget(t *testing.T) {
+	seed := emulator.SampleKeys(5, 1)
+	id := seed[len(seed)-1].ResourceID
+	budgets := func(retries, throttle int) func(*Config) {
+		return func(c *Config) { c.MaxRetries, c.MaxThrottleRetries = retries, throttle }
+	}
+	t.Run("counts", func(t *testing.T) {
+		cases := []struct {
+			name      string
+			status    int
+			cfg       func(*Config)
+			want      error
+			wantCalls int
+		}{
+			{"429 uses the throttle budget", 429, budgets(1, 5), handler.ErrThrottled, 6},
+			{"500 uses the other budget", 500, budgets(1, 5), handler.ErrTransient, 2},
+			{"no throttle retries", 429, budgets(3, -1), handler.ErrThrottled, 1},
+			{"default throttle budget", 429, budgets(1, 0), handler.ErrThrottled, DefaultMaxThrottleRetries + 1},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				e := newEnv(t, emulator.Options{Seed: seed}, func(c *Config) { tc.cfg(c); c.MaxBackoff = time.Millisecond })
+				e.srv.SetFaults(emulator.Faults{FailKeys: map[string]int{id: tc.status}})
+				_, err := e.store.Tags(testCtx(t), id)
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("got %v, want %v", err, tc.want)
+				}
+				if got := e.srv.Stats().Calls[emulator.APIShowTags]; got != tc.wantCalls {
+					t.Errorf("got %d calls, want %d", got, tc.wantCalls)
+				}
+			})
+		}
+	})
+	t.Run("survives more 429s in a row than MaxRetries", func(t *testing.T) {
+		// The emulator's bucket refills every 400ms and the client retries
+		// within 10ms: the call meets a run of 429s before a token is back.
+		e := newEnv(t, emulator.Options{Seed: seed}, func(c *Config) {
+			c.MaxRetries, c.MaxThrottleRetries = 1, 1000
+			c.BaseBackoff, c.MaxBackoff = 5*time.Millisecond, 10*time.Millisecond
+		})
+		e.srv.SetFaults(emulator.Faults{RateLimit: 2.5, Burst: 1})
+		if _, err := e.store.Tags(testCtx(t), id); err != nil { // takes the token
+			t.Fatal(err)
+		}
+		e.srv.ResetStats()
+		got, err := e.store.Tags(testCtx(t), id)
+		if err != nil {
+			t.Fatalf("throttled call: %v", err)
+		}
+		want, _ := e.srv.Tags(emulator.DefaultProject, id)
+		if !equalTags(got, want) {
+			t.Errorf("got tags %v, want %v", got, want)
+		}
+		st := e.srv.Stats()
+		if st.Status[429] <= e.cfg.MaxRetries || st.Status[200] != 1 {
+			t.Errorf("answers %v: want more 429s than MaxRetries (%d), then one 200", st.Status, e.cfg.MaxRetries)
+		}
+	})
+	t.Run("stops at the deadline", func(t *testing.T) {
+		e := newEnv(t, emulator.Options{Seed: seed}, func(c *Config) {
+			c.MaxRetries, c.MaxThrottleRetries = 1, 100000
+			c.BaseBackoff, c.MaxBackoff = 5*time.Millisecond, 20*time.Millisecond
+		})
+		e.srv.SetFaults(emulator.Faults{FailKeys: map[string]int{id: 429}})
+		c, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := e.store.Tags(c, id)
+		took := time.Since(start)
+		if !errors.Is(err, handler.ErrThrottled) {
+			t.Errorf("got %v, want ErrThrottled", err)
+		}
+		if took > 600*time.Millisecond {
+			t.Errorf("returned after %v, past the 300ms deadline", took)
+		}
+		if n := e.srv.Stats().Calls[emulator.APIShowTags]; n <= e.cfg.MaxRetries+1 {
+			t.Errorf("%d calls before the deadline, want more than MaxRetries+1 (%d)", n, e.cfg.MaxRetries+1)
+		}
+	})
 }

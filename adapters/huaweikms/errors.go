@@ -7,10 +7,13 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/sdkerr"
+	"golang.org/x/time/rate"
 
 	"github.com/tagwarden/tagwarden/handler"
 )
@@ -112,11 +115,11 @@ var errorTable = []rule{
 	{0, "KMS.0207", handler.ErrNotFound, "key not found"},
 	{0, "KMS.0211", handler.ErrDefaultKey, "default keys cannot be tagged"},
 	{0, "KMS.0416", handler.ErrNotFound, "tag not found"},
-	{0, "APIG.0308", handler.ErrThrottled, "throttled by the API gateway (20 requests per second per user): lower TAGWARDEN_RATE_LIMIT"},
+	{0, "APIG.0308", handler.ErrThrottled, "throttled by the API gateway"},
 	{401, "", handler.ErrDenied, "authentication failed: check the AK/SK, the security token (temporary credentials expire) and the project id"},
 	{403, "", handler.ErrDenied, "permission denied: the credentials need kms:cmk:list, kms:cmk:get, kms:cmkTag:listInstance, kms:cmkTag:list and kms:cmkTag:batch"},
 	{0, "APIGW.*", handler.ErrDenied, "rejected by the API gateway: check the AK/SK, the security token and the project id"},
-	{429, "", handler.ErrThrottled, "throttled: lower TAGWARDEN_RATE_LIMIT"},
+	{429, "", handler.ErrThrottled, "throttled"},
 	{404, "", handler.ErrNotFound, "not found"},
 	{400, "", handler.ErrInvalid, "request rejected as invalid"},
 	{500, "", handler.ErrTransient, "server error"},
@@ -187,6 +190,31 @@ func isNetworkError(err error) bool {
 	return errors.As(err, &ue) || errors.As(err, &ne) || errors.As(err, &ce) || errors.As(err, &te) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE)
+}
+
+// gatewayLimit matches the limit in the gateway's throttling message, e.g.
+// "policy user over ratelimit,limit:20,time:1 second".
+var gatewayLimit = regexp.MustCompile(`limit:\s*(\d+(?:\.\d+)?)\s*,\s*time:\s*(\d+)\s*(second|minute|hour|day)s?`)
+
+// throttleHint explains a throttled call from what the gateway said and the
+// rate this store allows itself (rate.Inf: none).
+func throttleHint(base, message string, limit rate.Limit) string {
+	var b strings.Builder
+	b.WriteString(base)
+	if m := gatewayLimit.FindStringSubmatch(message); m != nil {
+		per := m[3]
+		if m[2] != "1" {
+			per = m[2] + " " + m[3] + "s"
+		}
+		fmt.Fprintf(&b, " (its limit: %s requests per %s, over every caller of the same IAM user)", m[1], per)
+	}
+	if limit == rate.Inf {
+		b.WriteString("; tagwarden's own rate limit is off: set TAGWARDEN_RATE_LIMIT")
+	} else {
+		fmt.Fprintf(&b, "; tagwarden sends at most %s requests per second: lower TAGWARDEN_RATE_LIMIT",
+			strconv.FormatFloat(float64(limit), 'g', -1, 64))
+	}
+	return b.String()
 }
 
 // clip keeps messages from error bodies short enough for a log line.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/response"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/sdkerr"
+	"golang.org/x/time/rate"
 
 	"github.com/tagwarden/tagwarden/handler"
 )
@@ -159,4 +160,64 @@ func TestCredentialsNeverPrinted(t *testing.T) {
 			t.Errorf("secret in %q", s)
 		}
 	}
+}
+
+func TestThrottleHint(t *testing.T) {
+	const gw = "The throttling threshold has been reached: policy user over ratelimit,limit:%s,time:%s"
+	cases := []struct {
+		name, message string
+		limit         rate.Limit
+		want          string
+	}{
+		{"gateway limit and ours", fmt.Sprintf(gw, "20", "1 second"), 20,
+			"throttled by the API gateway (its limit: 20 requests per second, over every caller of the same IAM user); tagwarden sends at most 20 requests per second: lower TAGWARDEN_RATE_LIMIT"},
+		{"another gateway limit", fmt.Sprintf(gw, "100", "1 second"), 7.5,
+			"throttled by the API gateway (its limit: 100 requests per second, over every caller of the same IAM user); tagwarden sends at most 7.5 requests per second: lower TAGWARDEN_RATE_LIMIT"},
+		{"longer window", fmt.Sprintf(gw, "1000", "10 minute"), 5,
+			"throttled by the API gateway (its limit: 1000 requests per 10 minutes, over every caller of the same IAM user); tagwarden sends at most 5 requests per second: lower TAGWARDEN_RATE_LIMIT"},
+		{"no limit in the message", "Too many requests", 20,
+			"throttled by the API gateway; tagwarden sends at most 20 requests per second: lower TAGWARDEN_RATE_LIMIT"},
+		{"our limit off", fmt.Sprintf(gw, "20", "1 second"), rate.Inf,
+			"throttled by the API gateway (its limit: 20 requests per second, over every caller of the same IAM user); tagwarden's own rate limit is off: set TAGWARDEN_RATE_LIMIT"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := throttleHint("throttled by the API gateway", tc.message, tc.limit); got != tc.want {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzErrorBody feeds any error body to the error handler and the mapping:
+// they never panic and always give one of the handler's kinds.
+func FuzzErrorBody(f *testing.F) {
+	f.Add(401, `{"error_msg":"Incorrect IAM authentication information: Unauthorized","error_code":"APIGW.0301","request_id":"59a2"}`)
+	f.Add(429, `{"error_msg":"The throttling threshold has been reached: policy user over ratelimit,limit:20,time:1 second","error_code":"APIG.0308","request_id":"r"}`)
+	f.Add(404, `{"error":{"error_code":"KMS.0207","error_msg":"The key does not exist."}}`)
+	f.Add(502, `<html>bad gateway</html>`)
+	f.Add(400, `{"error":"flat string"}`)
+	f.Add(500, ``)
+	kinds := []error{handler.ErrNotFound, handler.ErrDefaultKey, handler.ErrInvalid, handler.ErrDenied, handler.ErrThrottled, handler.ErrTransient}
+	f.Fuzz(func(t *testing.T, status int, body string) {
+		if status < 400 || status > 599 {
+			return
+		}
+		r := &http.Response{StatusCode: status, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(body))}
+		err := errorHandler{}.HandleError(nil, response.NewDefaultHttpResponse(r))
+		if err == nil {
+			t.Fatalf("status %d: no error", status)
+		}
+		e := classify("show-tags", "k1", err)
+		e.Hint = throttleHint(e.Hint, e.Message, rate.Limit(20))
+		n := 0
+		for _, k := range kinds {
+			if errors.Is(e, k) {
+				n++
+			}
+		}
+		if n != 1 || e.Error() == "" || e.Status != status {
+			t.Errorf("status %d body %q: kinds %d, status %d, message %q", status, body, n, e.Status, e.Error())
+		}
+	})
 }

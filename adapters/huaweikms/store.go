@@ -142,6 +142,9 @@ func (s *Store) do(ctx context.Context, op, keyID string, fn func(*v2.KmsClient)
 			return nil
 		}
 		e := classify(op, keyID, err)
+		if e.Kind == handler.ErrThrottled && e.Status != 0 {
+			e.Hint = throttleHint(e.Hint, e.Message, s.cfg.Limiter.Limit())
+		}
 		if cerr := ctx.Err(); cerr != nil {
 			return s.stopped(op, keyID, e, cerr)
 		}

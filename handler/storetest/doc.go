@@ -13,5 +13,7 @@
 //   - Apply creates, overwrites and deletes tags; deleting a missing tag is
 //     done; a default key gives handler.ErrDefaultKey; a tag breaking the API
 //     rules, too many tags in one call or on one key give handler.ErrInvalid,
-//     and a refused call changes nothing.
+//     and a refused call changes nothing;
+//   - with a cancelled context, List, Key, Tags and Apply fail with an error
+//     that unwraps to context.Canceled, and nothing is written.
 package storetest

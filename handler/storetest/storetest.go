@@ -101,6 +101,7 @@ func Run(t *testing.T, newBackend func(t *testing.T, fixtures []Fixture) Backend
 	t.Run("Apply", func(t *testing.T) { testApply(t, newBackend) })
 	t.Run("Refused", func(t *testing.T) { testRefused(t, newBackend) })
 	t.Run("DeletedBehindTheStoresBack", func(t *testing.T) { testDeleted(t, newBackend) })
+	t.Run("CancelledContext", func(t *testing.T) { testCancelled(t, newBackend) })
 }
 
 // listAll walks a listing from cur to the end.
@@ -462,4 +463,33 @@ func testDeleted(t *testing.T, newBackend func(*testing.T, []Fixture) Backend) {
 			t.Errorf("deleted key %s is still listed", id)
 		}
 	}
+}
+
+// testCancelled checks that every method honours its context: with a
+// cancelled one, each fails with an error that unwraps to context.Canceled
+// and nothing is written.
+func testCancelled(t *testing.T, newBackend func(*testing.T, []Fixture) Backend) {
+	fx := small()
+	b := newBackend(t, fx)
+	c, cancel := context.WithCancel(context.Background())
+	cancel()
+	id := fx[3].Key.ID
+	before, _ := b.Tags(id)
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"List", func() error { _, err := b.Store.List(c, "").Next(c); return err }},
+		{"Key", func() error { _, err := b.Store.Key(c, id); return err }},
+		{"Tags", func() error { _, err := b.Store.Tags(c, id); return err }},
+		{"Apply", func() error {
+			return b.Store.Apply(c, id, policy.Batch{Action: policy.ActionCreate, Tags: []policy.Tag{{Key: "owner", Value: "x"}}})
+		}},
+	}
+	for _, tc := range calls {
+		if err := tc.call(); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with a cancelled context: got %v, want an error unwrapping to context.Canceled", tc.name, err)
+		}
+	}
+	checkTags(t, b, id, before)
 }

@@ -402,15 +402,17 @@ func (s *Server) tagsAction(rt route, body []byte) reply {
 	create := req.Action == "create"
 	seen := make(map[string]bool, len(req.Tags))
 	for _, t := range req.Tags {
-		if create {
-			if p := checkTagKey(t.Key, s.opts.ReservedPrefixes); p != "" {
-				return kmsErr(http.StatusBadRequest, "KMS.0401", fmt.Sprintf("Invalid tag key %q: %s", t.Key, p))
-			}
-			if p := checkTagValue(str(t.Value)); p != "" {
-				return kmsErr(http.StatusBadRequest, "KMS.0402", fmt.Sprintf("Invalid value of tag %q: %s", t.Key, p))
-			}
-		} else if t.Key == "" {
-			return kmsErr(http.StatusBadRequest, "KMS.0401", "Invalid tag key \"\": key is empty")
+		// The source document's rules hold for both actions; reserved
+		// prefixes (a user guide rule) only for create.
+		reserved := s.opts.ReservedPrefixes
+		if !create {
+			reserved = nil
+		}
+		if p := checkTagKey(t.Key, reserved); p != "" {
+			return kmsErr(http.StatusBadRequest, "KMS.0401", fmt.Sprintf("Invalid tag key %q: %s", t.Key, p))
+		}
+		if p := checkTagValue(str(t.Value)); p != "" {
+			return kmsErr(http.StatusBadRequest, "KMS.0402", fmt.Sprintf("Invalid value of tag %q: %s", t.Key, p))
 		}
 		if seen[t.Key] {
 			return kmsErr(http.StatusBadRequest, "KMS.0403", fmt.Sprintf("The tag key %q is given twice in one request", t.Key))

@@ -87,6 +87,14 @@ func (s *Server) verify(r *http.Request, body []byte, now time.Time) *authError 
 			return &authError{"X-Security-Token is not signed"}
 		}
 	}
+	// A declared payload hash stands for the body in the signature: it must
+	// be the body's, unless the payload is declared unsigned.
+	if c := r.Header.Get(headerContent); c != "" && c != unsignedPayload {
+		sum := sha256.Sum256(body)
+		if !strings.EqualFold(c, hex.EncodeToString(sum[:])) {
+			return &authError{"X-Sdk-Content-Sha256 is not the SHA-256 of the body"}
+		}
+	}
 	want := signature(s.opts.SecretKey, date, canonicalRequest(r, headers, body))
 	got, err := hex.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, want) {

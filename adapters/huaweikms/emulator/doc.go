@@ -57,7 +57,7 @@
 //	400 KMS.0308   an invalid field: limit, offset, marker, key_spec, key_state,
 //	               matches key, or an action other than create/delete (filter/count)
 //	400 KMS.0401*  an invalid tag key: empty, longer than 36 characters, containing
-//	               ASCII 0-31, * < > \ =, or starting with a reserved prefix (_sys_)
+//	               ASCII 0-31, * < > \ =, or (create only) starting with a reserved prefix (_sys_)
 //	400 KMS.0402*  an invalid tag value: longer than 43 characters or a forbidden character
 //	400 KMS.0403*  the same tag key twice in one request (create, delete, or filter)
 //	400 KMS.0409   the create would leave the key with more than MaxTags tags (default 10)
@@ -88,8 +88,8 @@
 //   - delete of a tag the key does not have succeeds (the convention), unless
 //     Options.DeleteMissingTagError. A delete entry with a value deletes the
 //     tag only when the value matches (the convention); without a value it
-//     deletes by key. Delete checks only that keys are non-empty and not
-//     repeated, not the character rules.
+//     deletes by key. Delete checks the source document's key and value
+//     rules like create, but not the reserved prefixes (a user guide rule).
 //   - a missing value on create means "".
 //   - keys in any state can be tagged (pending deletion included); only
 //     default keys are refused.
@@ -101,7 +101,8 @@
 // path with each segment escaped and a trailing slash; sorted query;
 // the headers named in SignedHeaders, lower-cased, values trimmed and
 // sorted, "host" from the Host line; the signed-header list; the hex
-// SHA-256 of the body, or X-Sdk-Content-Sha256 when sent), checks that the
+// SHA-256 of the body, or X-Sdk-Content-Sha256 when sent, which must then
+// be that hash or UNSIGNED-PAYLOAD), checks that the
 // Access key is Options.AccessKey, X-Sdk-Date is signed and within 15
 // minutes of Options.Now, and compares HMAC-SHA256(SecretKey, string to
 // sign). With Options.SecurityToken set, X-Security-Token must be sent,

@@ -62,7 +62,10 @@ func uuid(r *rand.Rand) string {
 // fin-payments-01, prod-orders or dev-scratch, a few default keys
 // (evs/default, kps/default, ...) without tags, some untagged keys, and the
 // usual tag mistakes: a missing owner, env values such as "PROD ", a tmp or
-// test env on a prod key, temp-* tags, a misspelled cost-center.
+// test env on a prod key, temp-* tags, a misspelled cost-center. With n of
+// 13 or more, three more keys carry mistakes the shipped policies can only
+// report: tagwarden-exempt "true" without an exempt-reason, an exemption
+// value other than "true", and ten tags without an owner.
 func SampleKeys(n int, seed int64) []SeedKey {
 	if n <= 0 {
 		return nil
@@ -131,9 +134,49 @@ func SampleKeys(n int, seed int64) []SeedKey {
 		if r.IntN(4) == 0 {
 			d.KeyDescription = "Key for " + svc
 		}
-		out = append(out, SeedKey{ResourceID: d.KeyID, ResourceDetail: d, Tags: sampleTags(r, team, svc, force)})
+		tags := sampleTags(r, team, svc, force)
+		if j := i - len(forced); j >= 0 && j < len(reportOnly) {
+			// Drawn like any other key (so the keys after it do not change),
+			// then given a mistake no tag change can fix.
+			d.KeyState, d.ScheduledDeletionDate, d.PendingDays = "2", "", ""
+			tags = reportOnly[j](team)
+		}
+		out = append(out, SeedKey{ResourceID: d.KeyID, ResourceDetail: d, Tags: tags})
 	}
 	return out
+}
+
+// envOf is the env a clean key of team carries.
+func envOf(team string) string {
+	switch team {
+	case "prod", "fin":
+		return "prod"
+	case "dev":
+		return "dev"
+	}
+	return "staging"
+}
+
+// reportOnly are the keys after the forced ones: each breaks a shipped
+// policy in a way the policies can only report, not fix, and is otherwise
+// clean, so that a sweep over a sample shows violations that remain.
+var reportOnly = []func(team string) []Tag{
+	// An exemption without the reason the exemption policy requires (it
+	// has no default value).
+	func(team string) []Tag {
+		return []Tag{{"owner", "sec-ops"}, {"env", envOf(team)}, {"cost-center", "cc-" + team}, {"tagwarden-exempt", "true"}}
+	},
+	// An exemption value other than "true", with a reason.
+	func(team string) []Tag {
+		return []Tag{{"owner", "team-platform"}, {"env", envOf(team)}, {"cost-center", "cc-" + team},
+			{"tagwarden-exempt", "maybe"}, {"exempt-reason", "pending review"}}
+	},
+	// Ten tags and no owner: the owner cannot be added (10 tags per key).
+	func(team string) []Tag {
+		return []Tag{{"env", envOf(team)}, {"cost-center", "cc-" + team}, {"app", "reporting"}, {"team", team},
+			{"project", "atlas"}, {"tier", "gold"}, {"backup", "daily"}, {"compliance", "iso27001"},
+			{"created-by", "terraform"}, {"ticket", "OPS-1234"}}
+	},
 }
 
 // forced are the first sample keys, one per mistake (see sampleTags).

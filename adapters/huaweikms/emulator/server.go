@@ -381,7 +381,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if fs.limiter != nil && !fs.limiter.Allow() {
 		s.write(w, rt.api, reqID, s.gatewayErr(http.StatusTooManyRequests, "APIG.0308",
 			"The throttling threshold has been reached: policy user over ratelimit,limit:"+
-				strconv.Itoa(int(fs.f.RateLimit))+",time:1 second", reqID))
+				strconv.FormatFloat(fs.f.RateLimit, 'g', -1, 64)+",time:1 second", reqID))
 		return
 	}
 	if outcome > 0 {
