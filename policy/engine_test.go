@@ -97,6 +97,21 @@ func TestEvaluate(t *testing.T) {
 			want:     []v{{"p", "require desc", "desc", false, "44 characters long, more than 43"}},
 		},
 		{
+			name:     "a configured value limit is obeyed",
+			policies: `{policies: [{name: p, rules: [{require: desc, value: 'key.description'}]}]}`,
+			limits:   policy.Limits{MaxValueLen: 5},
+			key:      policy.Key{Description: "abcdef"},
+			want:     []v{{"p", "require desc", "desc", false, `cannot remediate: "abcdef" cannot be written: value "abcdef" is 6 characters long, more than 5`}},
+		},
+		{
+			name:       "configured reserved prefixes are never deleted",
+			policies:   `{policies: [{name: p, rules: [{forbid_key: 'x'}]}]}`,
+			limits:     policy.Limits{ReservedPrefixes: []string{"_sys_", "sys-"}},
+			tags:       map[string]string{"sys-x": "1", "_sys_x": "2", "x": "3"},
+			wantDelete: []policy.Tag{{Key: "x", Value: "3"}},
+			want:       []v{{"p", "forbid_key x", "x", true, ""}},
+		},
+		{
 			name:       "forbid deletes",
 			policies:   `{policies: [{name: p, rules: [{forbid: env, values: [tmp, test], when: 'key.alias startsWith "prod-"', remediate: delete}]}]}`,
 			key:        policy.Key{Alias: "prod-a"},
@@ -531,5 +546,46 @@ func TestEvaluateConcurrent(t *testing.T) {
 	close(errs)
 	for diff := range errs {
 		t.Errorf("concurrent evaluation differs (-sequential +concurrent):\n%s", diff)
+	}
+}
+
+// TestEvaluateCounted checks the rule-check count the benchmarks report:
+// only rules of policies that match and do not exempt the key count, once
+// per planning round.
+func TestEvaluateCounted(t *testing.T) {
+	e := load(t, `
+policies:
+  - name: all
+    rules:
+      - require: owner
+        default: x
+      - forbid: lifecycle
+        when: 'key.alias == "never"'
+  - name: prod-only
+    match: 'key.alias startsWith "prod-"'
+    rules: [{require: a}, {require: b}, {require: c}]
+  - name: exempted
+    exempt: 'true'
+    rules: [{require: d}]
+`, policy.Limits{})
+	for _, tc := range []struct {
+		name string
+		key  policy.Key
+		tags map[string]string
+		want int
+	}{
+		{"compliant, one policy applies", policy.Key{Alias: "dev-x"}, map[string]string{"owner": "o"}, 2},
+		{"a change takes a second round", policy.Key{Alias: "dev-x"}, nil, 4},
+		{"two policies apply", policy.Key{Alias: "prod-x"}, map[string]string{"owner": "o", "a": "1", "b": "1", "c": "1"}, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, got := e.EvaluateCounted(tc.key, tc.tags, now)
+			if got != tc.want {
+				t.Errorf("got %d rule checks, want %d", got, tc.want)
+			}
+			if diff := cmp.Diff(e.Evaluate(tc.key, tc.tags, now), d); diff != "" {
+				t.Errorf("EvaluateCounted decides differently from Evaluate (-Evaluate +EvaluateCounted):\n%s", diff)
+			}
+		})
 	}
 }

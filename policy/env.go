@@ -94,4 +94,5 @@ var exprMessage = strings.NewReplacer(
 	"policy.keyEnv", "key",
 	"*policy.env", "the environment",
 	"policy.env", "the environment",
+	"error parsing regexp: ", "not a valid regular expression: ",
 )

@@ -62,3 +62,79 @@ policies:
 	// delete [{temp-ticket OPS-1}]
 	// create [{env prod} {owner unassigned}]
 }
+
+func ExampleLoadDir() {
+	e, err := policy.LoadDir("../policies", policy.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, p := range e.Policies() {
+		fmt.Printf("%s (%s): %v\n", p.Name, p.File, p.Rules)
+	}
+	// Output:
+	// cost-center (cost-center.yaml): [require cost-center]
+	// environment (environment.yaml): [require env]
+	// exemption (exemption.yaml): [require tagwarden-exempt require exempt-reason]
+	// no-temporary-in-production (no-temporary-in-production.yaml): [no-temporary-tag-keys forbid lifecycle]
+	// owner-required (owner.yaml): [require owner]
+}
+
+func ExampleRunTests() {
+	fsys := fstest.MapFS{
+		"owner.yaml": {Data: []byte(`
+policies:
+  - name: owner-required
+    rules:
+      - require: owner
+        default: unassigned
+`)},
+		"owner_test.yaml": {Data: []byte(`
+cases:
+  - name: a missing owner becomes unassigned
+    tags: {env: dev}
+    want:
+      create: {owner: unassigned}
+      violations:
+        - {policy: owner-required, rule: require owner, remediated: true}
+  - name: a wrong expectation
+    want:
+      create: {owner: nobody}
+`)},
+	}
+	e, err := policy.Load(fsys, policy.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	results, err := policy.RunTests(fsys, e)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, r := range results {
+		fmt.Printf("%s:%d: %q passed=%t\n", r.File, r.Line, r.Name, r.Passed)
+		if !r.Passed {
+			fmt.Println(r.Diff)
+		}
+	}
+	// Output:
+	// owner_test.yaml:3: "a missing owner becomes unassigned" passed=true
+	// owner_test.yaml:9: "a wrong expectation" passed=false
+	// create: owner="unassigned", want owner="nobody"
+	// violation: unexpected policy="owner-required" rule="require owner" tag="owner" remediated=true message="missing tag \"owner\""
+}
+
+func ExampleDecision_Batches() {
+	d := policy.Decision{
+		Create: []policy.Tag{{Key: "a", Value: "1"}, {Key: "b", Value: "2"}, {Key: "c", Value: "3"}},
+		Delete: []policy.Tag{{Key: "temp-x", Value: "y"}},
+	}
+	for _, b := range d.Batches(2) {
+		fmt.Println(b.Action, b.Tags)
+	}
+	// Output:
+	// delete [{temp-x y}]
+	// create [{a 1} {b 2}]
+	// create [{c 3}]
+}

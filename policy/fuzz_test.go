@@ -12,7 +12,8 @@ import (
 )
 
 // FuzzLoad feeds arbitrary YAML to the loader: it must never panic, and it
-// returns either an engine or LoadErrors that name the file, never both.
+// returns either an engine or LoadErrors that name the file with a line and
+// column, never both.
 func FuzzLoad(f *testing.F) {
 	for _, name := range []string{"owner.yaml", "environment.yaml", "no-temporary-in-production.yaml"} {
 		data, err := policies.FS.ReadFile(name)
@@ -39,6 +40,9 @@ func FuzzLoad(f *testing.F) {
 			for _, le := range les {
 				if le.File != "f.yaml" && le.File != "." {
 					t.Fatalf("error names file %q", le.File)
+				}
+				if le.File == "f.yaml" && (le.Line < 1 || le.Column < 1) {
+					t.Fatalf("error %q has no line and column", le)
 				}
 				_ = le.Detail()
 			}

@@ -191,12 +191,13 @@ var (
 
 func (l *loader) file(name string, data []byte) {
 	src := newSource(name, data, l.errs)
+	before := len(*l.errs)
 	docs := src.documents(data)
-	if len(docs) == 0 && len(*l.errs) == 0 {
-		src.errorAt(0, 0, "the file is empty: write a list under \"policies:\"")
+	if !slices.ContainsFunc(docs, hasContent) && len(*l.errs) == before {
+		src.errorAt(1, 1, "the file is empty: write a list under \"policies:\"")
 	}
 	for _, doc := range docs {
-		if len(doc.Content) == 0 {
+		if !hasContent(doc) {
 			continue
 		}
 		root := doc.Content[0]
@@ -462,6 +463,16 @@ func (l *loader) rule(src *source, n *yaml.Node, ctx string) *rule {
 	return r
 }
 
+// hasContent reports whether a YAML document holds anything: not nothing,
+// and not an empty document ("---" alone).
+func hasContent(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return false
+	}
+	root := doc.Content[0]
+	return !(root.Kind == yaml.ScalarNode && root.Tag == "!!null" && root.Value == "")
+}
+
 // allowedNode returns the i-th entry of a list node, or the node itself.
 func allowedNode(n *yaml.Node, i int) *yaml.Node {
 	n = resolve(n)
@@ -498,7 +509,7 @@ func (l *loader) expr(src *source, n *yaml.Node, ctx string, kind exprKind) *vm.
 			src.errorf(n, "%s: %s", ctx, typeMessage(msg, kind))
 			return nil
 		}
-		line, col := src.exprPosition(n, fe.Line, fe.Column)
+		line, col := src.valuePosition(n, fe.From)
 		src.errorAt(line, col, "%s: %s", ctx, msg)
 		return nil
 	}

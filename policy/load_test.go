@@ -45,6 +45,9 @@ func TestLoadBadGolden(t *testing.T) {
 				if le.File != name {
 					t.Errorf("error %q names file %q, want %q", le, le.File, name)
 				}
+				if le.Line < 1 || le.Column < 1 {
+					t.Errorf("error %q has no line and column", le)
+				}
 			}
 			got := err.Error() + "\n"
 			golden := strings.TrimSuffix(f, ".yaml") + ".golden"

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -25,18 +26,35 @@ func (r *rule) normalized(v string) string {
 // ("" when it is): empty, not normalized, not allowed, or not matching the
 // pattern.
 func (r *rule) valueProblem(v string) string {
+	return string(r.appendValueProblem(nil, v))
+}
+
+// appendValueProblem appends valueProblem(v) to b.
+func (r *rule) appendValueProblem(b []byte, v string) []byte {
 	n := r.normalized(v)
 	switch {
 	case n == "":
-		return "the value is empty"
+		return append(b, "the value is empty"...)
 	case len(r.allowed) > 0 && !slices.Contains(r.allowed, n):
-		return fmt.Sprintf("it is not one of %s", strings.Join(r.allowed, ", "))
+		b = append(b, "it is not one of "...)
+		for i, a := range r.allowed {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = append(b, a...)
+		}
+		return b
 	case r.pattern != nil && !r.pattern.MatchString(n):
-		return fmt.Sprintf("it does not match %s", r.pattern)
+		b = append(b, "it does not match "...)
+		return append(b, r.pattern.String()...)
 	case n != v:
-		return fmt.Sprintf("it is not normalized (%s makes it %q)", r.normalizeWords(), n)
+		b = append(b, "it is not normalized ("...)
+		b = r.appendNormalizeWords(b)
+		b = append(b, " makes it "...)
+		b = strconv.AppendQuote(b, n)
+		return append(b, ')')
 	}
-	return ""
+	return b
 }
 
 // valid reports whether v is an acceptable value for a require rule, like
@@ -112,9 +130,16 @@ func (r *rule) accepts(present bool, v string) bool {
 }
 
 func (r *rule) normalizeWords() string {
-	words := make([]string, len(r.normalize))
+	return string(r.appendNormalizeWords(nil))
+}
+
+func (r *rule) appendNormalizeWords(b []byte) []byte {
+	b = append(b, "normalize "...)
 	for i, s := range r.normalize {
-		words[i] = [...]string{"trim", "lower", "upper"}[s]
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, [...]string{"trim", "lower", "upper"}[s]...)
 	}
-	return "normalize " + strings.Join(words, ", ")
+	return b
 }

@@ -18,13 +18,16 @@ var DefaultTestTime = time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
 // its tags and what evaluating them must give.
 type TestCase struct {
 	File     string
-	Line     int
+	Line     int // where the case starts (1-based)
+	Column   int
 	Name     string
 	Policies []string // evaluate only these policies; empty = all
 	Key      Key
 	Tags     map[string]string
 	Now      time.Time
 	Want     Expectation
+
+	policiesAt [2]int // line and column of the policies list, when given
 }
 
 // Expectation is what a test case expects: the exact tags to create and
@@ -119,7 +122,11 @@ func RunCases(cases []TestCase, e *Engine) ([]CaseResult, error) {
 		if len(c.Policies) > 0 {
 			sub, err := e.Subset(c.Policies...)
 			if err != nil {
-				errs = append(errs, &LoadError{File: c.File, Line: c.Line, Message: fmt.Sprintf("case %q: %v", c.Name, err)})
+				line, col := c.Line, c.Column
+				if c.policiesAt[0] > 0 {
+					line, col = c.policiesAt[0], c.policiesAt[1]
+				}
+				errs = append(errs, &LoadError{File: c.File, Line: line, Column: col, Message: fmt.Sprintf("case %q: %v", c.Name, err)})
 				continue
 			}
 			eng = sub
@@ -219,9 +226,13 @@ var (
 
 func decodeTests(src *source, data []byte) []TestCase {
 	var out []TestCase
+	before := len(*src.errs)
 	docs := src.documents(data)
+	if !slices.ContainsFunc(docs, hasContent) && len(*src.errs) == before {
+		src.errorAt(1, 1, "the file is empty: write a list under \"cases:\"")
+	}
 	for _, doc := range docs {
-		if len(doc.Content) == 0 {
+		if !hasContent(doc) {
 			continue
 		}
 		root := doc.Content[0]
@@ -230,8 +241,10 @@ func decodeTests(src *source, data []byte) []TestCase {
 			continue
 		}
 		var policies []string
+		var policiesAt [2]int
 		if v, ok := f["policies"]; ok {
 			policies, _ = src.strs(v.value, "policies")
+			policiesAt = [2]int{v.value.Line, v.value.Column}
 		}
 		now := DefaultTestTime
 		if v, ok := f["now"]; ok {
@@ -249,7 +262,7 @@ func decodeTests(src *source, data []byte) []TestCase {
 		}
 		names := map[string]int{}
 		for _, cn := range list.Content {
-			c, ok := src.testCase(resolve(cn), policies, now)
+			c, ok := src.testCase(resolve(cn), policies, policiesAt, now)
 			if !ok {
 				continue
 			}
@@ -264,9 +277,9 @@ func decodeTests(src *source, data []byte) []TestCase {
 	return out
 }
 
-func (s *source) testCase(n *yaml.Node, policies []string, now time.Time) (TestCase, bool) {
+func (s *source) testCase(n *yaml.Node, policies []string, policiesAt [2]int, now time.Time) (TestCase, bool) {
 	nerr := len(*s.errs)
-	c := TestCase{File: s.name, Line: n.Line, Policies: policies, Now: now}
+	c := TestCase{File: s.name, Line: n.Line, Column: n.Column, Policies: policies, Now: now, policiesAt: policiesAt}
 	f := s.fields(n, "a test case", caseFields)
 	if f == nil {
 		return c, false
@@ -278,6 +291,7 @@ func (s *source) testCase(n *yaml.Node, policies []string, now time.Time) (TestC
 	}
 	if v, ok := f["policies"]; ok {
 		c.Policies, _ = s.strs(v.value, "policies")
+		c.policiesAt = [2]int{v.value.Line, v.value.Column}
 	}
 	if v, ok := f["now"]; ok {
 		c.Now, _ = s.time(v.value, "now")

@@ -80,12 +80,14 @@ func TestRunTestsErrors(t *testing.T) {
 		name, file string
 		want       []string
 	}{
+		{"empty file", "# no cases yet\n", []string{`t_test.yaml:1:1: the file is empty: write a list under "cases:"`}},
 		{"unknown field", "cases:\n  - name: a\n    tagz: {}\n", []string{`t_test.yaml:3:5: unknown field "tagz" in a test case (did you mean "tags"?)`}},
 		{"bad time", "cases:\n  - name: a\n    now: yesterday\n", []string{`t_test.yaml:3:10: now must be a time such as 2026-01-01T00:00:00Z, not "yesterday"`}},
 		{"unknown key field", "cases:\n  - name: a\n    key: {aliass: x}\n", []string{`t_test.yaml:3:11: unknown field "aliass" in a key (did you mean "alias"?)`}},
 		{"duplicate case", "cases:\n  - name: a\n  - name: a\n", []string{`t_test.yaml:3:5: duplicate case name "a" (first at line 2)`}},
 		{"violation without rule", "cases:\n  - name: a\n    want: {violations: [{policy: owner}]}\n", []string{`t_test.yaml:3:25: an expected violation needs a policy and a rule`}},
-		{"unknown policy", "cases:\n  - name: a\n    policies: [nope]\n", []string{`t_test.yaml:2: case "a": subset of policies: no policy named "nope"`}},
+		{"unknown policy", "cases:\n  - name: a\n    policies: [nope]\n", []string{`t_test.yaml:3:15: case "a": subset of policies: no policy named "nope"`}},
+		{"unknown policy of the file", "policies: [owner, nope]\ncases:\n  - name: a\n", []string{`t_test.yaml:1:11: case "a": subset of policies: no policy named "nope"`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -120,12 +122,29 @@ func TestLoadDuplicateAcrossFiles(t *testing.T) {
 
 func TestLoadNothing(t *testing.T) {
 	for name, fsys := range map[string]fstest.MapFS{
-		"no files":      {"readme.md": {Data: []byte("x")}},
-		"only comments": {"a.yaml": {Data: []byte("# nothing\n")}},
+		"no files":        {"readme.md": {Data: []byte("x")}},
+		"only comments":   {"a.yaml": {Data: []byte("# nothing\n")}},
+		"empty documents": {"a.yaml": {Data: []byte("---\n---\n")}},
 	} {
 		if e, err := policy.Load(fsys, policy.Options{}); err == nil || e != nil {
 			t.Errorf("%s: got engine %v, error %v; want an error and no engine", name, e, err)
 		}
+	}
+	// An empty file is reported even when another file has errors too.
+	_, err := policy.Load(fstest.MapFS{
+		"a.yaml": {Data: []byte("policies: [{name: p}]\n")},
+		"b.yaml": {Data: []byte("---\n")},
+	}, policy.Options{})
+	want := `a.yaml:1:12: policy "p" needs rules` + "\n" + `b.yaml:1:1: the file is empty: write a list under "policies:"`
+	var got []string
+	var les policy.LoadErrors
+	if errors.As(err, &les) {
+		for _, le := range les {
+			got = append(got, le.Error())
+		}
+	}
+	if diff := cmp.Diff(want, strings.Join(got, "\n")); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -53,7 +52,7 @@ var (
 )
 
 // documents parses every YAML document of the file. A syntax error is
-// recorded with its line and ends the parse.
+// recorded with its line and column and ends the parse.
 func (s *source) documents(data []byte) []*yaml.Node {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []*yaml.Node
@@ -65,13 +64,23 @@ func (s *source) documents(data []byte) []*yaml.Node {
 		}
 		if err != nil {
 			line, msg := yamlError(err)
-			if l := s.errorLine(msg); l > 0 {
-				line = l
+			col := 0
+			if l, c := s.errorPosition(msg); l > 0 {
+				line, col = l, c
 			}
-			if bang.MatchString(s.line(line)) {
+			if line < 1 || line > len(s.lines) {
+				line = 1
+			}
+			if col < 1 {
+				col = indent(s.line(line)) + 1
+			}
+			switch {
+			case bang.MatchString(s.line(line)):
 				msg += " (quote values that start with !, & or *: YAML reads them as tags, anchors and aliases)"
+			case msg == "mapping values are not allowed in this context":
+				msg += " (quote a value that contains \": \")"
 			}
-			s.errorAt(line, 0, "invalid YAML: %s", msg)
+			s.errorAt(line, col, "invalid YAML: %s", msg)
 			return nil
 		}
 		docs = append(docs, &doc)
@@ -88,32 +97,55 @@ func yamlError(err error) (int, string) {
 	return 0, strings.TrimPrefix(msg, "yaml: ")
 }
 
-// errorLine finds the line of a syntax error: the YAML library reports the
-// line where the enclosing block starts, so the first prefix of the file
-// that fails with the same message locates the line that breaks it.
-func (s *source) errorLine(msg string) int {
-	if len(s.lines) > 500 {
-		return 0
+// yamlMessage parses text and returns the message of its first syntax
+// error, or "" when it parses.
+func yamlMessage(text string) string {
+	dec := yaml.NewDecoder(strings.NewReader(text))
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			return ""
+		}
+		_, m := yamlError(err)
+		return m
+	}
+}
+
+// errorPosition finds the line and column of a syntax error. The YAML
+// library reports at best the line where the enclosing block starts, and
+// no column; so the shortest prefix of the file that fails with the same
+// message locates the line that breaks it, and within that line the
+// shortest prefix that still fails locates the column (0 when it cannot be
+// told). Files of more than 500 lines or 64 KiB are not searched.
+func (s *source) errorPosition(msg string) (line, col int) {
+	size := 0
+	for _, l := range s.lines {
+		size += len(l) + 1
+	}
+	if len(s.lines) > 500 || size > 64<<10 {
+		return 0, 0
 	}
 	for k := 1; k <= len(s.lines); k++ {
-		prefix := strings.Join(s.lines[:k], "\n") + "\n"
-		dec := yaml.NewDecoder(strings.NewReader(prefix))
-		for {
-			var n yaml.Node
-			err := dec.Decode(&n)
-			if err == nil {
-				continue
-			}
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if _, m := yamlError(err); m == msg {
-				return k
-			}
-			break
+		if yamlMessage(strings.Join(s.lines[:k], "\n")+"\n") != msg {
+			continue
 		}
+		head := strings.Join(s.lines[:k-1], "\n")
+		if k > 1 {
+			head += "\n"
+		}
+		text := []rune(strings.TrimRight(s.lines[k-1], "\r"))
+		for c := 1; c <= len(text); c++ {
+			if yamlMessage(head+string(text[:c])+"\n") == msg {
+				return k, c
+			}
+		}
+		return k, 0
 	}
-	return 0
+	return 0, 0
 }
 
 // resolve follows aliases.
@@ -288,48 +320,7 @@ func (s *source) integer(n *yaml.Node, what string) (int, bool) {
 	return int(i), true
 }
 
-// exprPosition maps a position inside the text of scalar n (1-based line,
-// 0-based column in runes, as expr reports it) to a 1-based line and column
-// of the YAML file. Quoted and block styles are accounted for; escapes
-// inside double quotes may shift the column slightly.
-func (s *source) exprPosition(n *yaml.Node, line, col int) (int, int) {
-	if line < 1 {
-		line = 1
-	}
-	if col < 0 {
-		col = 0
-	}
-	switch {
-	case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
-		l := n.Line + 1
-		if n.Style&yaml.LiteralStyle != 0 {
-			l = n.Line + line
-		}
-		return s.walk(l, indent(s.line(l)), col)
-	case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0:
-		return s.walk(n.Line, n.Column, col)
-	default:
-		return s.walk(n.Line, n.Column-1, col)
-	}
-}
-
-// walk moves col runes forward from the 0-based column start of line l,
-// continuing on the next lines (at their indentation) when a flowed scalar
-// spans several lines. It returns a 1-based line and column.
-func (s *source) walk(l, start, col int) (int, int) {
-	for range 1000 {
-		text := []rune(s.line(l))
-		avail := len(text) - start
-		if col <= avail || l >= len(s.lines) {
-			return l, start + col + 1
-		}
-		col -= avail + 1 // the line break folds into one space
-		l++
-		start = indent(s.line(l))
-	}
-	return l, start + 1
-}
-
+// indent is the number of leading spaces and tabs of a line, in runes.
 func indent(line string) int {
-	return utf8.RuneCountInString(line) - utf8.RuneCountInString(strings.TrimLeft(line, " \t"))
+	return len(line) - len(strings.TrimLeft(line, " \t"))
 }
