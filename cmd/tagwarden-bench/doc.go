@@ -19,10 +19,13 @@
 //     beside calls/rate, and the 429s and failed keys.
 //   - memory: peak heap of this process during a sweep of each
 //     -memory-keys count, the emulator running in a child process (this
-//     binary with -serve-emulator) so that only the sweep's side counts.
+//     binary with -serve-emulator) so that only the sweep's side counts;
+//     then each count again with every key compliant (an empty report), so
+//     that flatness is judged both with the report and without it.
 //   - lambda: builds cmd/bootstrap as packaged (platforms.md flags), zips
 //     it, and times cold start and warm invocations under the pinned Lambda
-//     runtime interface emulator (installed as cmd/bootstrap's tests do),
+//     runtime interface emulator (cmd/internal/lambdarie, shared with
+//     cmd/bootstrap's tests),
 //     beside an empty echo function measured the same way.
 //   - eval: rule evaluations per second per core of the shipped policies.
 //

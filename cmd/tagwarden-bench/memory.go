@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -153,6 +154,11 @@ func measureMemory(ctx context.Context, e *policy.Engine, n int, ratio float64, 
 		return r, err
 	}
 	s := []metrics.Sample{{Name: mHeap}, {Name: mAllocs}, {Name: mGCs}}
+	// Let what earlier measurements left wind down (closed servers' and
+	// idle connections' goroutines) before taking the baseline.
+	http.DefaultClient.CloseIdleConnections()
+	debug.FreeOSMemory()
+	time.Sleep(200 * time.Millisecond)
 	debug.FreeOSMemory()
 	rssReset := resetPeakRSS()
 	readMetrics(s)

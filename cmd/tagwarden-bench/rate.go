@@ -44,7 +44,7 @@ func measureRate(ctx context.Context, e *policy.Engine, n int, ratio, rps float6
 	r := RateResult{Keys: n, RateLimit: rps, Burst: burst, LatencyMS: float64(latency) / float64(time.Millisecond)}
 	keys := genKeys(n, ratio)
 	p := planFor(e, keys, time.Now())
-	r.LowerBound = 2*ceilDiv(n, huaweikms.DefaultPageSize) + p.batches
+	r.LowerBound = ceilDiv(n, huaweikms.DefaultPageSize) + ceilDiv(n, huaweikms.DefaultBulkPageSize) + p.batches
 	k, err := startKMS(keys)
 	if err != nil {
 		return r, err
@@ -72,8 +72,9 @@ func measureRate(ctx context.Context, e *policy.Engine, n int, ratio, rps float6
 	r.BoundSeconds = float64(r.Calls) / rps
 	r.Ratio = r.WallSeconds / r.BoundSeconds
 	r.LowerRatio = r.WallSeconds / (float64(r.LowerBound) / rps)
-	if rep.Scanned != n {
-		return r, fmt.Errorf("rate-limited sweep scanned %d keys, want %d", rep.Scanned, n)
+	if rep.Scanned != n || rep.Changed+rep.Failed != p.nonCompliant {
+		return r, fmt.Errorf("rate-limited sweep scanned %d keys and changed %d (%d failed), want %d and %d",
+			rep.Scanned, rep.Changed, rep.Failed, n, p.nonCompliant)
 	}
 	return r, nil
 }

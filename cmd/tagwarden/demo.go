@@ -89,9 +89,11 @@ func runDemo(cmd *cobra.Command, g *globals, n int, all bool, output string) err
 		return err
 	}
 	run := func(dry bool) handler.Report {
-		bar := startProgress(g.stderr, g.wantProgress(output), "scanning keys")
+		bar := startProgress(g.stderr, g.wantProgress(output), "keys checked")
 		defer bar.Stop()
-		return runAll(ctx, engine, cfg, g, bar.wrap(store), handler.Request{Mode: handler.ModeSweep, DryRun: &dry, Trigger: "demo"})
+		c := cfg
+		c.OnKey = bar.hook()
+		return runAll(ctx, engine, c, g, store, handler.Request{Mode: handler.ModeSweep, DryRun: &dry, Trigger: "demo"})
 	}
 	plan := run(true)
 	applied := run(false)

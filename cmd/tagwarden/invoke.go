@@ -82,19 +82,20 @@ and 1 for an event the function would refuse.`,
 			if req.Mode == handler.ModeIgnore {
 				// Nothing to call: the handler still reports why.
 				rep := handler.New(engine, cfg, g.logger()).Handle(ctx, nil, req)
-				return finishReport(cmd.Context(), g, output, rep)
-			}
-			if err := checkReachable(ctx, cfg); err != nil {
-				return err
+				return finishReport(cmd.Context(), g, output, rep, true)
 			}
 			store, err := newStore(cfg, engine, nil, g)
 			if err != nil {
 				return err
 			}
-			bar := startProgress(g.stderr, g.wantProgress(output) && req.Mode == handler.ModeSweep, "scanning keys")
-			rep := handler.New(engine, cfg, g.logger()).Handle(ctx, bar.wrap(store), req)
+			if err := checkReachable(ctx, cfg); err != nil {
+				return err
+			}
+			bar := startProgress(g.stderr, g.wantProgress(output) && req.Mode == handler.ModeSweep, "keys checked")
+			cfg.OnKey = bar.hook()
+			rep := handler.New(engine, cfg, g.logger()).Handle(ctx, store, req)
 			bar.Stop()
-			return finishReport(cmd.Context(), g, output, rep)
+			return finishReport(cmd.Context(), g, output, rep, true)
 		},
 	}
 	t.addFlags(cmd.Flags())

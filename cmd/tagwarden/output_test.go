@@ -2,11 +2,10 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -117,39 +116,29 @@ func TestWantProgress(t *testing.T) {
 	}
 }
 
-// pages is a Lister over fixed pages.
-type pages struct{ p []handler.Page }
-
-func (l *pages) Next(context.Context) (handler.Page, error) {
-	if len(l.p) == 0 {
-		return handler.Page{}, io.EOF
-	}
-	p := l.p[0]
-	l.p = l.p[1:]
-	return p, nil
-}
-
-// listStore is a KeyStore whose only working method is List.
-type listStore struct{ handler.KeyStore }
-
-func (listStore) List(context.Context, string) handler.Lister {
-	return &pages{p: []handler.Page{{Records: make([]handler.Record, 3)}, {Records: make([]handler.Record, 2)}}}
-}
-
 func TestProgressCounts(t *testing.T) {
 	var b bytes.Buffer
-	p := startProgress(&b, true, "scanning")
-	l := p.wrap(listStore{}).List(context.Background(), "")
-	for {
-		if _, err := l.Next(context.Background()); errors.Is(err, io.EOF) {
-			break
-		}
+	p := startProgress(&b, true, "keys checked")
+	hook := p.hook()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 250 {
+				hook(handler.OutcomeCompliant)
+			}
+		}()
 	}
+	wg.Wait()
 	p.Stop()
-	if got := p.n.Load(); got != 5 {
-		t.Errorf("counted %d keys, want 5", got)
+	if got := p.n.Load(); got != 1000 {
+		t.Errorf("counted %d keys, want 1000", got)
 	}
-	if (*progress)(nil).wrap(listStore{}) != (listStore{}) {
-		t.Error("a nil progress must not wrap the store")
+	if b.Len() != 0 {
+		t.Errorf("a bar drawn before %s: %q", progressDelay, b.String())
+	}
+	if (*progress)(nil).hook() != nil {
+		t.Error("a nil progress must set no hook")
 	}
 }

@@ -57,21 +57,24 @@ Exit status: 0 every key complies, 2 changes are needed or violations were found
 			if err != nil {
 				return err
 			}
-			if err := checkReachable(cmd.Context(), cfg); err != nil {
-				return err
-			}
+			// Credentials first: a local check, and the error to show
+			// when both they and the network are missing.
 			store, err := newStore(cfg, engine, nil, g)
 			if err != nil {
+				return err
+			}
+			if err := checkReachable(cmd.Context(), cfg); err != nil {
 				return err
 			}
 			req := handler.Request{Mode: handler.ModeSweep, DryRun: &dry, Trigger: "cli"}
 			if len(keys) > 0 {
 				req.Mode, req.KeyIDs = handler.ModeKeys, keys
 			}
-			bar := startProgress(g.stderr, g.wantProgress(output) && req.Mode == handler.ModeSweep, "scanning keys")
-			rep := runAll(cmd.Context(), engine, cfg, g, bar.wrap(store), req)
+			bar := startProgress(g.stderr, g.wantProgress(output) && req.Mode == handler.ModeSweep, "keys checked")
+			cfg.OnKey = bar.hook()
+			rep := runAll(cmd.Context(), engine, cfg, g, store, req)
 			bar.Stop()
-			return finishReport(cmd.Context(), g, output, rep)
+			return finishReport(cmd.Context(), g, output, rep, false)
 		},
 	}
 	if apply {
@@ -152,13 +155,13 @@ func mergeReports(a, b handler.Report) handler.Report {
 // the error of a request that failed as a whole or was interrupted, else
 // exitCodeFor. A request that failed before scanning anything prints only
 // the error.
-func finishReport(ctx context.Context, g *globals, output string, rep handler.Report) error {
+func finishReport(ctx context.Context, g *globals, output string, rep handler.Report, resumable bool) error {
 	if rep.Error == "" || rep.Scanned > 0 || output == formatJSON {
 		if err := writeReport(g, output, rep, tableOptions{}); err != nil {
 			return err
 		}
 	}
-	if err := reportError(rep); err != nil {
+	if err := reportError(rep, resumable); err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
@@ -169,17 +172,24 @@ func finishReport(ctx context.Context, g *globals, output string, rep handler.Re
 
 // reportError turns the error of a request that failed as a whole into a
 // short message, with what to check for the usual causes, and the
-// handler's account on a second line.
-func reportError(rep handler.Report) error {
+// handler's account on a second line. Unless resumable (the command takes
+// a continuation back), the handler's advice to resume is left out.
+func reportError(rep handler.Report, resumable bool) error {
 	if rep.Error == "" {
 		return nil
 	}
-	msg := strings.ToLower(rep.Error)
+	detail := rep.Error
+	if !resumable {
+		// plan and apply resume a sweep themselves while they can; after
+		// an error they have no way to take a continuation.
+		detail = strings.TrimSuffix(detail, "; resume with the continuation")
+	}
+	msg := strings.ToLower(detail)
 	switch {
 	case strings.Contains(msg, "access denied"):
-		return fmt.Errorf("access denied: check HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (and the security token), the project id, and the KMS permissions\n  detail: %s", rep.Error)
+		return fmt.Errorf("access denied: check HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (and the security token), that the project id belongs to the region, and the KMS permissions\n  detail: %s", detail)
 	case strings.Contains(msg, "throttled"):
-		return fmt.Errorf("throttled by KMS: lower --rate-limit or --concurrency\n  detail: %s", rep.Error)
+		return fmt.Errorf("throttled by KMS: lower --rate-limit or --concurrency\n  detail: %s", detail)
 	}
-	return errors.New(rep.Error)
+	return errors.New(detail)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"os"
 	"sync"
@@ -36,8 +35,9 @@ func (g *globals) wantProgress(format string) bool {
 	return isTerminal(g.stderr)
 }
 
-// progress counts the keys a sweep has listed and, past progressDelay, draws
-// a bar on stderr. The zero of a nil *progress does nothing.
+// progress counts the keys a sweep has finished (through the handler's
+// Config.OnKey) and, past progressDelay, draws a spinner with the count and
+// the time elapsed on stderr. A nil *progress does nothing.
 type progress struct {
 	n    atomic.Int64
 	stop chan struct{}
@@ -94,32 +94,11 @@ func (p *progress) Stop() {
 	p.done.Wait()
 }
 
-// wrap returns a KeyStore that counts the keys its listings deliver; on nil
-// it returns s unchanged.
-func (p *progress) wrap(s handler.KeyStore) handler.KeyStore {
+// hook returns the handler's Config.OnKey that counts every key given an
+// outcome; on nil it returns nil (no hook).
+func (p *progress) hook() func(handler.Outcome) {
 	if p == nil {
-		return s
+		return nil
 	}
-	return countingStore{KeyStore: s, n: &p.n}
-}
-
-// countingStore is a KeyStore whose listings count the records they deliver.
-type countingStore struct {
-	handler.KeyStore
-	n *atomic.Int64
-}
-
-func (s countingStore) List(ctx context.Context, cursor string) handler.Lister {
-	return countingLister{Lister: s.KeyStore.List(ctx, cursor), n: s.n}
-}
-
-type countingLister struct {
-	handler.Lister
-	n *atomic.Int64
-}
-
-func (l countingLister) Next(ctx context.Context) (handler.Page, error) {
-	p, err := l.Lister.Next(ctx)
-	l.n.Add(int64(len(p.Records)))
-	return p, err
+	return func(handler.Outcome) { p.n.Add(1) }
 }
