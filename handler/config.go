@@ -30,6 +30,7 @@ const (
 	EnvKeyRetries     = "TAGWARDEN_KEY_RETRIES"
 	EnvKeyRetryDelay  = "TAGWARDEN_KEY_RETRY_DELAY"
 	EnvKeyRetryMaxDel = "TAGWARDEN_KEY_RETRY_MAX_DELAY"
+	EnvMaxReportKeys  = "TAGWARDEN_MAX_REPORT_KEYS"
 )
 
 // Defaults applied by ConfigFromEnv and DefaultConfig.
@@ -42,6 +43,10 @@ const (
 	DefaultKeyRetries     = 4
 	DefaultKeyRetryDelay  = time.Second
 	DefaultKeyRetryMaxDel = 8 * time.Second
+	// DefaultMaxReportKeys bounds the key entries of one report: about
+	// 1 KiB of memory each, so 10,000 keep a sweep well inside a 128 MiB
+	// function however many keys need changes.
+	DefaultMaxReportKeys = 10000
 	// MaxConcurrency bounds TAGWARDEN_CONCURRENCY: more workers than this only
 	// queue behind the rate limit.
 	MaxConcurrency = 64
@@ -87,6 +92,12 @@ type Config struct {
 	KeyRetryDelay time.Duration
 	// KeyRetryMaxDelay caps the wait between retries.
 	KeyRetryMaxDelay time.Duration
+	// MaxReportKeys bounds the key entries of one report (Report.Keys), so
+	// that memory stays bounded when many keys are not compliant. When a
+	// report holds that many, the handler stops starting new work as it
+	// does at the deadline, and the continuation resumes after the keys
+	// reported. 0 means DefaultMaxReportKeys.
+	MaxReportKeys int
 	// OnKey, when set, is called once for every key given an outcome (every
 	// key counted in Report.Scanned), right after the outcome is recorded,
 	// from the worker goroutines: it must be safe for concurrent use and
@@ -107,6 +118,7 @@ func DefaultConfig() Config {
 		KeyRetries:       DefaultKeyRetries,
 		KeyRetryDelay:    DefaultKeyRetryDelay,
 		KeyRetryMaxDelay: DefaultKeyRetryMaxDel,
+		MaxReportKeys:    DefaultMaxReportKeys,
 	}
 }
 
@@ -203,6 +215,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	intVar(EnvConcurrency, &cfg.Concurrency, 1, MaxConcurrency)
 	intVar(EnvBatchSize, &cfg.BatchSize, 1, 100)
 	intVar(EnvKeyRetries, &cfg.KeyRetries, 0, 20)
+	intVar(EnvMaxReportKeys, &cfg.MaxReportKeys, 10, 1000000)
 	durationVar(EnvKeyRetryDelay, &cfg.KeyRetryDelay, time.Millisecond)
 	durationVar(EnvKeyRetryMaxDel, &cfg.KeyRetryMaxDelay, time.Millisecond)
 	if cfg.KeyRetryMaxDelay < cfg.KeyRetryDelay {

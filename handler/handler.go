@@ -32,6 +32,9 @@ func New(engine *policy.Engine, cfg Config, log *logrus.Logger) *Handler {
 	if cfg.Concurrency < 1 {
 		cfg.Concurrency = def.Concurrency
 	}
+	if cfg.MaxReportKeys < 1 {
+		cfg.MaxReportKeys = def.MaxReportKeys
+	}
 	if cfg.Margin < 0 {
 		cfg.Margin = 0
 	}
@@ -222,6 +225,7 @@ type run struct {
 	requeue  []string
 	halted   bool
 	deadline bool // stopped by the deadline margin
+	full     bool // stopped because the report holds MaxReportKeys keys
 
 	// Dispatcher only. The Lister contract delivers every key once; these
 	// guard against what a live listing can still do (a key inserted
@@ -266,7 +270,7 @@ func (r *run) stopped() bool {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.halted {
+	if !r.halted && !r.full {
 		r.deadline = true
 	}
 	return true
@@ -371,6 +375,13 @@ func (r *run) execute(tok continuation) {
 	if len(next.IDs) > 0 || next.List {
 		r.rep.Continuation = next.encode()
 		r.stopped() // keys in flight may have been cut after the last dispatch
+		if r.full {
+			why := fmt.Sprintf("report full: %d keys listed (%s); resume with the continuation", len(r.rep.Keys), EnvMaxReportKeys)
+			if r.rep.Reason != "" {
+				why = r.rep.Reason + "; " + why
+			}
+			r.rep.Reason = why
+		}
 		if r.deadline {
 			why := fmt.Sprintf("stopped %s before the deadline; resume with the continuation", r.h.cfg.Margin)
 			if errors.Is(r.ctx.Err(), context.Canceled) {
@@ -514,6 +525,12 @@ func (r *run) record(kr KeyReport) {
 	}
 	if kr.Outcome != OutcomeCompliant {
 		rep.Keys = append(rep.Keys, kr)
+		if len(rep.Keys) >= r.h.cfg.MaxReportKeys && !r.full && !r.halted {
+			// Stop starting new work; keys in flight still finish and are
+			// reported, so the cap may be passed by at most Concurrency.
+			r.full = true
+			r.cancel()
+		}
 	}
 	r.logKey(kr)
 }

@@ -961,3 +961,61 @@ func TestResumeAfterLastDoneKeyDeleted(t *testing.T) {
 		}
 	}
 }
+
+// TestReportCap checks that a report never lists many more keys than
+// MaxReportKeys: the sweep stops with a continuation, and resuming until
+// done decides every key exactly once with the same final state as an
+// uncapped sweep.
+func TestReportCap(t *testing.T) {
+	const n, max = 300, 20
+	capped, uncapped := newStore(n, 50), newStore(n, 50)
+	h, logs := newHandler(t, handler.Config{MaxReportKeys: max, Concurrency: 3})
+	reps := resumeAll(t, h, capped, handler.Request{Mode: handler.ModeSweep}, time.Minute)
+	if len(reps) < 2 {
+		t.Fatalf("got %d report(s), want the sweep cut by the cap", len(reps))
+	}
+	listed := map[string]int{}
+	scanned := 0
+	for i, rep := range reps {
+		checkCounts(t, rep)
+		if rep.Error != "" {
+			t.Errorf("report %d: error %q", i, rep.Error)
+		}
+		if len(rep.Keys) > max+3 {
+			t.Errorf("report %d lists %d keys, want at most %d (cap + concurrency)", i, len(rep.Keys), max+3)
+		}
+		if rep.Continuation != "" && !strings.Contains(rep.Reason, "report full") {
+			t.Errorf("report %d: reason %q, want it to say the report is full", i, rep.Reason)
+		}
+		for _, k := range rep.Keys {
+			listed[k.KeyID]++
+		}
+		scanned += rep.Scanned
+	}
+	if scanned != n {
+		t.Errorf("scanned %d keys over %d reports, want %d", scanned, len(reps), n)
+	}
+	for id, c := range listed {
+		if c != 1 {
+			t.Errorf("key %s listed in %d reports, want 1", id, c)
+		}
+	}
+	for id, c := range logs.keyDecisions(t) {
+		if c != 1 {
+			t.Errorf("key %s decided %d times, want 1", id, c)
+		}
+	}
+
+	hu, _ := newHandler(t, handler.Config{})
+	full := hu.Handle(context.Background(), uncapped, handler.Request{Mode: handler.ModeSweep})
+	if full.Continuation != "" || len(full.Keys) != len(listed) {
+		t.Fatalf("uncapped sweep: %s, %d keys listed; capped sweeps listed %d", counts(full), len(full.Keys), len(listed))
+	}
+	for _, k := range uncapped.Keys() {
+		want, _ := uncapped.TagsOf(k.ID)
+		got, _ := capped.TagsOf(k.ID)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("key %s: capped sweeps end with other tags than an uncapped one (-uncapped +capped):\n%s", k.ID, diff)
+		}
+	}
+}
