@@ -6,117 +6,17 @@ package handler_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/sirupsen/logrus"
 
-	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
 	"github.com/tagwarden/tagwarden/handler"
 	"github.com/tagwarden/tagwarden/policy"
 )
-
-// Distinctive credentials: the log scan looks for them.
-const (
-	secretAK    = "TWAKLOGLEAKPROBE0001"
-	secretSK    = "tw-sk-must-never-reach-a-log-7f3a9c1e55d2b8"
-	secretToken = "tw-token-must-never-reach-a-log-QzX81vPp0Lm"
-)
-
-var (
-	shippedOnce   sync.Once
-	shippedEngine *policy.Engine
-	shippedErr    error
-)
-
-// shipped loads the policies shipped in the binary, as the function does.
-func shipped(t *testing.T) *policy.Engine {
-	t.Helper()
-	shippedOnce.Do(func() { shippedEngine, shippedErr = handler.LoadEngine(handler.Config{}) })
-	if shippedErr != nil {
-		t.Fatalf("load the shipped policies: %v", shippedErr)
-	}
-	return shippedEngine
-}
-
-type kms struct {
-	srv *emulator.Server
-	url string
-}
-
-func startKMS(t *testing.T, seed []emulator.SeedKey) *kms {
-	t.Helper()
-	srv, err := emulator.New(emulator.Options{AccessKey: secretAK, SecretKey: secretSK, SecurityToken: secretToken, Seed: seed})
-	if err != nil {
-		t.Fatalf("emulator: %v", err)
-	}
-	url, err := srv.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("emulator listen: %v", err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return &kms{srv: srv, url: url}
-}
-
-// store builds the adapter as the function does per invocation.
-func (k *kms) store(t *testing.T, log logrus.FieldLogger) handler.KeyStore {
-	t.Helper()
-	s, err := huaweikms.New(huaweikms.Config{
-		Endpoint: k.url, ProjectID: emulator.DefaultProject,
-		Credentials: &huaweikms.Credentials{AccessKey: secretAK, SecretKey: secretSK, SecurityToken: secretToken},
-		RateLimit:   -1, MaxRetries: 2, BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
-		HTTPTimeout: 10 * time.Second, Log: log,
-	})
-	if err != nil {
-		t.Fatalf("huaweikms.New: %v", err)
-	}
-	return s
-}
-
-// debugLogger logs everything, JSON, into a buffer.
-func debugLogger() (*logrus.Logger, *logBuffer) {
-	logs := &logBuffer{}
-	log := logrus.New()
-	log.SetOutput(logs)
-	log.SetFormatter(&logrus.JSONFormatter{})
-	log.SetLevel(logrus.TraceLevel)
-	return log, logs
-}
-
-// finalState reads every key through a fresh listing and its true tags from
-// the emulator.
-func (k *kms) finalState(t *testing.T) map[string]handler.Record {
-	t.Helper()
-	ctx := context.Background()
-	s := k.store(t, nil)
-	out := map[string]handler.Record{}
-	l := s.List(ctx, "")
-	for {
-		p, err := l.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("final listing: %v", err)
-		}
-		for _, r := range p.Records {
-			tags, ok := k.srv.Tags(emulator.DefaultProject, r.Key.ID)
-			if !ok {
-				t.Fatalf("listed key %s is not in the emulator", r.Key.ID)
-			}
-			if tags == nil {
-				tags = map[string]string{}
-			}
-			out[r.Key.ID] = handler.Record{Key: r.Key, Tags: tags}
-		}
-	}
-}
 
 // checkNoSecrets scans the logs and the reports of a run for the AK, SK and
 // security token the store signed with.
@@ -167,7 +67,7 @@ func TestEmulatorSweep(t *testing.T) {
 	seed := emulator.SampleKeys(n, 42)
 	k := startKMS(t, seed)
 	k.srv.HideFromBulk(seed[n-7].ResourceID) // one key only list-keys returns
-	log, logs := debugLogger()
+	log, logs := jsonLogger(logrus.TraceLevel)
 	h := handler.New(shipped(t), handler.Config{Concurrency: 4}, log)
 	ctx := handler.WithRequestID(context.Background(), "emu-sweep")
 
@@ -292,7 +192,7 @@ func TestEmulatorResumedSweep(t *testing.T) {
 
 	// Every call takes 5ms; an invocation has 150ms, minus a 30ms margin.
 	cutKMS.srv.SetFaults(emulator.Faults{Latency: 5 * time.Millisecond})
-	log, logs := debugLogger()
+	log, logs := jsonLogger(logrus.TraceLevel)
 	h := handler.New(shipped(t), handler.Config{Margin: 30 * time.Millisecond}, log)
 	var reps []handler.Report
 	req := handler.Request{Mode: handler.ModeSweep}
@@ -372,7 +272,7 @@ func TestEmulatorFailingKeys(t *testing.T) {
 	const n = 300
 	seed := emulator.SampleKeys(n, 3)
 	k := startKMS(t, seed)
-	log, logs := debugLogger()
+	log, logs := jsonLogger(logrus.TraceLevel)
 	h := handler.New(shipped(t), handler.Config{}, log)
 
 	dry := h.Handle(context.Background(), k.store(t, log), handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true)})
@@ -452,7 +352,7 @@ func TestEmulatorKeyEvents(t *testing.T) {
 			k := startKMS(t, seed)
 			k.srv.AddKey("", newKey)
 			k.srv.SetFaults(tt.faults)
-			log, logs := debugLogger()
+			log, logs := jsonLogger(logrus.TraceLevel)
 			h := handler.New(shipped(t), handler.Config{KeyRetries: 2, KeyRetryDelay: 5 * time.Millisecond}, log)
 			rep := h.Handle(context.Background(), k.store(t, log), handler.Request{Mode: handler.ModeKeys, KeyIDs: tt.ids, Trigger: "cts"})
 			checkCounts(t, rep)

@@ -8,7 +8,6 @@ package handler_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -25,28 +24,11 @@ import (
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/time/rate"
 
-	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
 	"github.com/tagwarden/tagwarden/handler"
 	"github.com/tagwarden/tagwarden/policies"
 	"github.com/tagwarden/tagwarden/policy"
 )
-
-var (
-	fltEngineOnce sync.Once
-	fltEngineVal  *policy.Engine
-	fltEngineErr  error
-)
-
-// fltEngine is the shipped policies, as the function loads them.
-func fltEngine(t *testing.T) *policy.Engine {
-	t.Helper()
-	fltEngineOnce.Do(func() { fltEngineVal, fltEngineErr = handler.LoadEngine(handler.Config{}) })
-	if fltEngineErr != nil {
-		t.Fatalf("load the shipped policies: %v", fltEngineErr)
-	}
-	return fltEngineVal
-}
 
 // fltTimeout bounds every invocation of the fault tests: a handler that
 // hangs fails the test instead of stalling it.
@@ -58,27 +40,6 @@ func fltCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), fltTimeout)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// fltKMS is an emulator on loopback with the seed it started from.
-type fltKMS struct {
-	srv  *emulator.Server
-	url  string
-	seed []emulator.SeedKey
-}
-
-func fltStart(t *testing.T, seed []emulator.SeedKey) *fltKMS {
-	t.Helper()
-	srv, err := emulator.New(emulator.Options{Seed: seed})
-	if err != nil {
-		t.Fatalf("emulator: %v", err)
-	}
-	url, err := srv.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("emulator listen: %v", err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return &fltKMS{srv: srv, url: url, seed: seed}
 }
 
 // fltTransport watches the HTTP calls of a store: it counts them, can act
@@ -124,55 +85,6 @@ func (f *fltTransport) writeStatuses() map[int]int {
 	out := make(map[int]int, len(f.writes))
 	for k, v := range f.writes {
 		out[k] = v
-	}
-	return out
-}
-
-// fltStore builds the adapter as the function does per invocation, with
-// fast retries so that faults cost little time.
-func (k *fltKMS) fltStore(t *testing.T, tr http.RoundTripper, lim *rate.Limiter) *huaweikms.Store {
-	t.Helper()
-	cfg := huaweikms.Config{
-		Endpoint: k.url, ProjectID: emulator.DefaultProject,
-		Credentials: &huaweikms.Credentials{AccessKey: emulator.DefaultAK, SecretKey: emulator.DefaultSK},
-		Limiter:     lim, RateLimit: -1, BaseBackoff: 2 * time.Millisecond, MaxBackoff: 40 * time.Millisecond,
-		HTTPTimeout: 3 * time.Second, Transport: tr,
-	}
-	s, err := huaweikms.New(cfg)
-	if err != nil {
-		t.Fatalf("huaweikms.New: %v", err)
-	}
-	return s
-}
-
-// fltState lists every key through a fresh store (no faults) and reads its
-// true tags from the emulator.
-func (k *fltKMS) fltState(t *testing.T) map[string]handler.Record {
-	t.Helper()
-	ctx := fltCtx(t)
-	out := map[string]handler.Record{}
-	l := k.fltStore(t, nil, nil).List(ctx, "")
-	for {
-		p, err := l.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("final listing: %v", err)
-		}
-		for _, r := range p.Records {
-			tags, ok := k.srv.Tags(emulator.DefaultProject, r.Key.ID)
-			if !ok {
-				t.Fatalf("listed key %s is not in the emulator", r.Key.ID)
-			}
-			if tags == nil {
-				tags = map[string]string{}
-			}
-			out[r.Key.ID] = handler.Record{Key: r.Key, Tags: tags}
-		}
-	}
-	if len(out) != len(k.seed) {
-		t.Fatalf("final listing has %d keys, the seed %d", len(out), len(k.seed))
 	}
 	return out
 }
@@ -368,7 +280,7 @@ func TestFaultSweep(t *testing.T) {
 	if testing.Short() {
 		n = 1000
 	}
-	e := fltEngine(t)
+	e := shipped(t)
 	k := fltStart(t, emulator.SampleKeys(n, 11))
 	h := handler.New(e, handler.Config{Concurrency: 8}, nil)
 
@@ -550,7 +462,7 @@ func fltCount(m fltReports, o handler.Outcome) int {
 func fltReference(t *testing.T, seed []emulator.SeedKey) ([]emulator.SeedKey, int, int) {
 	t.Helper()
 	ref := fltStart(t, seed)
-	rep := handler.New(fltEngine(t), handler.Config{}, nil).Handle(fltCtx(t), ref.fltStore(t, nil, nil), handler.Request{Mode: handler.ModeSweep})
+	rep := handler.New(shipped(t), handler.Config{}, nil).Handle(fltCtx(t), ref.fltStore(t, nil, nil), handler.Request{Mode: handler.ModeSweep})
 	if rep.Error != "" || rep.Continuation != "" || rep.Scanned != len(seed) || rep.Failed != 0 {
 		t.Fatalf("reference sweep: scanned %d failed %d error %q", rep.Scanned, rep.Failed, rep.Error)
 	}
@@ -567,7 +479,7 @@ func TestFaultConcurrentInvocations(t *testing.T) {
 	if testing.Short() {
 		n = 600
 	}
-	e := fltEngine(t)
+	e := shipped(t)
 	seed := emulator.SampleKeys(n, 23)
 	want, _, _ := fltReference(t, seed)
 	k := fltStart(t, seed)
@@ -636,7 +548,7 @@ func TestFaultDeadlineResume(t *testing.T) {
 	if testing.Short() {
 		n = 500
 	}
-	e := fltEngine(t)
+	e := shipped(t)
 	seed := emulator.SampleKeys(n, 31)
 	want, _, wantWrites := fltReference(t, seed)
 	k := fltStart(t, seed)
@@ -733,7 +645,7 @@ func TestFaultCredentialsExpire(t *testing.T) {
 	if testing.Short() {
 		n = 600
 	}
-	e := fltEngine(t)
+	e := shipped(t)
 	seed := emulator.SampleKeys(n, 43)
 	want, calls, _ := fltReference(t, seed)
 	k := fltStart(t, seed)

@@ -19,79 +19,9 @@ import (
 	"github.com/tagwarden/tagwarden/policy"
 )
 
-var (
-	engineOnce sync.Once
-	engine     *policy.Engine
-	engineErr  error
-)
-
-// testEngine loads testdata/policies: ownership (owner and env, with
-// defaults), no-temp (deletes temp-* tags), cost (report-only cost-center).
-func testEngine(t *testing.T) *policy.Engine {
-	t.Helper()
-	engineOnce.Do(func() {
-		engine, engineErr = handler.LoadEngine(handler.Config{PoliciesDir: "testdata/policies"})
-	})
-	if engineErr != nil {
-		t.Fatalf("load test policies: %v", engineErr)
-	}
-	return engine
-}
-
-// logBuffer collects log lines; logrus serialises writes.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// entries decodes the JSON log lines.
-func (b *logBuffer) entries(t *testing.T) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line is not JSON: %q", line)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-// keyDecisions counts the key decision entries per key id.
-func (b *logBuffer) keyDecisions(t *testing.T) map[string]int {
-	t.Helper()
-	n := map[string]int{}
-	for _, e := range b.entries(t) {
-		if _, ok := e["outcome"]; ok {
-			n[e["key_id"].(string)]++
-		}
-	}
-	return n
-}
-
 func newHandler(t *testing.T, cfg handler.Config) (*handler.Handler, *logBuffer) {
 	t.Helper()
-	logs := &logBuffer{}
-	log := logrus.New()
-	log.SetOutput(logs)
-	log.SetFormatter(&logrus.JSONFormatter{})
-	log.SetLevel(logrus.DebugLevel)
+	log, logs := jsonLogger(logrus.DebugLevel)
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = 4
 	}

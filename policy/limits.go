@@ -32,8 +32,10 @@ func DefaultLimits() Limits {
 	return Limits{MaxKeyLen: 36, MaxValueLen: 43, MaxTags: 10, MaxBatch: 10, ReservedPrefixes: []string{"_sys_"}}
 }
 
-// withDefaults fills every zero field from DefaultLimits.
-func (l Limits) withDefaults() Limits {
+// WithDefaults returns l with every zero (or negative) number and a nil
+// ReservedPrefixes taken from DefaultLimits; an empty, non-nil
+// ReservedPrefixes stays empty.
+func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits()
 	if l.MaxKeyLen <= 0 {
 		l.MaxKeyLen = d.MaxKeyLen

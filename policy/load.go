@@ -142,7 +142,7 @@ func Load(fsys fs.FS, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load policies: %w", err)
 	}
-	limits := opts.Limits.withDefaults()
+	limits := opts.Limits.WithDefaults()
 	var errs LoadErrors
 	if len(files) == 0 {
 		errs = append(errs, &LoadError{File: ".", Message: "no policy files (*.yaml) found"})

@@ -19,6 +19,16 @@ import (
 // is in package events.
 const fixtures = "../events/testdata"
 
+// read returns the fixture of that name.
+func read(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(fixtures, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 func TestDecodeKinds(t *testing.T) {
 	tests := []struct {
 		file   string
@@ -38,11 +48,7 @@ func TestDecodeKinds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join(fixtures, tt.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req, err := functiongraph.Decode(data)
+			req, err := functiongraph.Decode(read(t, tt.file))
 			if !tt.accept {
 				if !errors.Is(err, events.ErrInvalid) || !strings.Contains(err.Error(), "TIMER") {
 					t.Fatalf("got %v, want an invalid-event error naming the TIMER event among the expected shapes", err)
@@ -70,13 +76,6 @@ func TestInvokeWithoutStore(t *testing.T) {
 			return nil, errors.New("no store in this test")
 		},
 	}
-	read := func(name string) []byte {
-		data, err := os.ReadFile(filepath.Join(fixtures, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return data
-	}
 	tests := []struct {
 		name     string
 		inv      functiongraph.Invocation
@@ -85,9 +84,9 @@ func TestInvokeWithoutStore(t *testing.T) {
 	}{
 		{"malformed", functiongraph.Invocation{Payload: []byte("{oops")}, "InvalidEvent", "expected"},
 		{"too large", functiongraph.Invocation{Payload: make([]byte, functiongraph.MaxPayload+1)}, "InvalidEvent", "payload larger than"},
-		{"no agency", functiongraph.Invocation{Payload: read("timer.json")}, "NoCredentials", "give the function an agency"},
-		{"half a key pair", functiongraph.Invocation{Payload: read("timer.json"), CredentialsErr: errors.New("half a key pair")}, "NoCredentials", "half a key pair"},
-		{"ignored event needs no credentials", functiongraph.Invocation{Payload: read("cts-schedule-deletion.json")}, "", `"mode":"ignore"`},
+		{"no agency", functiongraph.Invocation{Payload: read(t, "timer.json")}, "NoCredentials", "give the function an agency"},
+		{"half a key pair", functiongraph.Invocation{Payload: read(t, "timer.json"), CredentialsErr: errors.New("half a key pair")}, "NoCredentials", "half a key pair"},
+		{"ignored event needs no credentials", functiongraph.Invocation{Payload: read(t, "cts-schedule-deletion.json")}, "", `"mode":"ignore"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,11 +120,7 @@ func TestInvokeWithoutStore(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(fixtures, "*"))
 	for _, name := range files {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
+		f.Add(read(f, filepath.Base(name)))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req, err := functiongraph.Decode(data)

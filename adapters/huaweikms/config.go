@@ -142,22 +142,7 @@ func (c Config) withDefaults() Config {
 	if c.HTTPTimeout <= 0 {
 		c.HTTPTimeout = DefaultHTTPTimeout
 	}
-	d := policy.DefaultLimits()
-	if c.Limits.MaxBatch <= 0 {
-		c.Limits.MaxBatch = d.MaxBatch
-	}
-	if c.Limits.MaxKeyLen <= 0 {
-		c.Limits.MaxKeyLen = d.MaxKeyLen
-	}
-	if c.Limits.MaxValueLen <= 0 {
-		c.Limits.MaxValueLen = d.MaxValueLen
-	}
-	if c.Limits.MaxTags <= 0 {
-		c.Limits.MaxTags = d.MaxTags
-	}
-	if c.Limits.ReservedPrefixes == nil {
-		c.Limits.ReservedPrefixes = d.ReservedPrefixes
-	}
+	c.Limits = c.Limits.WithDefaults()
 	if c.Transport == nil {
 		c.Transport = sharedTransport
 	}

@@ -26,12 +26,12 @@
 //
 // Every failure is an *Error carrying the API, key id, HTTP status, error
 // code, message and request id, and unwrapping to one handler kind through
-// one table (errorTable): KMS.0207 and 404 → ErrNotFound; KMS.0211 →
-// ErrDefaultKey; other 4xx → ErrInvalid; 401, 403 and the gateway's APIGW.*
-// → ErrDenied; 429 and APIG.0308 → ErrThrottled; 5xx, network faults and
-// deadlines → ErrTransient. Both error body shapes are understood: KMS's
-// nested {"error":{...}} and the API gateway's flat {"error_code",
-// "error_msg","request_id"}.
+// one table (errorTable): KMS.0207, KMS.0416 (tag not found) and 404 →
+// ErrNotFound; KMS.0211 → ErrDefaultKey; other 4xx → ErrInvalid; 401, 403
+// and the gateway's APIGW.* → ErrDenied; 429 and APIG.0308 → ErrThrottled;
+// 5xx, network faults and deadlines → ErrTransient. Both error body shapes
+// are understood: KMS's nested {"error":{...}} and the API gateway's flat
+// {"error_code", "error_msg","request_id"}.
 //
 // Listing (Store.List) runs in two phases. Phase 1 streams the bulk listing
 // (resource_instances/action, action filter, no tag filter, pages of 1000
@@ -43,12 +43,13 @@
 // marker) and delivers, with Tags nil (unknown: call Store.Tags), every key
 // phase 1 did not; a compact set of the ids delivered (UUIDs as 16 bytes in
 // a sorted slice: about 20 bytes per key in all, BenchmarkSeenSet) tells
-// them apart and keeps any key from being delivered twice. If the bulk listing fails after its retries
-// (except ErrDenied and an expired context, which end the listing) or
-// cannot be decoded, a warning is logged and phase 2 delivers the rest.
-// Page.Cursor (base64url JSON of the phase and offset or marker) resumes at
-// the start of its page; resuming past the first bulk page first re-reads
-// the ids of the bulk pages before it (one call per 1000 keys).
+// them apart and keeps any key from being delivered twice. If the bulk
+// listing fails after its retries (except ErrDenied and an expired context,
+// which end the listing) or cannot be decoded, a warning is logged and
+// phase 2 delivers the rest. Page.Cursor (base64url JSON of the phase and
+// offset or marker) resumes at the start of its page; resuming past the
+// first bulk page first re-reads the ids of the bulk pages before it (one
+// call per 1000 keys).
 //
 // Apply sends one BatchCreateKmsTags call with a fresh sequence (UUID),
 // after refusing locally, with ErrInvalid and without sending, a batch

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
+	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator/emulatortest"
 	"github.com/tagwarden/tagwarden/handler"
 	"github.com/tagwarden/tagwarden/handler/storetest"
 	"github.com/tagwarden/tagwarden/policy"
@@ -52,15 +53,7 @@ type testEnv struct {
 
 func newEnv(t testing.TB, opts emulator.Options, mod func(*Config)) *testEnv {
 	t.Helper()
-	srv, err := emulator.New(opts)
-	if err != nil {
-		t.Fatalf("emulator: %v", err)
-	}
-	url, err := srv.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv, url := emulatortest.Start(t, opts)
 	logs := &syncBuffer{}
 	log := logrus.New()
 	log.SetOutput(logs)

@@ -110,7 +110,9 @@ type rule struct {
 }
 
 // errorTable maps KMS and API gateway responses to error kinds. The first
-// matching line wins; codes come before statuses.
+// matching line wins: KMS codes and the gateway's throttling code first,
+// then 401 and 403 (whose hints are more precise than the APIGW.* line
+// after them), then the other statuses.
 var errorTable = []rule{
 	{0, "KMS.0207", handler.ErrNotFound, "key not found"},
 	{0, "KMS.0211", handler.ErrDefaultKey, "default keys cannot be tagged"},

@@ -119,9 +119,13 @@ func (s *Store) client(ctx context.Context) (*v2.KmsClient, error) {
 }
 
 // do runs one API call with rate limiting and bounded retries, never past
-// ctx's deadline. fn is called once per attempt with a client bound to ctx.
+// ctx's deadline. fn is called once per attempt with a client bound to ctx,
+// built at the first attempt and reused by the retries.
 func (s *Store) do(ctx context.Context, op, keyID string, fn func(*v2.KmsClient) error) error {
-	var last *Error
+	var (
+		last *Error
+		c    *v2.KmsClient
+	)
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return s.stopped(op, keyID, last, err)
@@ -133,11 +137,13 @@ func (s *Store) do(ctx context.Context, op, keyID string, fn func(*v2.KmsClient)
 			return &Error{Op: op, KeyID: keyID, Kind: handler.ErrThrottled,
 				Hint: "the rate limit leaves no room for this call before the deadline", Message: err.Error(), Err: context.DeadlineExceeded}
 		}
-		c, err := s.client(ctx)
-		if err != nil {
-			return &Error{Op: op, KeyID: keyID, Kind: handler.ErrInvalid, Hint: "build client", Message: err.Error(), Err: err}
+		if c == nil {
+			var err error
+			if c, err = s.client(ctx); err != nil {
+				return &Error{Op: op, KeyID: keyID, Kind: handler.ErrInvalid, Hint: "build client", Message: err.Error(), Err: err}
+			}
 		}
-		err = fn(c)
+		err := fn(c)
 		if err == nil {
 			return nil
 		}

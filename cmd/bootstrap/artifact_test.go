@@ -18,6 +18,7 @@ import (
 
 	"github.com/tagwarden/tagwarden/adapters/functiongraph/runtimetest"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
+	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator/emulatortest"
 	"github.com/tagwarden/tagwarden/handler"
 )
 
@@ -139,16 +140,7 @@ func differing(t *testing.T, a, b string) []string {
 // sampleEmulator is a KMS emulator with realistic sample keys.
 func sampleEmulator(t *testing.T, ak, sk, token string) (*emulator.Server, string) {
 	t.Helper()
-	srv, err := emulator.New(emulator.Options{AccessKey: ak, SecretKey: sk, SecurityToken: token, Seed: emulator.SampleKeys(40, 7)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := srv.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return srv, url
+	return emulatortest.Start(t, emulator.Options{AccessKey: ak, SecretKey: sk, SecurityToken: token, Seed: emulator.SampleKeys(40, 7)})
 }
 
 // sweepTwice checks the artifact on one platform: a dry run plans changes

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
+	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator/emulatortest"
 	"github.com/tagwarden/tagwarden/cmd/internal/lambdarie"
 	"github.com/tagwarden/tagwarden/handler"
 )
@@ -254,7 +255,7 @@ func seedKey(id, alias string, tags map[string]string) emulator.SeedKey {
 // given credentials, seeded with the test keys.
 func newEmulator(t testing.TB, ak, sk, token string) (*emulator.Server, string) {
 	t.Helper()
-	srv, err := emulator.New(emulator.Options{
+	return emulatortest.Start(t, emulator.Options{
 		AccessKey: ak, SecretKey: sk, SecurityToken: token,
 		Seed: []emulator.SeedKey{
 			seedKey(keyOwned, "orders", map[string]string{"owner": "team-a"}),
@@ -263,15 +264,6 @@ func newEmulator(t testing.TB, ak, sk, token string) (*emulator.Server, string) 
 			seedKey(keyDefault, "kms/default", nil),
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := srv.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return srv, url
 }
 
 // tagsOf reads a key's tags from the emulator.

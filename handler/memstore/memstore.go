@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/tagwarden/tagwarden/handler"
 	"github.com/tagwarden/tagwarden/policy"
@@ -27,7 +26,8 @@ const DefaultPageSize = 100
 
 // Options configure a Store.
 type Options struct {
-	// Limits are the tag rules enforced; the zero value means policy.DefaultLimits().
+	// Limits are the tag rules enforced; zero fields take those of
+	// policy.DefaultLimits (see policy.Limits.WithDefaults).
 	Limits policy.Limits
 	// PageSize is the number of records per listing page (default 100).
 	PageSize int
@@ -71,9 +71,7 @@ var _ handler.KeyStore = (*Store)(nil)
 
 // New returns an empty store.
 func New(opts Options) *Store {
-	if opts.Limits.MaxTags == 0 && opts.Limits.MaxBatch == 0 && opts.Limits.MaxKeyLen == 0 {
-		opts.Limits = policy.DefaultLimits()
-	}
+	opts.Limits = opts.Limits.WithDefaults()
 	if opts.PageSize < 1 {
 		opts.PageSize = DefaultPageSize
 	}
@@ -301,12 +299,12 @@ func (s *Store) apply(id string, b policy.Batch) error {
 			return fmt.Errorf("tag %q twice: %w", t.Key, handler.ErrInvalid)
 		}
 		seen[t.Key] = true
-		if err := s.checkKey(t.Key); err != nil {
-			return err
+		if err := s.limits.CheckKey(t.Key); err != nil {
+			return fmt.Errorf("%w: %w", err, handler.ErrInvalid)
 		}
 		if b.Action == policy.ActionCreate {
-			if err := s.checkValue(t.Key, t.Value); err != nil {
-				return err
+			if err := s.limits.CheckValue(t.Value); err != nil {
+				return fmt.Errorf("tag %q: %w: %w", t.Key, err, handler.ErrInvalid)
 			}
 		}
 	}
@@ -327,38 +325,6 @@ func (s *Store) apply(id string, b policy.Batch) error {
 	}
 	for _, t := range b.Tags {
 		e.tags[t.Key] = t.Value
-	}
-	return nil
-}
-
-func (s *Store) checkKey(k string) error {
-	if n := utf8.RuneCountInString(k); n < 1 || n > s.limits.MaxKeyLen {
-		return fmt.Errorf("tag key %q: length %d, want 1 to %d: %w", k, n, s.limits.MaxKeyLen, handler.ErrInvalid)
-	}
-	for _, p := range s.limits.ReservedPrefixes {
-		if p != "" && strings.HasPrefix(k, p) {
-			return fmt.Errorf("tag key %q: reserved prefix %q: %w", k, p, handler.ErrInvalid)
-		}
-	}
-	return checkChars("tag key", k)
-}
-
-func (s *Store) checkValue(k, v string) error {
-	if n := utf8.RuneCountInString(v); n > s.limits.MaxValueLen {
-		return fmt.Errorf("value of tag %q: length %d, at most %d: %w", k, n, s.limits.MaxValueLen, handler.ErrInvalid)
-	}
-	return checkChars("value of tag "+fmt.Sprintf("%q", k), v)
-}
-
-// checkChars refuses what the API refuses: invalid UTF-8, ASCII 0-31 and * < > \ =.
-func checkChars(what, s string) error {
-	if !utf8.ValidString(s) {
-		return fmt.Errorf("%s: not UTF-8: %w", what, handler.ErrInvalid)
-	}
-	for _, r := range s {
-		if r < 32 || strings.ContainsRune(`*<>\=`, r) {
-			return fmt.Errorf("%s: character %q not allowed: %w", what, r, handler.ErrInvalid)
-		}
 	}
 	return nil
 }

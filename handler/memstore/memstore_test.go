@@ -60,6 +60,7 @@ func TestApply(t *testing.T) {
 		{"empty key", "k1", create("", "v"), handler.ErrInvalid, map[string]string{"owner": "a"}},
 		{"forbidden char", "k1", create("a=b", "v"), handler.ErrInvalid, map[string]string{"owner": "a"}},
 		{"control char in value", "k1", create("a", "x\ny"), handler.ErrInvalid, map[string]string{"owner": "a"}},
+		{"invalid UTF-8 value", "k1", create("a", "x\xffy"), handler.ErrInvalid, map[string]string{"owner": "a"}},
 		{"reserved prefix", "k1", create("_sys_x", "v"), handler.ErrInvalid, map[string]string{"owner": "a"}},
 		{"duplicate in batch", "k1", create("a", "1", "a", "2"), handler.ErrInvalid, map[string]string{"owner": "a"}},
 		{"empty batch", "k1", policy.Batch{Action: policy.ActionCreate}, handler.ErrInvalid, map[string]string{"owner": "a"}},
@@ -82,6 +83,34 @@ func TestApply(t *testing.T) {
 			st := s.Stats()
 			if wantWrites := map[bool]int{true: 1, false: 0}[err == nil]; st.Writes != wantWrites {
 				t.Errorf("Writes = %d, want %d", st.Writes, wantWrites)
+			}
+		})
+	}
+}
+
+// TestPartialLimits checks that Options.Limits fills its zero fields from
+// policy.DefaultLimits one by one: setting some fields must not leave the
+// others at zero (no key, tag or value would fit) nor drop the ones set.
+func TestPartialLimits(t *testing.T) {
+	tests := []struct {
+		name   string
+		limits policy.Limits
+		tags   []policy.Tag
+		want   error
+	}{
+		{"only MaxBatch: ordinary tags fit", policy.Limits{MaxBatch: 20}, []policy.Tag{{Key: "owner", Value: "alice"}}, nil},
+		{"only MaxBatch: the batch limit holds", policy.Limits{MaxBatch: 1}, []policy.Tag{{Key: "a", Value: "1"}, {Key: "b", Value: "2"}}, handler.ErrInvalid},
+		{"only MaxValueLen: the value limit holds", policy.Limits{MaxValueLen: 3}, []policy.Tag{{Key: "owner", Value: "alice"}}, handler.ErrInvalid},
+		{"only MaxValueLen: the key limit is the default", policy.Limits{MaxValueLen: 3}, []policy.Tag{{Key: strings.Repeat("k", 37), Value: "v"}}, handler.ErrInvalid},
+		{"no reserved prefixes", policy.Limits{ReservedPrefixes: []string{}}, []policy.Tag{{Key: "_sys_x", Value: "v"}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := memstore.New(memstore.Options{Limits: tt.limits})
+			s.Put(policy.Key{ID: "k1", State: policy.StateEnabled}, nil)
+			err := s.Apply(context.Background(), "k1", policy.Batch{Action: policy.ActionCreate, Tags: tt.tags})
+			if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
+				t.Errorf("got %v, want %v", err, tt.want)
 			}
 		})
 	}

@@ -400,14 +400,14 @@ func (s *Server) tagsAction(rt route, body []byte) reply {
 		return kmsErr(http.StatusBadRequest, "KMS.0204", "The parameter tags is missing or empty")
 	}
 	create := req.Action == "create"
+	// The source document's rules hold for both actions; reserved prefixes
+	// (a user guide rule) only for create.
+	reserved := s.opts.ReservedPrefixes
+	if !create {
+		reserved = nil
+	}
 	seen := make(map[string]bool, len(req.Tags))
 	for _, t := range req.Tags {
-		// The source document's rules hold for both actions; reserved
-		// prefixes (a user guide rule) only for create.
-		reserved := s.opts.ReservedPrefixes
-		if !create {
-			reserved = nil
-		}
 		if p := checkTagKey(t.Key, reserved); p != "" {
 			return kmsErr(http.StatusBadRequest, "KMS.0401", fmt.Sprintf("Invalid tag key %q: %s", t.Key, p))
 		}

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,31 +25,22 @@ type project struct {
 
 func newProject() *project { return &project{byID: make(map[string]*key)} }
 
-// before reports whether a sorts before b in listing order.
-func before(aCreated int64, aID string, bCreated int64, bID string) bool {
-	if aCreated != bCreated {
-		return aCreated > bCreated
+// compareAt orders listing positions: newest first, then by id.
+func compareAt(aCreated int64, aID string, bCreated int64, bID string) int {
+	if c := cmp.Compare(bCreated, aCreated); c != 0 {
+		return c
 	}
-	return aID < bID
+	return strings.Compare(aID, bID)
+}
+
+func compareKeys(a, b *key) int {
+	return compareAt(a.created, a.details.KeyID, b.created, b.details.KeyID)
 }
 
 // search returns the position of the first key not before (created, id).
 func (p *project) search(created int64, id string) int {
-	i, _ := slices.BinarySearchFunc(p.keys, struct {
-		c  int64
-		id string
-	}{created, id}, func(k *key, t struct {
-		c  int64
-		id string
-	}) int {
-		switch {
-		case k.created == t.c && k.details.KeyID == t.id:
-			return 0
-		case before(k.created, k.details.KeyID, t.c, t.id):
-			return -1
-		default:
-			return 1
-		}
+	i, _ := slices.BinarySearchFunc(p.keys, id, func(k *key, id string) int {
+		return compareAt(k.created, k.details.KeyID, created, id)
 	})
 	return i
 }
@@ -63,26 +55,14 @@ func (p *project) put(k *key) {
 	p.byID[k.details.KeyID] = k
 }
 
-// appendSorted adds keys in bulk (New): append all, sort once.
+// appendSorted adds keys in bulk (New): append all, sort once. The keys
+// must be new: New refuses a seed listing an id twice.
 func (p *project) appendSorted(ks []*key) {
 	for _, k := range ks {
-		if old, ok := p.byID[k.details.KeyID]; ok {
-			*old = *k
-			continue
-		}
 		p.byID[k.details.KeyID] = k
-		p.keys = append(p.keys, k)
 	}
-	slices.SortFunc(p.keys, func(a, b *key) int {
-		switch {
-		case a.created == b.created && a.details.KeyID == b.details.KeyID:
-			return 0
-		case before(a.created, a.details.KeyID, b.created, b.details.KeyID):
-			return -1
-		default:
-			return 1
-		}
-	})
+	p.keys = append(p.keys, ks...)
+	slices.SortFunc(p.keys, compareKeys)
 }
 
 func (p *project) remove(k *key) {
@@ -98,7 +78,7 @@ func marker(k *key) string {
 	return strconv.FormatInt(k.created, 10) + "." + k.details.KeyID
 }
 
-// parseMarker returns the position after the key the marker names, which
+// afterMarker returns the position after the key the marker names, which
 // need not exist any more.
 func (p *project) afterMarker(m string) (int, bool) {
 	c, id, ok := strings.Cut(m, ".")
