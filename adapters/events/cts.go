@@ -258,15 +258,18 @@ func cloudEventBatch(obj map[string]json.RawMessage) (handler.Request, error) {
 		return handler.Request{Mode: handler.ModeIgnore, Trigger: TriggerEventGrid, Reason: "empty event batch"}, nil
 	}
 	var keys, reasons, ignored []string
+	var bad []error
 	seen := map[string]bool{}
 	for i, raw := range list {
 		ev, err := object(raw)
 		if err != nil {
-			return handler.Request{}, fmt.Errorf("events[%d]: %w: expected a CloudEvent", i, err)
+			bad = append(bad, fmt.Errorf("events[%d]: %w: expected a CloudEvent", i, err))
+			continue
 		}
 		t, err := cloudEventTrace(ev)
 		if err != nil {
-			return handler.Request{}, fmt.Errorf("events[%d]: %w", i, err)
+			bad = append(bad, fmt.Errorf("events[%d]: %w", i, err))
+			continue
 		}
 		r := t.Request(TriggerEventGrid)
 		if r.Mode == handler.ModeIgnore {
@@ -281,12 +284,25 @@ func cloudEventBatch(obj map[string]json.RawMessage) (handler.Request, error) {
 			}
 		}
 	}
+	// One malformed event does not cost the batch's good ones: they are
+	// handled, and the report's reason names the malformed ones. A batch
+	// with no key to evaluate and a malformed event is an error.
 	if len(keys) == 0 {
+		if len(bad) > 0 {
+			return handler.Request{}, bad[0]
+		}
 		return handler.Request{Mode: handler.ModeIgnore, Trigger: TriggerEventGrid, Reason: summarize(ignored)}, nil
 	}
 	reason := summarize(reasons)
 	if len(ignored) > 0 {
 		reason += fmt.Sprintf("; %d event(s) ignored", len(ignored))
+	}
+	if len(bad) > 0 {
+		msgs := make([]string, len(bad))
+		for i, err := range bad {
+			msgs[i] = err.Error()
+		}
+		reason += fmt.Sprintf("; %d malformed event(s) skipped: %s", len(bad), summarize(msgs))
 	}
 	return handler.Request{Mode: handler.ModeKeys, KeyIDs: keys, Trigger: TriggerEventGrid, Reason: reason}, nil
 }

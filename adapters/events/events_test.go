@@ -65,6 +65,10 @@ var cases = []struct {
 	{file: "eventgrid-batch.json", want: handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{keyC, keyD}, Trigger: "eventgrid",
 		Reason: "createKey at 2025-11-29T09:12:00Z (trace t-1); batchDeleteKeyTags at 2025-11-29T09:12:01Z (trace t-2); " +
 			"createKeyTag at 2025-11-29T09:12:03Z (trace t-4); 1 event(s) ignored"}},
+	{file: "eventgrid-batch-malformed.json", want: handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{keyC}, Trigger: "eventgrid",
+		Reason: "createKey at 2025-11-29T09:12:00Z (trace t-1); 2 malformed event(s) skipped: " +
+			`events[1]: invalid event: cloud event "e9" has no data: expected the CTS trace in data; ` +
+			`events[2]: invalid event: payload is a string, not a JSON object: expected a CloudEvent`}},
 	{file: "eventgrid-batch-ignored.json", want: handler.Request{Mode: handler.ModeIgnore, Trigger: "eventgrid",
 		Reason: `trace "createKey" records a failed call (code 403)`}},
 	{file: "scheduled-event.json", want: handler.Request{Mode: handler.ModeSweep, Trigger: "schedule",
@@ -84,6 +88,7 @@ var cases = []struct {
 	{file: "bad-manual-key-id.json", wantErr: []string{`key_ids[1] is "bad key": expected a key id`}},
 	{file: "bad-timer-user-event.json", wantErr: []string{"user_event", `unknown field(s) "dry-run"`}},
 	{file: "bad-cts-no-trace-name.json", wantErr: []string{"cts trace has no trace_name", `"resource_id", "service_type"`}},
+	{file: "bad-eventgrid-batch-all-malformed.json", wantErr: []string{`events[0]: invalid event: cloud event "e9" has no data`}},
 	{file: "bad-eventgrid-no-data.json", wantErr: []string{`cloud event "e9" has no data: expected the CTS trace in data`}},
 	{file: "bad-eventbridge-other.json", wantErr: []string{`detail-type is "AWS API Call via CloudTrail": expected "Scheduled Event"`}},
 }
