@@ -33,6 +33,12 @@ type continuation struct {
 	Cursor string   `json:"c,omitempty"`
 	Done   int      `json:"n,omitempty"`
 	LastID string   `json:"i,omitempty"`
+	// Touched holds, for keys in IDs whose tag writes were cut short (their
+	// outcome unknown), the values the tags they were changing had before:
+	// tag key -> value, null for a tag that did not exist. The resumed
+	// request recognises a write that did land from it, and reports the
+	// change as the uncut request would have.
+	Touched map[string]map[string]*string `json:"t,omitempty"`
 }
 
 func (c continuation) encode() string {
@@ -70,9 +76,16 @@ func decodeContinuation(tok string, mode Mode, dryRun bool) (continuation, error
 	case !c.List && (c.Cursor != "" || c.Done != 0 || c.LastID != ""):
 		return c, errors.New("listing position without a listing")
 	}
+	ids := make(map[string]bool, len(c.IDs))
 	for _, id := range c.IDs {
 		if id == "" {
 			return c, errors.New("empty key id")
+		}
+		ids[id] = true
+	}
+	for id := range c.Touched {
+		if !ids[id] {
+			return c, fmt.Errorf("written tags of key %q, which is not to be resumed", id)
 		}
 	}
 	return c, nil

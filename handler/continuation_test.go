@@ -13,6 +13,7 @@ func TestContinuationRoundTrip(t *testing.T) {
 		{V: 1, Mode: ModeSweep, List: true},
 		{V: 1, Mode: ModeSweep, DryRun: true, List: true, Cursor: "b:1000", Done: 17, LastID: "k-17", IDs: []string{"a", "b"}},
 		{V: 1, Mode: ModeKeys, IDs: []string{"x"}},
+		{V: 1, Mode: ModeSweep, List: true, IDs: []string{"a"}, Touched: map[string]map[string]*string{"a": {"env": ptr("PROD "), "owner": nil}}},
 	}
 	for _, c := range tests {
 		tok := c.encode()
@@ -46,6 +47,7 @@ func TestContinuationInvalid(t *testing.T) {
 		{"keys listing", enc(`{"v":1,"m":"keys","l":true}`), ModeKeys, false, "no listing"},
 		{"position without listing", enc(`{"v":1,"m":"sweep","c":"x"}`), ModeSweep, false, "without a listing"},
 		{"empty id", enc(`{"v":1,"m":"keys","k":[""]}`), ModeKeys, false, "empty key id"},
+		{"touched key not resumed", enc(`{"v":1,"m":"keys","k":["a"],"t":{"b":{"env":null}}}`), ModeKeys, false, `key "b", which is not to be resumed`},
 		{"too long", strings.Repeat("A", maxContinuationLen+1), ModeSweep, false, "more than"},
 	}
 	for _, tt := range tests {
@@ -82,6 +84,8 @@ func FuzzDecodeContinuation(f *testing.F) {
 		}
 	})
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func TestContinuationOfMaxKeysFits(t *testing.T) {
 	ids := make([]string, MaxKeyIDs)

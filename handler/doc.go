@@ -28,7 +28,11 @@
 //     still running Config.Margin/2 before the deadline are cancelled, so
 //     that the report is returned in time. A key whose
 //     processing was interrupted (ctx cancelled, or access denied, which
-//     stops all new work) is put in the continuation, not reported. Resuming
+//     stops all new work) is put in the continuation, not reported. When
+//     its tag writes were cut in flight (they may or may not have landed),
+//     the continuation also keeps the values those writes were changing;
+//     the resumed request reads the key fresh and, if the writes landed,
+//     reports the change as the uncut request would have. Resuming
 //     with each report's continuation until there is none covers every key
 //     exactly once, as long as the listing order is stable. A key request
 //     resumed with a continuation processes the token's remaining ids and

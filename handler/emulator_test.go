@@ -190,8 +190,10 @@ func TestEmulatorResumedSweep(t *testing.T) {
 		t.Fatalf("uncut: %s", counts(uncut))
 	}
 
-	// Every call takes 5ms; an invocation has 150ms, minus a 30ms margin.
-	cutKMS.srv.SetFaults(emulator.Faults{Latency: 5 * time.Millisecond})
+	// Every call takes 20ms; an invocation has 150ms, minus a 30ms margin:
+	// a few listing calls and a round of writes by 4 workers at most, so
+	// writes in flight are often cut, their outcome unknown.
+	cutKMS.srv.SetFaults(emulator.Faults{Latency: 20 * time.Millisecond})
 	log, logs := jsonLogger(logrus.TraceLevel)
 	h := handler.New(shipped(t), handler.Config{Margin: 30 * time.Millisecond}, log)
 	var reps []handler.Report

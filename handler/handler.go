@@ -202,6 +202,9 @@ type item struct {
 	rec   Record
 	id    string
 	fresh bool
+	// touched, for a key whose writes an earlier request cut short, maps
+	// each tag those writes changed to its value before (nil: absent).
+	touched map[string]*string
 }
 
 // run is the state of one Handle call.
@@ -223,6 +226,7 @@ type run struct {
 	mu       sync.Mutex // guards everything below and *rep
 	rep      *Report
 	requeue  []string
+	touched  map[string]map[string]*string // of requeued keys whose writes were cut
 	halted   bool
 	deadline bool // stopped by the deadline margin
 	full     bool // stopped because the report holds MaxReportKeys keys
@@ -356,8 +360,13 @@ func (r *run) execute(tok continuation) {
 			if !r.firstSeen(id) {
 				continue
 			}
-			if !dispatch(item{id: id, fresh: true}) {
+			if !dispatch(item{id: id, fresh: true, touched: tok.Touched[id]}) {
 				next.IDs = append(next.IDs, tok.IDs[i:]...)
+				for _, id := range tok.IDs[i:] {
+					if t, ok := tok.Touched[id]; ok {
+						r.setTouched(id, t)
+					}
+				}
 				next.List, next.Cursor, next.Done, next.LastID = tok.List, tok.Cursor, tok.Done, tok.LastID
 				return
 			}
@@ -372,6 +381,7 @@ func (r *run) execute(tok continuation) {
 	}()
 
 	next.IDs = append(next.IDs, r.requeue...)
+	next.Touched = r.touched
 	if len(next.IDs) > 0 || next.List {
 		r.rep.Continuation = next.encode()
 		r.stopped() // keys in flight may have been cut after the last dispatch
@@ -497,6 +507,13 @@ func (r *run) process(it item) {
 	r.mu.Lock()
 	if requeue {
 		r.requeue = append(r.requeue, id)
+		if _, ok := r.touched[id]; !ok && it.touched != nil {
+			// Cut again before it could be checked: keep what is known.
+			if r.touched == nil {
+				r.touched = map[string]map[string]*string{}
+			}
+			r.touched[id] = it.touched
+		}
 		r.mu.Unlock()
 		return
 	}
@@ -635,6 +652,13 @@ func (r *run) decide(it item) (KeyReport, bool) {
 			tags = map[string]string{}
 		}
 	}
+	if it.touched != nil && !r.dry {
+		if d, ok := r.landed(rec.Key, tags, it.touched); ok {
+			kr.Violations, kr.Create, kr.Delete = d.Violations, d.Create, d.Delete
+			kr.Outcome = OutcomeChanged
+			return kr, false
+		}
+	}
 	d := r.h.engine.Evaluate(rec.Key, tags, r.now)
 	kr.Violations = d.Violations
 	if !d.HasChanges() {
@@ -652,11 +676,80 @@ func (r *run) decide(it item) (KeyReport, bool) {
 	}
 	for _, b := range d.Batches(r.batch) {
 		if err := r.store.Apply(r.work, it.id, b); err != nil {
-			return r.classify(kr, fmt.Errorf("%s %d tags: %w", b.Action, len(b.Tags), err))
+			kr, requeue := r.classify(kr, fmt.Errorf("%s %d tags: %w", b.Action, len(b.Tags), err))
+			if requeue {
+				// The write may have landed: keep what it was changing, so
+				// that the resumed request can tell.
+				r.setTouched(it.id, priorValues(tags, d))
+			}
+			return kr, requeue
 		}
 	}
 	kr.Outcome = OutcomeChanged
 	return kr, false
+}
+
+// setTouched records the prior tag values of a key whose writes were cut.
+func (r *run) setTouched(id string, t map[string]*string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.touched == nil {
+		r.touched = map[string]map[string]*string{}
+	}
+	r.touched[id] = t
+}
+
+// priorValues returns, for every tag d changes, its value in tags (nil
+// where absent).
+func priorValues(tags map[string]string, d policy.Decision) map[string]*string {
+	out := make(map[string]*string, len(d.Create)+len(d.Delete))
+	for _, set := range [][]policy.Tag{d.Create, d.Delete} {
+		for _, t := range set {
+			if v, ok := tags[t.Key]; ok {
+				out[t.Key] = &v
+			} else {
+				out[t.Key] = nil
+			}
+		}
+	}
+	return out
+}
+
+// landed reports whether a key's current tags are exactly what the plan of
+// its prior tags (current tags with the touched ones restored) would have
+// written, and returns that plan: the cut write did land.
+func (r *run) landed(key policy.Key, current map[string]string, touched map[string]*string) (policy.Decision, bool) {
+	prior := make(map[string]string, len(current)+len(touched))
+	for k, v := range current {
+		prior[k] = v
+	}
+	for k, v := range touched {
+		if v == nil {
+			delete(prior, k)
+		} else {
+			prior[k] = *v
+		}
+	}
+	d := r.h.engine.Evaluate(key, prior, r.now)
+	if !d.HasChanges() {
+		return d, false
+	}
+	want := prior
+	for _, t := range d.Delete {
+		delete(want, t.Key)
+	}
+	for _, t := range d.Create {
+		want[t.Key] = t.Value
+	}
+	if len(want) != len(current) {
+		return d, false
+	}
+	for k, v := range want {
+		if cv, ok := current[k]; !ok || cv != v {
+			return d, false
+		}
+	}
+	return d, true
 }
 
 // classify turns a store error into the key's outcome, or asks for the key

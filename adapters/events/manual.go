@@ -20,8 +20,10 @@ const (
 const (
 	// MaxKeyIDs is the most key ids one check takes.
 	MaxKeyIDs = 100
-	// MaxContinuation is the longest continuation token accepted, in bytes.
-	MaxContinuation = 8192
+	// MaxContinuation is the longest continuation token accepted, in bytes:
+	// the handler's own bound (a sweep's token carries the keys cut in
+	// flight, with the tags their writes were changing).
+	MaxContinuation = 64 << 10
 )
 
 // Manual is the manual payload, as documented in the package comment. It is
