@@ -652,14 +652,29 @@ func (r *run) decide(it item) (KeyReport, bool) {
 			tags = map[string]string{}
 		}
 	}
+	// A key whose writes an earlier request cut in flight: if they landed,
+	// wholly or in part, and finishing them ends where the earlier plan
+	// would have, report that plan, as the uncut request would have.
+	var (
+		prior       policy.Decision
+		priorTarget map[string]string
+		priorOK     bool
+	)
 	if it.touched != nil && !r.dry {
-		if d, ok := r.landed(rec.Key, tags, it.touched); ok {
-			kr.Violations, kr.Create, kr.Delete = d.Violations, d.Create, d.Delete
-			kr.Outcome = OutcomeChanged
-			return kr, false
+		prior, priorTarget, priorOK = r.priorPlan(rec.Key, tags, it.touched)
+	}
+	reportPrior := func(after map[string]string) bool {
+		if !priorOK || !sameTags(priorTarget, after) {
+			return false
 		}
+		kr.Violations, kr.Create, kr.Delete = prior.Violations, prior.Create, prior.Delete
+		kr.Outcome = OutcomeChanged
+		return true
 	}
 	d := r.h.engine.Evaluate(rec.Key, tags, r.now)
+	if !d.HasChanges() && reportPrior(tags) {
+		return kr, false
+	}
 	kr.Violations = d.Violations
 	if !d.HasChanges() {
 		if d.Compliant() {
@@ -680,10 +695,17 @@ func (r *run) decide(it item) (KeyReport, bool) {
 			if requeue {
 				// The write may have landed: keep what it was changing, so
 				// that the resumed request can tell.
-				r.setTouched(it.id, priorValues(tags, d))
+				t := priorValues(tags, d)
+				for k, v := range it.touched { // cut before too: the first values
+					t[k] = v
+				}
+				r.setTouched(it.id, t)
 			}
 			return kr, requeue
 		}
+	}
+	if reportPrior(applied(tags, d)) {
+		return kr, false
 	}
 	kr.Outcome = OutcomeChanged
 	return kr, false
@@ -715,10 +737,11 @@ func priorValues(tags map[string]string, d policy.Decision) map[string]*string {
 	return out
 }
 
-// landed reports whether a key's current tags are exactly what the plan of
-// its prior tags (current tags with the touched ones restored) would have
-// written, and returns that plan: the cut write did land.
-func (r *run) landed(key policy.Key, current map[string]string, touched map[string]*string) (policy.Decision, bool) {
+// priorPlan rebuilds the tags a key had before writes that were cut in
+// flight (its current tags with the touched ones restored) and returns the
+// plan made of them and the tags that plan ends with. ok is false when
+// that plan changes nothing.
+func (r *run) priorPlan(key policy.Key, current map[string]string, touched map[string]*string) (d policy.Decision, target map[string]string, ok bool) {
 	prior := make(map[string]string, len(current)+len(touched))
 	for k, v := range current {
 		prior[k] = v
@@ -730,26 +753,36 @@ func (r *run) landed(key policy.Key, current map[string]string, touched map[stri
 			prior[k] = *v
 		}
 	}
-	d := r.h.engine.Evaluate(key, prior, r.now)
-	if !d.HasChanges() {
-		return d, false
+	d = r.h.engine.Evaluate(key, prior, r.now)
+	return d, applied(prior, d), d.HasChanges()
+}
+
+// applied returns tags as they are once d is written.
+func applied(tags map[string]string, d policy.Decision) map[string]string {
+	out := make(map[string]string, len(tags)+len(d.Create))
+	for k, v := range tags {
+		out[k] = v
 	}
-	want := prior
 	for _, t := range d.Delete {
-		delete(want, t.Key)
+		delete(out, t.Key)
 	}
 	for _, t := range d.Create {
-		want[t.Key] = t.Value
+		out[t.Key] = t.Value
 	}
-	if len(want) != len(current) {
-		return d, false
+	return out
+}
+
+// sameTags reports whether a and b hold the same tags.
+func sameTags(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	for k, v := range want {
-		if cv, ok := current[k]; !ok || cv != v {
-			return d, false
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
 		}
 	}
-	return d, true
+	return true
 }
 
 // classify turns a store error into the key's outcome, or asks for the key

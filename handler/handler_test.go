@@ -949,3 +949,62 @@ func TestReportCap(t *testing.T) {
 		}
 	}
 }
+
+// cutWrites is a key store whose tag writes land but whose answers are lost:
+// each write is made, then the call waits for its context to end, as a call
+// cut in flight by the deadline. With partial set, only delete batches land
+// and create batches are cut before they are sent.
+type cutWrites struct {
+	handler.KeyStore
+	partial bool
+}
+
+func (c cutWrites) Apply(ctx context.Context, id string, b policy.Batch) error {
+	if !c.partial || b.Action == policy.ActionDelete {
+		if err := c.KeyStore.Apply(context.Background(), id, b); err != nil {
+			return err
+		}
+	}
+	<-ctx.Done()
+	return fmt.Errorf("apply: %w: %w", handler.ErrTransient, ctx.Err())
+}
+
+// TestWritesCutInFlight checks that a key whose writes were cut in flight,
+// whether they landed wholly or in part, is reported by the resumed request
+// exactly as an uncut request reports it, and ends in the same state.
+func TestWritesCutInFlight(t *testing.T) {
+	// key-00005 has temp-* tags to delete and key-00007 tags to create;
+	// key-00004 gets env normalized.
+	ids := []string{keyID(4), keyID(5), keyID(7)}
+	uncutStore := newStore(10, 100)
+	h, _ := newHandler(t, handler.Config{Margin: 200 * time.Millisecond})
+	uncut := h.Handle(context.Background(), uncutStore, handler.Request{Mode: handler.ModeKeys, KeyIDs: ids})
+	if uncut.Changed != 3 || uncut.Continuation != "" {
+		t.Fatalf("uncut: %s", counts(uncut))
+	}
+	for _, partial := range []bool{false, true} {
+		t.Run(fmt.Sprintf("partial=%t", partial), func(t *testing.T) {
+			s := newStore(10, 100)
+			ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+			first := h.Handle(ctx, cutWrites{s, partial}, handler.Request{Mode: handler.ModeKeys, KeyIDs: ids})
+			cancel()
+			if first.Continuation == "" || first.Scanned != 0 {
+				t.Fatalf("first request: %s; want every key cut and put in the continuation", counts(first))
+			}
+			resumed := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeKeys, Continuation: first.Continuation})
+			if resumed.Continuation != "" || resumed.Scanned != len(ids) {
+				t.Fatalf("resumed: %s", counts(resumed))
+			}
+			if diff := cmp.Diff(byID(uncut.Keys), byID(resumed.Keys)); diff != "" {
+				t.Errorf("resumed report differs from the uncut one (-uncut +resumed):\n%s", diff)
+			}
+			for _, id := range ids {
+				want, _ := uncutStore.TagsOf(id)
+				got, _ := s.TagsOf(id)
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("key %s tags (-uncut +resumed):\n%s", id, diff)
+				}
+			}
+		})
+	}
+}
