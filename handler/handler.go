@@ -652,62 +652,47 @@ func (r *run) decide(it item) (KeyReport, bool) {
 			tags = map[string]string{}
 		}
 	}
-	// A key whose writes an earlier request cut in flight: if they landed,
-	// wholly or in part, and finishing them ends where the earlier plan
-	// would have, report that plan, as the uncut request would have.
-	var (
-		prior       policy.Decision
-		priorTarget map[string]string
-		priorOK     bool
-	)
-	if it.touched != nil && !r.dry {
-		prior, priorTarget, priorOK = r.priorPlan(rec.Key, tags, it.touched)
-	}
-	reportPrior := func(after map[string]string) bool {
-		if !priorOK || !sameTags(priorTarget, after) {
-			return false
-		}
-		kr.Violations, kr.Create, kr.Delete = prior.Violations, prior.Create, prior.Delete
-		kr.Outcome = OutcomeChanged
-		return true
-	}
 	d := r.h.engine.Evaluate(rec.Key, tags, r.now)
-	if !d.HasChanges() && reportPrior(tags) {
-		return kr, false
+	if d.HasChanges() && !r.dry {
+		for _, b := range d.Batches(r.batch) {
+			if err := r.store.Apply(r.work, it.id, b); err != nil {
+				kr, requeue := r.classify(kr, fmt.Errorf("%s %d tags: %w", b.Action, len(b.Tags), err))
+				if requeue {
+					// The write may have landed: keep what it was changing,
+					// so that the resumed request can tell.
+					t := priorValues(tags, d)
+					for k, v := range it.touched { // cut before too: the first values
+						t[k] = v
+					}
+					r.setTouched(it.id, t)
+				}
+				return kr, requeue
+			}
+		}
+	}
+	// A key whose writes an earlier request cut in flight: when they had
+	// landed, wholly or in part, and the key now ends where the earlier plan
+	// would have, report that plan, as the uncut request would have.
+	if it.touched != nil && !r.dry {
+		if p, ok := r.priorPlan(rec.Key, tags, it.touched, applied(tags, d)); ok {
+			kr.Violations, kr.Create, kr.Delete = p.Violations, p.Create, p.Delete
+			kr.Outcome = OutcomeChanged
+			return kr, false
+		}
 	}
 	kr.Violations = d.Violations
-	if !d.HasChanges() {
-		if d.Compliant() {
-			kr.Outcome = OutcomeCompliant
-		} else {
-			kr.Outcome = OutcomeViolation
-		}
-		return kr, false
-	}
-	kr.Create, kr.Delete = d.Create, d.Delete
-	if r.dry {
-		kr.Outcome = OutcomePlanned
-		return kr, false
-	}
-	for _, b := range d.Batches(r.batch) {
-		if err := r.store.Apply(r.work, it.id, b); err != nil {
-			kr, requeue := r.classify(kr, fmt.Errorf("%s %d tags: %w", b.Action, len(b.Tags), err))
-			if requeue {
-				// The write may have landed: keep what it was changing, so
-				// that the resumed request can tell.
-				t := priorValues(tags, d)
-				for k, v := range it.touched { // cut before too: the first values
-					t[k] = v
-				}
-				r.setTouched(it.id, t)
-			}
-			return kr, requeue
+	switch {
+	case !d.HasChanges() && d.Compliant():
+		kr.Outcome = OutcomeCompliant
+	case !d.HasChanges():
+		kr.Outcome = OutcomeViolation
+	default:
+		kr.Create, kr.Delete = d.Create, d.Delete
+		kr.Outcome = OutcomeChanged
+		if r.dry {
+			kr.Outcome = OutcomePlanned
 		}
 	}
-	if reportPrior(applied(tags, d)) {
-		return kr, false
-	}
-	kr.Outcome = OutcomeChanged
 	return kr, false
 }
 
@@ -739,9 +724,9 @@ func priorValues(tags map[string]string, d policy.Decision) map[string]*string {
 
 // priorPlan rebuilds the tags a key had before writes that were cut in
 // flight (its current tags with the touched ones restored) and returns the
-// plan made of them and the tags that plan ends with. ok is false when
-// that plan changes nothing.
-func (r *run) priorPlan(key policy.Key, current map[string]string, touched map[string]*string) (d policy.Decision, target map[string]string, ok bool) {
+// plan made of them. ok reports whether that plan changes something and
+// ends with exactly the tags after.
+func (r *run) priorPlan(key policy.Key, current map[string]string, touched map[string]*string, after map[string]string) (d policy.Decision, ok bool) {
 	prior := make(map[string]string, len(current)+len(touched))
 	for k, v := range current {
 		prior[k] = v
@@ -754,7 +739,7 @@ func (r *run) priorPlan(key policy.Key, current map[string]string, touched map[s
 		}
 	}
 	d = r.h.engine.Evaluate(key, prior, r.now)
-	return d, applied(prior, d), d.HasChanges()
+	return d, d.HasChanges() && sameTags(applied(prior, d), after)
 }
 
 // applied returns tags as they are once d is written.

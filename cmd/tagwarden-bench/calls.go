@@ -41,6 +41,18 @@ type CallsResult struct {
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
+// listPages returns the ListKeys and bulk tag pages a sweep of n keys reads.
+func listPages(n int) (list, bulk int) {
+	return ceilDiv(n, huaweikms.DefaultPageSize), ceilDiv(n, huaweikms.DefaultBulkPageSize)
+}
+
+// lowerBound is the fewest calls a sweep of n keys needing batches writes
+// can make with this design: every listing page, and one call per write.
+func lowerBound(n, batches int) int {
+	list, bulk := listPages(n)
+	return list + bulk + batches
+}
+
 func total(m map[string]int) int {
 	n := 0
 	for _, v := range m {
@@ -54,9 +66,8 @@ func total(m map[string]int) int {
 func measureCalls(ctx context.Context, e *policy.Engine, n int, ratio float64, naive bool, concurrency int) (CallsResult, error) {
 	keys := genKeys(n, ratio)
 	p := planFor(e, keys, time.Now())
-	r := CallsResult{Keys: n, NonCompliant: p.nonCompliant, Batches: p.batches,
-		ListPages: ceilDiv(n, huaweikms.DefaultPageSize), BulkPages: ceilDiv(n, huaweikms.DefaultBulkPageSize)}
-	r.LowerBound = r.ListPages + r.BulkPages + r.Batches
+	r := CallsResult{Keys: n, NonCompliant: p.nonCompliant, Batches: p.batches, LowerBound: lowerBound(n, p.batches)}
+	r.ListPages, r.BulkPages = listPages(n)
 	r.Naive = r.ListPages + n + r.Batches
 
 	k, err := startKMS(keys)

@@ -7,7 +7,6 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
 	"github.com/tagwarden/tagwarden/policy"
 )
@@ -44,7 +43,7 @@ func measureRate(ctx context.Context, e *policy.Engine, n int, ratio, rps float6
 	r := RateResult{Keys: n, RateLimit: rps, Burst: burst, LatencyMS: float64(latency) / float64(time.Millisecond)}
 	keys := genKeys(n, ratio)
 	p := planFor(e, keys, time.Now())
-	r.LowerBound = ceilDiv(n, huaweikms.DefaultPageSize) + ceilDiv(n, huaweikms.DefaultBulkPageSize) + p.batches
+	r.LowerBound = lowerBound(n, p.batches)
 	k, err := startKMS(keys)
 	if err != nil {
 		return r, err
