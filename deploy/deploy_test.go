@@ -65,6 +65,8 @@ var tagwardenVars = []string{
 	handler.EnvPolicies, handler.EnvRegion, handler.EnvEndpoint, handler.EnvProjectID, handler.EnvDryRun,
 	handler.EnvRateLimit, handler.EnvMargin, handler.EnvConcurrency, handler.EnvLogLevel, handler.EnvLogFormat,
 	handler.EnvBatchSize, handler.EnvKeyRetries, handler.EnvKeyRetryDelay, handler.EnvKeyRetryMaxDel,
+	handler.EnvMaxReportKeys, handler.EnvMaxReportBytes, handler.EnvMaxSnapshotAge,
+	handler.EnvContinuationKey, handler.EnvContinuationTTL,
 }
 
 // TestTemplate checks template.yaml for what SAM requires and what the
@@ -140,7 +142,7 @@ func TestTemplate(t *testing.T) {
 	// Environment: only variables the function reads; credentials only as secret references.
 	env := get(props, "Environment", "Variables")
 	names := mapKeys(env)
-	for _, want := range []string{handler.EnvRegion, handler.EnvDryRun, handler.EnvRateLimit, handler.EnvPolicies} {
+	for _, want := range []string{handler.EnvRegion, handler.EnvDryRun, handler.EnvRateLimit, handler.EnvPolicies, handler.EnvContinuationKey} {
 		if !slices.Contains(names, want) {
 			t.Errorf("environment lacks %s", want)
 		}
@@ -160,6 +162,13 @@ func TestTemplate(t *testing.T) {
 		default:
 			t.Errorf("unexpected environment variable %s", name)
 		}
+	}
+	// The continuation key is the deployer's secret: a NoEcho parameter,
+	// never a literal in the template.
+	if k := get(env, handler.EnvContinuationKey); k.Tag != "!Ref" {
+		t.Errorf("%s is %q (%s), want a !Ref to a NoEcho parameter", handler.EnvContinuationKey, k.Value, k.Tag)
+	} else if p := get(&doc, "Parameters", k.Value); get(p, "NoEcho").Value != "true" || get(p, "MinLength").Value != "32" {
+		t.Errorf("parameter %s: want NoEcho true and MinLength 32", k.Value)
 	}
 	if got := scalar(get(env, handler.EnvPolicies), handler.EnvPolicies); got != "/var/task/policies" {
 		t.Errorf("%s %q, want /var/task/policies (the zip's policies/ folder)", handler.EnvPolicies, got)
@@ -266,6 +275,10 @@ func TestTerraform(t *testing.T) {
 	}
 	if req, err := events.ParseManual([]byte(payload)); err != nil || req.Mode != handler.ModeSweep {
 		t.Errorf("sweep_payload default %s: %v, want the manual payload of a sweep", payload, err)
+	}
+	// Every instance shares one generated continuation key.
+	if !regexp.MustCompile(`TAGWARDEN_CONTINUATION_KEY\s*=\s*random_password\.\w+\.result`).MatchString(main) {
+		t.Error("main.tf does not set TAGWARDEN_CONTINUATION_KEY from a random_password: instances would refuse each other's continuations")
 	}
 	// The environment names only variables the function reads.
 	for _, name := range regexp.MustCompile(`\b(TAGWARDEN_[A-Z_]+)\s*=`).FindAllStringSubmatch(main, -1) {

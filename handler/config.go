@@ -16,21 +16,25 @@ import (
 
 // Environment variables read by ConfigFromEnv.
 const (
-	EnvPolicies       = "TAGWARDEN_POLICIES"
-	EnvRegion         = "TAGWARDEN_REGION"
-	EnvEndpoint       = "TAGWARDEN_KMS_ENDPOINT"
-	EnvProjectID      = "TAGWARDEN_PROJECT_ID"
-	EnvDryRun         = "TAGWARDEN_DRY_RUN"
-	EnvRateLimit      = "TAGWARDEN_RATE_LIMIT"
-	EnvMargin         = "TAGWARDEN_DEADLINE_MARGIN"
-	EnvConcurrency    = "TAGWARDEN_CONCURRENCY"
-	EnvLogLevel       = "TAGWARDEN_LOG_LEVEL"
-	EnvLogFormat      = "TAGWARDEN_LOG_FORMAT"
-	EnvBatchSize      = "TAGWARDEN_BATCH_SIZE"
-	EnvKeyRetries     = "TAGWARDEN_KEY_RETRIES"
-	EnvKeyRetryDelay  = "TAGWARDEN_KEY_RETRY_DELAY"
-	EnvKeyRetryMaxDel = "TAGWARDEN_KEY_RETRY_MAX_DELAY"
-	EnvMaxReportKeys  = "TAGWARDEN_MAX_REPORT_KEYS"
+	EnvPolicies        = "TAGWARDEN_POLICIES"
+	EnvRegion          = "TAGWARDEN_REGION"
+	EnvEndpoint        = "TAGWARDEN_KMS_ENDPOINT"
+	EnvProjectID       = "TAGWARDEN_PROJECT_ID"
+	EnvDryRun          = "TAGWARDEN_DRY_RUN"
+	EnvRateLimit       = "TAGWARDEN_RATE_LIMIT"
+	EnvMargin          = "TAGWARDEN_DEADLINE_MARGIN"
+	EnvConcurrency     = "TAGWARDEN_CONCURRENCY"
+	EnvLogLevel        = "TAGWARDEN_LOG_LEVEL"
+	EnvLogFormat       = "TAGWARDEN_LOG_FORMAT"
+	EnvBatchSize       = "TAGWARDEN_BATCH_SIZE"
+	EnvKeyRetries      = "TAGWARDEN_KEY_RETRIES"
+	EnvKeyRetryDelay   = "TAGWARDEN_KEY_RETRY_DELAY"
+	EnvKeyRetryMaxDel  = "TAGWARDEN_KEY_RETRY_MAX_DELAY"
+	EnvMaxReportKeys   = "TAGWARDEN_MAX_REPORT_KEYS"
+	EnvMaxReportBytes  = "TAGWARDEN_MAX_REPORT_BYTES"
+	EnvMaxSnapshotAge  = "TAGWARDEN_MAX_SNAPSHOT_AGE"
+	EnvContinuationKey = "TAGWARDEN_CONTINUATION_KEY"
+	EnvContinuationTTL = "TAGWARDEN_CONTINUATION_TTL"
 )
 
 // Defaults applied by ConfigFromEnv and DefaultConfig.
@@ -47,6 +51,17 @@ const (
 	// 1 KiB of memory each, so 10,000 keep a sweep well inside a 128 MiB
 	// function however many keys need changes.
 	DefaultMaxReportKeys = 10000
+	// DefaultMaxReportBytes bounds the encoded report safely under the 6 MB
+	// that Lambda and FunctionGraph allow a synchronous response.
+	DefaultMaxReportBytes = 5 << 20
+	// MinMaxReportBytes is the smallest report budget accepted: room for
+	// the reserves and some entries.
+	MinMaxReportBytes = 64 << 10
+	// DefaultMaxSnapshotAge bounds how old the tags a write rests on may be.
+	DefaultMaxSnapshotAge = 5 * time.Second
+	// MinRateLimit is the slowest request rate accepted: below it a sweep
+	// cannot read a listing page and a key within any function timeout.
+	MinRateLimit = 1.0
 	// MaxConcurrency bounds TAGWARDEN_CONCURRENCY: more workers than this only
 	// queue behind the rate limit.
 	MaxConcurrency = 64
@@ -68,7 +83,7 @@ type Config struct {
 	DryRun bool
 	// RateLimit is the KMS request rate (requests per second). The handler
 	// does not use it: whoever builds the key store gives the store a
-	// limiter at this rate (huaweikms.Config.Limiter), shared by its calls.
+	// pacer at this rate (huaweikms.NewPacer), shared by its calls.
 	RateLimit float64
 	// Margin is how long before the context's deadline the handler stops
 	// starting new work. Store calls still running Margin/2 before the
@@ -105,6 +120,25 @@ type Config struct {
 	// are not reported; a panic of OnKey is logged and ignored. Nil means
 	// none. ConfigFromEnv leaves it nil (a progress display sets it).
 	OnKey func(Outcome)
+	// MaxReportBytes bounds the encoded report (JSON), so that it fits in
+	// the platform's synchronous response: an entry that would cross it
+	// goes to the continuation, and new work stops as at the deadline
+	// once the entries in flight might not fit. 0 means
+	// DefaultMaxReportBytes.
+	MaxReportBytes int
+	// MaxSnapshotAge bounds the age of the tags a write rests on: when a
+	// key's tags were read longer ago (a listing page read a while back),
+	// they are read again, and the key decided again, before anything is
+	// written. 0 means DefaultMaxSnapshotAge.
+	MaxSnapshotAge time.Duration
+	// ContinuationKey authenticates continuations (HMAC-SHA256): every
+	// instance of a deployment must share it for a continuation issued by
+	// one to be accepted by another. Empty: a random key per Handler, so
+	// that continuations resume only in this process.
+	ContinuationKey []byte
+	// ContinuationTTL is how long a continuation stays valid; 0 means
+	// DefaultContinuationTTL.
+	ContinuationTTL time.Duration
 }
 
 // DefaultConfig returns the configuration with every default applied.
@@ -119,6 +153,9 @@ func DefaultConfig() Config {
 		KeyRetryDelay:    DefaultKeyRetryDelay,
 		KeyRetryMaxDelay: DefaultKeyRetryMaxDel,
 		MaxReportKeys:    DefaultMaxReportKeys,
+		MaxReportBytes:   DefaultMaxReportBytes,
+		MaxSnapshotAge:   DefaultMaxSnapshotAge,
+		ContinuationTTL:  DefaultContinuationTTL,
 	}
 }
 
@@ -175,8 +212,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		switch {
 		case err != nil:
 			bad(EnvRateLimit, v, "not a number (requests per second)")
-		case !(f > 0 && f <= 1000): // NaN too
-			bad(EnvRateLimit, v, "want requests per second in (0, 1000]")
+		case !(f >= MinRateLimit && f <= 1000): // NaN too
+			bad(EnvRateLimit, v, "want requests per second from %g to 1000: slower, a sweep cannot read a listing page and a key within a function's timeout", MinRateLimit)
 		default:
 			cfg.RateLimit = f
 		}
@@ -216,13 +253,24 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	intVar(EnvBatchSize, &cfg.BatchSize, 1, 100)
 	intVar(EnvKeyRetries, &cfg.KeyRetries, 0, 20)
 	intVar(EnvMaxReportKeys, &cfg.MaxReportKeys, 10, 1000000)
+	intVar(EnvMaxReportBytes, &cfg.MaxReportBytes, MinMaxReportBytes, 6000000)
+	durationVar(EnvMaxSnapshotAge, &cfg.MaxSnapshotAge, time.Millisecond)
+	durationVar(EnvContinuationTTL, &cfg.ContinuationTTL, time.Minute)
+	if v := get(EnvContinuationKey); v != "" {
+		if len(v) < MinContinuationKeyLen {
+			// The value is a secret: never repeat it.
+			errs = append(errs, fmt.Errorf("%s: %d bytes, want at least %d (a random string, the same for every instance)", EnvContinuationKey, len(v), MinContinuationKeyLen))
+		}
+		cfg.ContinuationKey = []byte(v)
+	}
 	durationVar(EnvKeyRetryDelay, &cfg.KeyRetryDelay, time.Millisecond)
 	durationVar(EnvKeyRetryMaxDel, &cfg.KeyRetryMaxDelay, time.Millisecond)
 	if cfg.KeyRetryMaxDelay < cfg.KeyRetryDelay {
 		bad(EnvKeyRetryMaxDel, cfg.KeyRetryMaxDelay.String(), "must not be less than %s (%s)", EnvKeyRetryDelay, cfg.KeyRetryDelay)
 	}
 	if v := get(EnvLogLevel); v != "" {
-		if _, err := logrus.ParseLevel(v); err != nil {
+		if lvl, err := logrus.ParseLevel(v); err != nil || lvl < logrus.ErrorLevel {
+			// panic and fatal would silence every key decision and error.
 			bad(EnvLogLevel, v, "want trace, debug, info, warn or error")
 		}
 		cfg.LogLevel = strings.ToLower(v)

@@ -31,8 +31,12 @@ func TestConfigFromEnv(t *testing.T) {
 				EnvProjectID: "0b1f2e3d4c5b6a79887766554433221a", EnvDryRun: "true", EnvRateLimit: "5.5",
 				EnvMargin: "3s", EnvConcurrency: "8", EnvLogLevel: "DEBUG", EnvLogFormat: "Text", EnvBatchSize: "5",
 				EnvKeyRetries: "2", EnvKeyRetryDelay: "200ms", EnvKeyRetryMaxDel: "1s",
+				EnvMaxReportBytes: "1000000", EnvMaxSnapshotAge: "2s", EnvContinuationTTL: "1h",
+				EnvContinuationKey: "a-deployment-key-of-32-bytes-000",
 			},
 			want: func(c *Config) {
+				c.MaxReportBytes, c.MaxSnapshotAge, c.ContinuationTTL = 1000000, 2*time.Second, time.Hour
+				c.ContinuationKey = []byte("a-deployment-key-of-32-bytes-000")
 				c.PoliciesDir, c.Region, c.Endpoint = "/etc/tagwarden", "ap-southeast-1", "http://127.0.0.1:8080"
 				c.ProjectID, c.DryRun, c.RateLimit = "0b1f2e3d4c5b6a79887766554433221a", true, 5.5
 				c.Margin, c.Concurrency, c.LogLevel, c.LogFormat, c.BatchSize = 3*time.Second, 8, "debug", "text", 5
@@ -70,6 +74,14 @@ func TestConfigFromEnvErrors(t *testing.T) {
 		{"rate not a number", map[string]string{EnvRateLimit: "fast"}, []string{`TAGWARDEN_RATE_LIMIT="fast": not a number`}},
 		{"rate zero", map[string]string{EnvRateLimit: "0"}, []string{`TAGWARDEN_RATE_LIMIT="0"`}},
 		{"rate NaN", map[string]string{EnvRateLimit: "NaN"}, []string{`TAGWARDEN_RATE_LIMIT="NaN": want requests per second`}},
+		// A rate no sweep can live with: one request every 1000 seconds.
+		{"rate too slow", map[string]string{EnvRateLimit: "0.001"}, []string{`TAGWARDEN_RATE_LIMIT="0.001": want requests per second from 1 to 1000`}},
+		// Levels that would silence every decision and error.
+		{"level fatal", map[string]string{EnvLogLevel: "fatal"}, []string{`TAGWARDEN_LOG_LEVEL="fatal": want trace, debug, info, warn or error`}},
+		{"level panic", map[string]string{EnvLogLevel: "panic"}, []string{`TAGWARDEN_LOG_LEVEL="panic": want trace, debug, info, warn or error`}},
+		{"report bytes over the platform limit", map[string]string{EnvMaxReportBytes: "7000000"}, []string{`TAGWARDEN_MAX_REPORT_BYTES="7000000": want 65536 to 6000000`}},
+		{"snapshot age", map[string]string{EnvMaxSnapshotAge: "0s"}, []string{`TAGWARDEN_MAX_SNAPSHOT_AGE="0s": must be at least 1ms`}},
+		{"short continuation key", map[string]string{EnvContinuationKey: "hunter2"}, []string{`TAGWARDEN_CONTINUATION_KEY: 7 bytes, want at least 32`}},
 		{"dry run", map[string]string{EnvDryRun: "maybe"}, []string{`TAGWARDEN_DRY_RUN="maybe": want true or false`}},
 		{"margin", map[string]string{EnvMargin: "10"}, []string{`TAGWARDEN_DEADLINE_MARGIN="10": not a duration`}},
 		{"negative margin", map[string]string{EnvMargin: "-1s"}, []string{`TAGWARDEN_DEADLINE_MARGIN="-1s": must be at least 0s`}},
@@ -98,6 +110,15 @@ func TestConfigFromEnvErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConfigKeyNotRepeated: a bad continuation key, a secret, is reported
+// by its length, never by its value.
+func TestConfigKeyNotRepeated(t *testing.T) {
+	_, err := ConfigFromEnv(envOf(map[string]string{EnvContinuationKey: "hunter2-secret"}))
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("got %v, want an error that does not show the key", err)
 	}
 }
 

@@ -1,80 +1,171 @@
 package handler
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 )
 
 // continuationVersion is the version of the continuation token format.
-const continuationVersion = 1
+const continuationVersion = 2
 
-// maxContinuationLen bounds a token accepted from outside.
-const maxContinuationLen = 64 << 10
+// MaxContinuationLen bounds a continuation token, the ones the handler
+// issues and the ones it accepts.
+const MaxContinuationLen = 64 << 10
+
+// DefaultContinuationTTL is how long a continuation stays valid.
+const DefaultContinuationTTL = 24 * time.Hour
+
+// MinContinuationKeyLen is the shortest continuation key accepted, in bytes.
+const MinContinuationKeyLen = 32
+
+// continuationContext separates the MAC of a continuation from any other
+// use of the same key.
+const continuationContext = "tagwarden continuation v2\n"
 
 // continuation is the state a token carries. Its JSON field names are short
 // because the token travels in events and URLs.
 //
-// A sweep is resumed from Cursor (the start of the page that was being
-// worked on) skipping its first Done records, which were all finished: the
-// handler dispatches a page's records in order and waits for every
-// dispatched record before it stops, so the finished records are a prefix.
-// LastID is the id of the last of them, a check that the page did not move.
-// IDs are keys to read fresh and process first: in a sweep, keys whose
-// processing was interrupted (access denied, context cancelled); in a key
-// request, the keys not yet processed.
+// A token is bound to what it continues: the store's scope (endpoint and
+// project), the mode, the dry-run flag and the policy set's digest; it
+// carries the time it was issued and is authenticated with an HMAC-SHA256
+// under the deployment's continuation key. The handler checks all of that
+// before it reads anything else from the token, so a forged, altered,
+// foreign or stale token is refused and never moves a listing position.
+//
+// A sweep is resumed from Cursor, a position the store made (Page.After)
+// right after the records that were all finished: the handler dispatches a
+// page's records in order and waits for every dispatched record before it
+// stops, so the finished records are a prefix. IDs are keys to read fresh
+// and process first: in a sweep, keys whose processing was interrupted
+// (access denied, context cancelled, the report full); in a key request,
+// the keys not yet processed.
 type continuation struct {
 	V      int      `json:"v"`
+	Scope  string   `json:"s"`
+	Policy string   `json:"p"`
+	Issued int64    `json:"t"` // Unix seconds
 	Mode   Mode     `json:"m"`
 	DryRun bool     `json:"d,omitempty"`
 	IDs    []string `json:"k,omitempty"`
 	List   bool     `json:"l,omitempty"` // the listing is not finished
 	Cursor string   `json:"c,omitempty"`
-	Done   int      `json:"n,omitempty"`
-	LastID string   `json:"i,omitempty"`
 	// Touched holds, for keys in IDs whose tag writes were cut short (their
 	// outcome unknown), the values the tags they were changing had before:
 	// tag key -> value, null for a tag that did not exist. The resumed
 	// request recognises a write that did land from it, and reports the
 	// change as the uncut request would have.
-	Touched map[string]map[string]*string `json:"t,omitempty"`
+	Touched map[string]map[string]*string `json:"x,omitempty"`
+	// Stalls counts the invocations in a row that decided no key (their
+	// writes were all cut in flight): after maxStalls the chain ends with
+	// an error rather than go round for ever.
+	Stalls int `json:"z,omitempty"`
 }
 
-func (c continuation) encode() string {
+// maxStalls bounds the invocations in a row that decide no key.
+const maxStalls = 3
+
+// binding is what a token must match to be accepted.
+type binding struct {
+	scope, policy string
+	mode          Mode
+	dryRun        bool
+}
+
+// sealer issues and opens continuation tokens under one key.
+type sealer struct {
+	key []byte
+	ttl time.Duration
+}
+
+// newSealer returns a sealer for key; an empty key is replaced by a random
+// one, so that tokens only resume in this process.
+func newSealer(key []byte, ttl time.Duration) sealer {
+	if len(key) == 0 {
+		key = make([]byte, MinContinuationKeyLen)
+		rand.Read(key) //nolint:errcheck // crypto/rand.Read never fails
+	}
+	if ttl <= 0 {
+		ttl = DefaultContinuationTTL
+	}
+	return sealer{key: bytes.Clone(key), ttl: ttl}
+}
+
+func (s sealer) mac(payload string) []byte {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte(continuationContext))
+	m.Write([]byte(payload))
+	return m.Sum(nil)
+}
+
+// seal encodes c as payload.mac, both base64url.
+func (s sealer) seal(c continuation) string {
 	b, err := json.Marshal(c)
-	if err != nil { // cannot happen: plain strings and ints
+	if err != nil { // cannot happen: plain strings, ints and maps
 		panic(fmt.Sprintf("encode continuation: %v", err))
 	}
-	return base64.RawURLEncoding.EncodeToString(b)
+	payload := base64.RawURLEncoding.EncodeToString(b)
+	return payload + "." + base64.RawURLEncoding.EncodeToString(s.mac(payload))
 }
 
-// decodeContinuation parses and checks a token against the request it came with.
-func decodeContinuation(tok string, mode Mode, dryRun bool) (continuation, error) {
+// errForeignKey is the message of a token whose MAC does not verify.
+const errForeignKey = "it does not verify: it was altered, made by hand, or issued by a deployment or process with another continuation key (" + EnvContinuationKey + ")"
+
+// open verifies tok and checks it against want. Every error says why the
+// token is refused; none repeats the token.
+func (s sealer) open(tok string, want binding, now time.Time) (continuation, error) {
 	var c continuation
-	if len(tok) > maxContinuationLen {
-		return c, fmt.Errorf("token is %d bytes, more than %d", len(tok), maxContinuationLen)
+	if len(tok) > MaxContinuationLen {
+		return c, fmt.Errorf("token is %d bytes, more than %d", len(tok), MaxContinuationLen)
 	}
-	b, err := base64.RawURLEncoding.DecodeString(tok)
+	payload, sig, ok := strings.Cut(strings.TrimSpace(tok), ".")
+	if !ok {
+		return c, errors.New("not a continuation token of this version (no signature)")
+	}
+	mac, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || !hmac.Equal(mac, s.mac(payload)) {
+		return c, errors.New(errForeignKey)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(payload)
 	if err != nil {
 		return c, errors.New("not a continuation token (bad encoding)")
 	}
-	if err := json.Unmarshal(b, &c); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
 		return c, errors.New("not a continuation token (bad content)")
 	}
+	issued := time.Unix(c.Issued, 0)
 	switch {
 	case c.V != continuationVersion:
 		return c, fmt.Errorf("token version %d, want %d", c.V, continuationVersion)
-	case c.Mode != mode:
-		return c, fmt.Errorf("token resumes a %q request, not %q", c.Mode, mode)
-	case c.DryRun != dryRun:
-		return c, fmt.Errorf("token resumes a request with dry_run=%t, not %t", c.DryRun, dryRun)
-	case c.Done < 0:
-		return c, fmt.Errorf("negative record count %d", c.Done)
-	case c.Mode == ModeKeys && c.List:
+	case c.Scope != want.scope:
+		return c, fmt.Errorf("the token continues a request on %q, not on %q", c.Scope, want.scope)
+	case c.Policy != want.policy:
+		return c, errors.New("the token was issued under another policy set: the policies changed since; start a new request")
+	case c.Mode != want.mode:
+		return c, fmt.Errorf("the token resumes a %q request, not %q", c.Mode, want.mode)
+	case c.DryRun != want.dryRun:
+		return c, fmt.Errorf("the token resumes a request with dry_run=%t, not %t", c.DryRun, want.dryRun)
+	case now.Sub(issued) > s.ttl:
+		return c, fmt.Errorf("the token was issued %s ago, more than %s: start a new request", now.Sub(issued).Round(time.Second), s.ttl)
+	case issued.Sub(now) > time.Minute:
+		return c, errors.New("the token was issued in the future")
+	case c.Mode == ModeKeys && (c.List || c.Cursor != ""):
 		return c, errors.New("a key request has no listing to resume")
-	case !c.List && (c.Cursor != "" || c.Done != 0 || c.LastID != ""):
+	case !c.List && c.Cursor != "":
 		return c, errors.New("listing position without a listing")
+	case !c.List && len(c.IDs) == 0:
+		return c, errors.New("the token has nothing left to do")
+	case c.Stalls < 0 || c.Stalls >= maxStalls:
+		return c, fmt.Errorf("bad stall count %d", c.Stalls)
 	}
 	ids := make(map[string]bool, len(c.IDs))
 	for _, id := range c.IDs {

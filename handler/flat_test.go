@@ -39,7 +39,9 @@ func (l *genLister) Next(context.Context) (handler.Page, error) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	l.s.heap[l.next/l.s.pageSize] = ms.HeapAlloc
-	p := handler.Page{Cursor: "gen:" + strconv.Itoa(l.next)}
+	from := l.next
+	p := handler.Page{Cursor: "gen:" + strconv.Itoa(from)}
+	p.After = func(n int) string { return "gen:" + strconv.Itoa(from+n) }
 	for i := l.next; i < min(l.next+l.s.pageSize, l.s.n); i++ {
 		p.Records = append(p.Records, handler.Record{
 			Key:  policy.Key{ID: fmt.Sprintf("gen-%08d", i), State: policy.StateEnabled, Spec: "AES_256", Usage: "ENCRYPT_DECRYPT", Origin: "kms"},
@@ -51,6 +53,8 @@ func (l *genLister) Next(context.Context) (handler.Page, error) {
 }
 
 var errNotListed = errors.New("genStore: only listings")
+
+func (s *genStore) Scope() string { return "gen" }
 
 func (s *genStore) Key(context.Context, string) (handler.Record, error) {
 	return handler.Record{}, errNotListed

@@ -1,62 +1,47 @@
 package handler_test
 
-// Helpers shared by the handler's tests: the policy engines, a JSON log
-// buffer, and the real KMS adapter (huaweikms, the official SDK, signed
-// requests) against the KMS emulator over loopback.
+// Helpers shared by the handler's tests, which run on the in-memory store
+// (handler/memstore): the test policies, a JSON log buffer, a store
+// populated with every kind of key, and the report checks. The end-to-end
+// tests, through the KMS adapter and the official SDK against the KMS
+// emulator, are in adapters/huaweikms/e2e.
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
-	"net/http"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sirupsen/logrus"
-	"golang.org/x/time/rate"
 
-	"github.com/tagwarden/tagwarden/adapters/huaweikms"
-	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
-	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator/emulatortest"
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/handler/memstore"
 	"github.com/tagwarden/tagwarden/policy"
 )
 
-// onceEngine is a policy engine loaded once per test run.
-type onceEngine struct {
+// testPolicies is the engine of testdata/policies, loaded once.
+var testPolicies struct {
 	once sync.Once
 	e    *policy.Engine
 	err  error
 }
 
-var testPolicies, shippedPolicies onceEngine
-
-// load loads the engine of cfg the first time, and fails the test when
-// that load failed.
-func (o *onceEngine) load(t *testing.T, cfg handler.Config, what string) *policy.Engine {
-	t.Helper()
-	o.once.Do(func() { o.e, o.err = handler.LoadEngine(cfg) })
-	if o.err != nil {
-		t.Fatalf("load %s: %v", what, o.err)
+// testEngine loads testdata/policies, with the API's tag limits:
+// ownership (owner and env, with defaults), no-temp (deletes temp-* tags),
+// cost (report-only cost-center).
+func testEngine(tb testing.TB) *policy.Engine {
+	tb.Helper()
+	testPolicies.once.Do(func() {
+		testPolicies.e, testPolicies.err = policy.LoadDir("testdata/policies", policy.Options{Limits: policy.DefaultLimits()})
+	})
+	if testPolicies.err != nil {
+		tb.Fatalf("load the test policies: %v", testPolicies.err)
 	}
-	return o.e
-}
-
-// testEngine loads testdata/policies: ownership (owner and env, with
-// defaults), no-temp (deletes temp-* tags), cost (report-only cost-center).
-func testEngine(t *testing.T) *policy.Engine {
-	t.Helper()
-	return testPolicies.load(t, handler.Config{PoliciesDir: "testdata/policies"}, "test policies")
-}
-
-// shipped loads the policies shipped in the binary, as the function does.
-func shipped(t *testing.T) *policy.Engine {
-	t.Helper()
-	return shippedPolicies.load(t, handler.Config{}, "the shipped policies")
+	return testPolicies.e
 }
 
 // logBuffer collects log lines; logrus serialises writes.
@@ -116,118 +101,159 @@ func jsonLogger(level logrus.Level) (*logrus.Logger, *logBuffer) {
 	return log, logs
 }
 
-// Distinctive credentials: the log scan looks for them.
+// newHandler builds a handler on the test policies, logging JSON at debug
+// level into the buffer it returns; Concurrency 4 and testContinuationKey
+// unless cfg says otherwise.
+func newHandler(t *testing.T, cfg handler.Config) (*handler.Handler, *logBuffer) {
+	t.Helper()
+	log, logs := jsonLogger(logrus.DebugLevel)
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = 4
+	}
+	if cfg.ContinuationKey == nil {
+		cfg.ContinuationKey = testContinuationKey // one deployment: handlers accept each other's tokens
+	}
+	return handler.New(testEngine(t), cfg, log), logs
+}
+
+// testContinuationKey is the continuation key of the tests' deployment.
+var testContinuationKey = []byte("tagwarden-test-continuation-key-0001")
+
+// Kinds of keys populate makes, by id number modulo 10.
 const (
-	secretAK    = "TWAKLOGLEAKPROBE0001"
-	secretSK    = "tw-sk-must-never-reach-a-log-7f3a9c1e55d2b8"
-	secretToken = "tw-token-must-never-reach-a-log-QzX81vPp0Lm"
+	kindDefault       = iota // default key: skipped
+	kindPendingDelete        // pending deletion: skipped
+	kindCompliant            // compliant
+	kindNoOwner              // owner created
+	kindBadEnv               // env "PROD " normalised
+	kindTemp                 // temp-* deleted
+	kindNoCost               // cost-center missing only: violation
+	kindUntagged             // owner and env created, cost-center reported
+	kindCompliant2           // compliant, another env
+	kindHidden               // listed with unknown tags, owner missing
 )
 
-// kms is an emulator on loopback, the seed it started from and the only
-// credentials it accepts.
-type kms struct {
-	srv   *emulator.Server
-	url   string
-	seed  []emulator.SeedKey
-	creds huaweikms.Credentials
-}
+// keyID is the id of the i-th key populate makes.
+func keyID(i int) string { return fmt.Sprintf("key-%05d", i) }
 
-// startKMS starts an emulator that accepts only the distinctive
-// credentials (secretAK, secretSK, secretToken).
-func startKMS(t *testing.T, seed []emulator.SeedKey) *kms {
-	t.Helper()
-	return startEmulator(t, seed, huaweikms.Credentials{AccessKey: secretAK, SecretKey: secretSK, SecurityToken: secretToken})
-}
-
-// fltStart starts an emulator with its default credentials.
-func fltStart(t *testing.T, seed []emulator.SeedKey) *kms {
-	t.Helper()
-	return startEmulator(t, seed, huaweikms.Credentials{AccessKey: emulator.DefaultAK, SecretKey: emulator.DefaultSK})
-}
-
-func startEmulator(t *testing.T, seed []emulator.SeedKey, creds huaweikms.Credentials) *kms {
-	t.Helper()
-	srv, url := emulatortest.Start(t, emulator.Options{
-		AccessKey: creds.AccessKey, SecretKey: creds.SecretKey, SecurityToken: creds.SecurityToken, Seed: seed,
-	})
-	return &kms{srv: srv, url: url, seed: seed, creds: creds}
-}
-
-// config is the adapter's configuration against this emulator, signed
-// with its credentials, with no client-side rate limit.
-func (k *kms) config() huaweikms.Config {
-	creds := k.creds
-	return huaweikms.Config{Endpoint: k.url, ProjectID: emulator.DefaultProject, Credentials: &creds, RateLimit: -1}
-}
-
-func newAdapter(t *testing.T, cfg huaweikms.Config) *huaweikms.Store {
-	t.Helper()
-	s, err := huaweikms.New(cfg)
-	if err != nil {
-		t.Fatalf("huaweikms.New: %v", err)
+// populate adds n keys of every kind to s.
+func populate(s *memstore.Store, n int) {
+	for i := range n {
+		id := keyID(i)
+		k := policy.Key{ID: id, Alias: "alias-" + id, State: policy.StateEnabled, Spec: "AES_256", Usage: "ENCRYPT_DECRYPT", Origin: "kms"}
+		tags := map[string]string{"owner": "team-a", "env": "prod", "cost-center": "cc-1"}
+		switch i % 10 {
+		case kindDefault:
+			k.Default, k.Alias, tags = true, fmt.Sprintf("svc%d/default", i), nil
+		case kindPendingDelete:
+			k.State = policy.StatePendingDeletion
+			delete(tags, "owner")
+		case kindNoOwner:
+			delete(tags, "owner")
+		case kindBadEnv:
+			tags["env"] = "PROD "
+		case kindTemp:
+			tags["temp-build"], tags["temp-x"] = "1", "2"
+		case kindNoCost:
+			delete(tags, "cost-center")
+		case kindUntagged:
+			tags = nil
+		case kindCompliant2:
+			tags["env"] = "dev"
+		case kindHidden:
+			delete(tags, "owner")
+			s.HideTags(id)
+		}
+		s.Put(k, tags)
 	}
+}
+
+// newStore is an in-memory store of n keys made by populate, listed
+// pageSize keys a page.
+func newStore(n, pageSize int) *memstore.Store {
+	s := memstore.New(memstore.Options{PageSize: pageSize})
+	populate(s, n)
 	return s
 }
 
-// store builds the adapter as the function does per invocation.
-func (k *kms) store(t *testing.T, log logrus.FieldLogger) handler.KeyStore {
-	t.Helper()
-	cfg := k.config()
-	cfg.MaxRetries, cfg.BaseBackoff, cfg.MaxBackoff = 2, time.Millisecond, 5*time.Millisecond
-	cfg.HTTPTimeout, cfg.Log = 10*time.Second, log
-	return newAdapter(t, cfg)
+// ptr returns a pointer to v.
+func ptr[T any](v T) *T { return &v }
+
+// counts shows a report's counts, error and continuation, not its keys.
+func counts(r handler.Report) string {
+	return fmt.Sprintf("scanned %d compliant %d changed %d planned %d violating %d failed %d skipped %d; error %q; reason %q; continuation %t",
+		r.Scanned, r.Compliant, r.Changed, r.Planned, r.Violating, r.Failed, r.Skipped, r.Error, r.Reason, r.Continuation != "")
 }
 
-// fltStore builds the adapter as the function does per invocation, with
-// fast retries so that faults cost little time.
-func (k *kms) fltStore(t *testing.T, tr http.RoundTripper, lim *rate.Limiter) *huaweikms.Store {
+// checkCounts checks that every scanned key counts once.
+func checkCounts(t *testing.T, r handler.Report) {
 	t.Helper()
-	cfg := k.config()
-	cfg.Limiter, cfg.BaseBackoff, cfg.MaxBackoff = lim, 2*time.Millisecond, 40*time.Millisecond
-	cfg.HTTPTimeout, cfg.Transport = 3*time.Second, tr
-	return newAdapter(t, cfg)
-}
-
-// finalState reads every key through a fresh listing and its true tags from
-// the emulator.
-func (k *kms) finalState(t *testing.T) map[string]handler.Record {
-	t.Helper()
-	return k.state(t, context.Background(), k.store(t, nil))
-}
-
-// fltState lists every key through a fresh store (no faults) and reads its
-// true tags from the emulator; the listing must hold every seeded key.
-func (k *kms) fltState(t *testing.T) map[string]handler.Record {
-	t.Helper()
-	out := k.state(t, fltCtx(t), k.fltStore(t, nil, nil))
-	if len(out) != len(k.seed) {
-		t.Fatalf("final listing has %d keys, the seed %d", len(out), len(k.seed))
+	sum := r.Compliant + r.Changed + r.Planned + r.Violating + r.Failed + r.Skipped
+	if sum != r.Scanned {
+		t.Errorf("outcome counts add to %d, scanned %d: %s", sum, r.Scanned, counts(r))
 	}
-	return out
+	if got, want := len(r.Keys), r.Scanned-r.Compliant; got != want {
+		t.Errorf("report lists %d keys, want %d (every key not compliant)", got, want)
+	}
 }
 
-// state lists every key through s and reads its true tags from the emulator.
-func (k *kms) state(t *testing.T, ctx context.Context, s handler.KeyStore) map[string]handler.Record {
+// finalCheck re-evaluates every key's final tags: each key is compliant or
+// reported with an outcome other than changed.
+func finalCheck(t *testing.T, s *memstore.Store, reported map[string]handler.KeyReport) {
 	t.Helper()
-	out := map[string]handler.Record{}
-	l := s.List(ctx, "")
-	for {
-		p, err := l.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return out
+	e := testEngine(t)
+	for _, k := range s.Keys() {
+		tags, _ := s.TagsOf(k.ID)
+		d := e.Evaluate(k, tags, time.Now())
+		if d.HasChanges() && !k.Default && k.State != policy.StatePendingDeletion {
+			t.Errorf("key %s still needs changes after the sweep: %+v", k.ID, d)
 		}
-		if err != nil {
-			t.Fatalf("final listing: %v", err)
-		}
-		for _, r := range p.Records {
-			tags, ok := k.srv.Tags(emulator.DefaultProject, r.Key.ID)
+		if !d.Compliant() {
+			kr, ok := reported[k.ID]
 			if !ok {
-				t.Fatalf("listed key %s is not in the emulator", r.Key.ID)
+				t.Errorf("key %s breaks a policy but is not reported: %+v", k.ID, d.Violations)
+			} else if kr.Outcome == handler.OutcomeCompliant {
+				t.Errorf("key %s reported compliant, breaks %+v", k.ID, d.Violations)
 			}
-			if tags == nil {
-				tags = map[string]string{}
-			}
-			out[r.Key.ID] = handler.Record{Key: r.Key, Tags: tags}
 		}
+	}
+}
+
+// byID indexes key reports by key id.
+func byID(keys []handler.KeyReport) map[string]handler.KeyReport {
+	m := map[string]handler.KeyReport{}
+	for _, k := range keys {
+		m[k.KeyID] = k
+	}
+	return m
+}
+
+// resumeAll runs a request and every continuation until done.
+func resumeAll(t *testing.T, h *handler.Handler, s handler.KeyStore, req handler.Request, timeout time.Duration) []handler.Report {
+	t.Helper()
+	var reps []handler.Report
+	base := timeout
+	for i := 0; ; i++ {
+		if i > 2000 {
+			t.Fatal("no end after 2000 resumptions")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		rep := h.Handle(ctx, s, req)
+		cancel()
+		reps = append(reps, rep)
+		if rep.ErrorKind == handler.KindNoTime && rep.Continuation == "" {
+			// Too short to do anything: the same request again, longer.
+			reps = reps[:len(reps)-1]
+			timeout *= 2
+			continue
+		}
+		if rep.Continuation == "" {
+			return reps
+		}
+		timeout = base
+		if strings.HasPrefix(rep.Error, "invalid") {
+			t.Fatalf("resumption %d: %s", i, rep.Error)
+		}
+		req.Continuation = rep.Continuation
 	}
 }

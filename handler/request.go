@@ -79,6 +79,11 @@ type Report struct {
 	// Keys lists every key that was not compliant: changed or planned, with
 	// violations, failed, or skipped.
 	Keys []KeyReport `json:"keys"`
+	// Deferred counts keys decided by this request whose entries did not
+	// fit in the report (Config.MaxReportBytes): they are in the
+	// continuation, and the next request reports them as this one would
+	// have (a change it made included). They are not counted in Scanned.
+	Deferred int `json:"deferred,omitempty"`
 	// Continuation, when set, resumes the sweep in the next request.
 	Continuation string `json:"continuation,omitempty"`
 	Reason       string `json:"reason,omitempty"`
@@ -86,4 +91,51 @@ type Report struct {
 	// invalid request or continuation, a listing error, denied access.
 	// Errors of one key are in its KeyReport.
 	Error string `json:"error,omitempty"`
+	// ErrorKind classifies Error; set exactly when Error is.
+	ErrorKind ErrorKind `json:"error_kind,omitempty"`
 }
+
+// ErrorKind says what kind of failure a report's Error is, so that callers
+// decide without parsing the message.
+type ErrorKind string
+
+// Report error kinds.
+const (
+	// KindInvalidRequest: the request cannot be served as given (unknown
+	// mode, no key ids, too many key ids). Retrying it cannot help.
+	KindInvalidRequest ErrorKind = "invalid_request"
+	// KindInvalidContinuation: the continuation does not verify, belongs to
+	// another scope, policy set or request, or is malformed. Nothing was
+	// done; retrying with the same token cannot help.
+	KindInvalidContinuation ErrorKind = "invalid_continuation"
+	// KindDenied: the store refused the credentials or the permission;
+	// new work stopped. Resume with the continuation after fixing access.
+	KindDenied ErrorKind = "denied"
+	// KindListing: listing the keys failed (after the store's retries).
+	KindListing ErrorKind = "listing_failed"
+	// KindNoTime: the invocation's time before the deadline margin was too
+	// short for any work. Raise the timeout or lower the margin.
+	KindNoTime ErrorKind = "no_time"
+	// KindInternal: a bug (a panic was contained).
+	KindInternal ErrorKind = "internal"
+	// KindConfiguration: the function is not configured to serve requests
+	// (set by the platform adapters, never by the handler).
+	KindConfiguration ErrorKind = "configuration"
+)
+
+// Err returns the report's error as a *ReportError carrying its kind (test
+// it with errors.As), or nil.
+func (r Report) Err() error {
+	if r.Error == "" {
+		return nil
+	}
+	return &ReportError{Kind: r.ErrorKind, Message: r.Error}
+}
+
+// ReportError is a report's error as a Go error.
+type ReportError struct {
+	Kind    ErrorKind
+	Message string
+}
+
+func (e *ReportError) Error() string { return e.Message }

@@ -38,6 +38,14 @@ type Page struct {
 	// Cursor resumes a listing at the start of this page: List(ctx, Cursor)
 	// yields this page again first. It is opaque and safe to put in a token.
 	Cursor string
+	// After returns a cursor that resumes the listing right after the first
+	// n records of this page (0 <= n <= len(Records); n == 0 is Cursor):
+	// the records a resumed listing yields are exactly those that a listing
+	// run on from here would have yielded after them, whatever was written
+	// to the keys already yielded. The store, not the caller, resumes inside
+	// a page, because only the store knows how its pages are made (a page
+	// read again may be filtered differently). Nil only on an empty page.
+	After func(n int) string
 }
 
 // Lister walks every key of a project exactly once, a page at a time.
@@ -50,6 +58,10 @@ type Lister interface {
 // KeyStore is what the handler needs from KMS, in domain terms. Every method
 // honours ctx's deadline and returns errors of the kinds above.
 type KeyStore interface {
+	// Scope names the set of keys the store manages, for instance the
+	// endpoint and project of a KMS. A continuation is bound to it: a
+	// token issued for one scope is refused in another.
+	Scope() string
 	// List starts a listing of every key of the project at cursor ("" = the start).
 	List(ctx context.Context, cursor string) Lister
 	// Key reads one key and its tags fresh. ErrNotFound if it does not exist.

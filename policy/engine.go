@@ -2,6 +2,8 @@ package policy
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strconv"
@@ -20,11 +22,12 @@ const maxRounds = 16
 type Engine struct {
 	policies []*compiled
 	limits   Limits
+	digest   string
 	pool     sync.Pool // *state
 }
 
-func newEngine(ps []*compiled, l Limits) *Engine {
-	e := &Engine{policies: slices.Clone(ps), limits: l}
+func newEngine(ps []*compiled, l Limits, digest string) *Engine {
+	e := &Engine{policies: slices.Clone(ps), limits: l, digest: digest}
 	for i, p := range e.policies {
 		c := *p
 		c.index = i
@@ -37,6 +40,12 @@ func newEngine(ps []*compiled, l Limits) *Engine {
 // Limits returns the tag rules the engine plans against, with defaults
 // filled in. Pass Limits().MaxBatch to Decision.Batches.
 func (e *Engine) Limits() Limits { return e.limits }
+
+// Digest identifies the policy set: a hex SHA-256 over the policy files'
+// names and contents and the limits, so that two engines loaded from the
+// same files with the same limits have the same digest and any change to a
+// file gives another. A subset's digest also covers the names it keeps.
+func (e *Engine) Digest() string { return e.digest }
 
 // PolicyInfo describes one loaded policy.
 type PolicyInfo struct {
@@ -74,7 +83,12 @@ func (e *Engine) Subset(names ...string) (*Engine, error) {
 			ps = append(ps, e.policies[i])
 		}
 	}
-	return newEngine(ps, e.limits), nil
+	h := sha256.New()
+	fmt.Fprintf(h, "subset of %s\n", e.digest)
+	for _, p := range ps {
+		fmt.Fprintf(h, "%q\n", p.name)
+	}
+	return newEngine(ps, e.limits, hex.EncodeToString(h.Sum(nil))), nil
 }
 
 // fixKind is what a violated rule proposes for its tag.

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -149,12 +151,16 @@ func Load(fsys fs.FS, opts Options) (*Engine, error) {
 		return nil, errs
 	}
 	l := &loader{limits: limits, names: map[string]string{}, errs: &errs}
+	digest := sha256.New()
+	fmt.Fprintf(digest, "limits %+v\n", limits)
 	for _, f := range files {
 		data, err := fs.ReadFile(fsys, f)
 		if err != nil {
 			errs = append(errs, &LoadError{File: f, Message: fmt.Sprintf("read: %v", err)})
 			continue
 		}
+		fmt.Fprintf(digest, "%q %d\n", f, len(data))
+		digest.Write(data)
 		l.file(f, data)
 	}
 	if len(errs) == 0 && len(l.policies) == 0 {
@@ -164,7 +170,7 @@ func Load(fsys fs.FS, opts Options) (*Engine, error) {
 		errs.sort()
 		return nil, errs
 	}
-	return newEngine(l.policies, limits), nil
+	return newEngine(l.policies, limits, hex.EncodeToString(digest.Sum(nil))), nil
 }
 
 // loader compiles policy files one after the other.
@@ -292,6 +298,25 @@ func (l *loader) rule(src *source, n *yaml.Node, ctx string) *rule {
 	if f == nil {
 		return nil
 	}
+	kind, ok := ruleKindOf(src, n, f, ctx)
+	if !ok {
+		return nil
+	}
+	rl := &ruleLoad{l: l, src: src, f: f, r: &rule{kind: kind}}
+	if !rl.target(ctx) {
+		return nil
+	}
+	rl.ctx = fmt.Sprintf("%s (%s)", ctx, rl.r.label)
+	rl.options()
+	rl.normalize()
+	rl.remediate()
+	rl.values()
+	return rl.r
+}
+
+// ruleKindOf returns the kind of a rule: exactly one of require, forbid
+// and forbid_key.
+func ruleKindOf(src *source, n *yaml.Node, f map[string]field, ctx string) (ruleKind, bool) {
 	var kinds []ruleKind
 	for _, k := range []ruleKind{kindRequire, kindForbid, kindForbidKey} {
 		if _, ok := f[kindNames[k]]; ok {
@@ -301,166 +326,211 @@ func (l *loader) rule(src *source, n *yaml.Node, ctx string) *rule {
 	switch len(kinds) {
 	case 0:
 		src.errorf(n, "%s needs one of require, forbid or forbid_key", ctx)
-		return nil
+		return 0, false
 	case 1:
+		return kinds[0], true
 	default:
 		src.errorf(f[kindNames[kinds[1]]].key, "%s has both %s and %s: write one per rule", ctx, kindNames[kinds[0]], kindNames[kinds[1]])
-		return nil
+		return 0, false
 	}
-	r := &rule{kind: kinds[0]}
-	kf := f[kindNames[r.kind]]
+}
+
+// ruleLoad is the state of loading one rule: its fields, the rule being
+// built, and whether an error was reported (later checks that depend on a
+// bad field are skipped, so one mistake gives one error).
+type ruleLoad struct {
+	l   *loader
+	src *source
+	f   map[string]field
+	ctx string
+	r   *rule
+	bad bool
+}
+
+func (rl *ruleLoad) errorf(n *yaml.Node, format string, args ...any) {
+	rl.src.errorf(n, format, args...)
+	rl.bad = true
+}
+
+// target checks the fields the rule's kind allows and reads its target:
+// a tag key, or a pattern for forbid_key. It reports false when the rule
+// cannot be built.
+func (rl *ruleLoad) target(ctx string) bool {
+	r, src := rl.r, rl.src
+	kf := rl.f[kindNames[r.kind]]
 	allowed := kindFields[r.kind]
-	bad := false
-	for name, fl := range f {
+	for name, fl := range rl.f {
 		if !slices.Contains(allowed, name) {
-			src.errorf(fl.key, "%s: %q cannot be used in a %s rule (allowed: %s)", ctx, name, kindNames[r.kind], strings.Join(allowed, ", "))
-			bad = true
+			rl.errorf(fl.key, "%s: %q cannot be used in a %s rule (allowed: %s)", ctx, name, kindNames[r.kind], strings.Join(allowed, ", "))
 		}
 	}
 	target, ok := src.str(kf.value, ctx+": "+kindNames[r.kind])
 	if !ok {
-		return nil
+		return false
 	}
 	switch r.kind {
 	case kindForbidKey:
 		re, err := regexp.Compile(target)
 		if err != nil {
 			src.errorf(kf.value, "%s: forbid_key is not a valid regular expression: %s", ctx, reMessage(err))
-			return nil
+			return false
 		}
 		r.keyRe = re
 	default:
-		if err := l.limits.CheckKey(target); err != nil {
-			src.errorf(kf.value, "%s: %s cannot target this tag: %v", ctx, kindNames[r.kind], err)
-			bad = true
+		if err := rl.l.limits.CheckKey(target); err != nil {
+			rl.errorf(kf.value, "%s: %s cannot target this tag: %v", ctx, kindNames[r.kind], err)
 		}
 		r.tag = target
 	}
 	r.label = kindNames[r.kind] + " " + target
-	ctx = fmt.Sprintf("%s (%s)", ctx, r.label)
-	if v, ok := f["name"]; ok {
+	if v, ok := rl.f["name"]; ok {
 		if name, ok := src.str(v.value, ctx+": name"); ok && name != "" {
 			r.label = name
 		}
 	}
-	if v, ok := f["when"]; ok {
-		r.when = l.expr(src, v.value, ctx+": when", boolExpr)
+	return true
+}
+
+// options reads when, pattern, allowed and values.
+func (rl *ruleLoad) options() {
+	r, src, ctx := rl.r, rl.src, rl.ctx
+	if v, ok := rl.f["when"]; ok {
+		r.when = rl.l.expr(src, v.value, ctx+": when", boolExpr)
 	}
-	if v, ok := f["pattern"]; ok {
+	if v, ok := rl.f["pattern"]; ok {
 		if s, ok := src.str(v.value, ctx+": pattern"); ok {
 			re, err := regexp.Compile(s)
 			if err != nil {
-				src.errorf(v.value, "%s: pattern is not a valid regular expression: %s", ctx, reMessage(err))
-				bad = true
+				rl.errorf(v.value, "%s: pattern is not a valid regular expression: %s", ctx, reMessage(err))
 			}
 			r.pattern = re
 		}
 	}
-	if v, ok := f["allowed"]; ok {
+	if v, ok := rl.f["allowed"]; ok {
 		var ok bool
 		r.allowed, ok = src.strs(v.value, ctx+": allowed")
 		if ok && len(r.allowed) == 0 {
 			src.errorf(v.value, "%s: allowed is empty: list the allowed values or remove it", ctx)
 		}
 	}
-	if v, ok := f["values"]; ok {
+	if v, ok := rl.f["values"]; ok {
 		var ok bool
 		r.values, ok = src.strs(v.value, ctx+": values")
 		if ok && len(r.values) == 0 {
 			src.errorf(v.value, "%s: values is empty: list the forbidden values or remove it to forbid the tag", ctx)
 		}
 	}
-	if v, ok := f["normalize"]; ok {
-		words, _ := src.strs(v.value, ctx+": normalize")
-		for _, w := range words {
-			switch w {
-			case "trim":
-				r.normalize = append(r.normalize, normTrim)
-			case "lower":
-				r.normalize = append(r.normalize, normLower)
-			case "upper":
-				r.normalize = append(r.normalize, normUpper)
-			default:
-				src.errorf(v.value, "%s: normalize %q is unknown (use trim, lower or upper)", ctx, w)
-				bad = true
-			}
-		}
+}
+
+// normalize reads the normalisations, in order.
+func (rl *ruleLoad) normalize() {
+	v, ok := rl.f["normalize"]
+	if !ok {
+		return
 	}
-	if v, ok := f["remediate"]; ok {
-		w, _ := src.str(v.value, ctx+": remediate")
-		switch {
-		case w == "delete":
-			r.remediate = remedyDelete
-		case w == "none":
-			r.remediate = remedyNone
-		case w == "replace" && r.kind == kindForbid:
-			r.remediate = remedyReplace
-		case r.kind == kindForbid:
-			src.errorf(v.value, "%s: remediate %q is unknown (use delete, replace or none)", ctx, w)
-			bad = true
+	words, _ := rl.src.strs(v.value, rl.ctx+": normalize")
+	for _, w := range words {
+		switch w {
+		case "trim":
+			rl.r.normalize = append(rl.r.normalize, normTrim)
+		case "lower":
+			rl.r.normalize = append(rl.r.normalize, normLower)
+		case "upper":
+			rl.r.normalize = append(rl.r.normalize, normUpper)
 		default:
-			src.errorf(v.value, "%s: remediate %q is unknown (use delete or none)", ctx, w)
-			bad = true
+			rl.errorf(v.value, "%s: normalize %q is unknown (use trim, lower or upper)", rl.ctx, w)
 		}
 	}
+}
+
+// remediate reads what a violated rule does: delete, replace or none.
+func (rl *ruleLoad) remediate() {
+	v, ok := rl.f["remediate"]
+	if !ok {
+		return
+	}
+	r, ctx := rl.r, rl.ctx
+	w, _ := rl.src.str(v.value, ctx+": remediate")
+	switch {
+	case w == "delete":
+		r.remediate = remedyDelete
+	case w == "none":
+		r.remediate = remedyNone
+	case w == "replace" && r.kind == kindForbid:
+		r.remediate = remedyReplace
+	case r.kind == kindForbid:
+		rl.errorf(v.value, "%s: remediate %q is unknown (use delete, replace or none)", ctx, w)
+	default:
+		rl.errorf(v.value, "%s: remediate %q is unknown (use delete or none)", ctx, w)
+	}
+}
+
+// values reads default and value, and checks the rule's fixed texts against
+// the tag rules and the rule itself, after everything they depend on is
+// known.
+func (rl *ruleLoad) values() {
+	r, src, ctx, f := rl.r, rl.src, rl.ctx, rl.f
 	dv, hasDefault := f["default"]
 	vv, hasValue := f["value"]
 	if hasDefault && hasValue {
-		src.errorf(vv.key, "%s: use default (a fixed text) or value (an expression), not both", ctx)
-		bad = true
+		rl.errorf(vv.key, "%s: use default (a fixed text) or value (an expression), not both", ctx)
 	}
 	if r.kind == kindForbid {
 		switch {
 		case r.remediate == remedyReplace && !hasDefault && !hasValue:
-			src.errorf(f["remediate"].value, "%s: remediate: replace needs a default or a value to replace with", ctx)
-			bad = true
+			rl.errorf(f["remediate"].value, "%s: remediate: replace needs a default or a value to replace with", ctx)
 		case r.remediate != remedyReplace && (hasDefault || hasValue):
 			at := dv.key
 			if !hasDefault {
 				at = vv.key
 			}
-			src.errorf(at, "%s: default and value only apply with remediate: replace", ctx)
-			bad = true
+			rl.errorf(at, "%s: default and value only apply with remediate: replace", ctx)
 		}
 	}
 	if hasValue {
-		r.value = l.expr(src, vv.value, ctx+": value", stringExpr)
+		r.value = rl.l.expr(src, vv.value, ctx+": value", stringExpr)
 	}
-	// Check the fixed texts against the tag rules and the rule itself,
-	// after everything they depend on is known.
+	rl.literals()
+	if !hasDefault {
+		return
+	}
+	d, ok := src.str(dv.value, ctx+": default")
+	if !ok {
+		return
+	}
+	r.hasDefault, r.def = true, d
+	if rl.bad {
+		return
+	}
+	var msg string
+	if r.kind == kindRequire {
+		msg = r.literalProblem(d, rl.l.limits)
+	} else {
+		msg = r.replaceProblem(d, rl.l.limits)
+	}
+	if msg != "" {
+		src.errorf(dv.value, "%s: default %q cannot be written: %s", ctx, d, msg)
+	}
+}
+
+// literals checks the allowed values of a require rule, and the forbidden
+// values of a forbid rule, against the tag rules.
+func (rl *ruleLoad) literals() {
+	r, ctx := rl.r, rl.ctx
 	if r.kind == kindRequire {
 		for i, a := range r.allowed {
-			if msg := r.literalProblem(a, l.limits); msg != "" && !bad {
-				src.errorf(allowedNode(f["allowed"].value, i), "%s: allowed value %q can never be kept: %s", ctx, a, msg)
-				bad = true
+			if msg := r.literalProblem(a, rl.l.limits); msg != "" && !rl.bad {
+				rl.errorf(allowedNode(rl.f["allowed"].value, i), "%s: allowed value %q can never be kept: %s", ctx, a, msg)
 			}
 		}
 	}
 	if r.kind == kindForbid {
 		for i, v := range r.values {
 			if err := checkChars(v); err != nil {
-				src.errorf(allowedNode(f["values"].value, i), "%s: forbidden value %q can never occur: it %v", ctx, v, err)
-				bad = true
+				rl.errorf(allowedNode(rl.f["values"].value, i), "%s: forbidden value %q can never occur: it %v", ctx, v, err)
 			}
 		}
 	}
-	if hasDefault {
-		if d, ok := src.str(dv.value, ctx+": default"); ok {
-			r.hasDefault, r.def = true, d
-			if !bad {
-				var msg string
-				if r.kind == kindRequire {
-					msg = r.literalProblem(d, l.limits)
-				} else {
-					msg = r.replaceProblem(d, l.limits)
-				}
-				if msg != "" {
-					src.errorf(dv.value, "%s: default %q cannot be written: %s", ctx, d, msg)
-				}
-			}
-		}
-	}
-	return r
 }
 
 // hasContent reports whether a YAML document holds anything: not nothing,

@@ -67,3 +67,40 @@ func TestLoadBadGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestDigest: the digest identifies the policy set: the same files give
+// the same digest, any change to a file or to the limits another.
+func TestDigest(t *testing.T) {
+	files := func(owner string) fstest.MapFS {
+		return fstest.MapFS{"p.yaml": {Data: []byte("policies:\n  - name: p\n    rules:\n      - require: " + owner + "\n")}}
+	}
+	load := func(fsys fstest.MapFS, l policy.Limits) string {
+		t.Helper()
+		e, err := policy.Load(fsys, policy.Options{Limits: l})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(e.Digest()) != 64 {
+			t.Fatalf("digest %q is not a hex SHA-256", e.Digest())
+		}
+		return e.Digest()
+	}
+	a := load(files("owner"), policy.Limits{})
+	if b := load(files("owner"), policy.Limits{}); a != b {
+		t.Errorf("the same files gave digests %s and %s", a, b)
+	}
+	if b := load(files("team"), policy.Limits{}); a == b {
+		t.Error("a changed policy file kept the digest")
+	}
+	if b := load(files("owner"), policy.Limits{MaxBatch: 5}); a == b {
+		t.Error("changed limits kept the digest")
+	}
+	e, _ := policy.Load(files("owner"), policy.Options{})
+	sub, err := e.Subset("p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub.Digest() == a || sub.Digest() == "" {
+		t.Errorf("subset digest %q: want one of its own", sub.Digest())
+	}
+}

@@ -65,16 +65,39 @@ type runeOf struct {
 	raw bool
 }
 
+// flowScan is the state of decoding one flow scalar: what it emitted so far.
+type flowScan struct {
+	s     *source
+	quote rune
+	out   []rune
+	ps    []pos
+}
+
+func (f *flowScan) emit(r rune, p pos) {
+	f.out = append(f.out, r)
+	f.ps = append(f.ps, p)
+}
+
+func (f *flowScan) emitAll(buf []runeOf) {
+	for _, b := range buf {
+		f.emit(b.r, b.p)
+	}
+}
+
+// How the scan of one line of a flow scalar ended.
+const (
+	lineEnd          = iota // at the end of the line
+	lineClosed              // at the closing quote
+	lineEscapedBreak        // at a backslash ending the line (double-quoted)
+	lineBad                 // at an escape that does not decode
+	lineFull                // with limit runes (plain scalars)
+)
+
 // flowRunes decodes a plain (quote 0), single- or double-quoted scalar
 // starting at n, folding line breaks the YAML way, until it has produced
 // limit runes or met the closing quote.
 func (s *source) flowRunes(n *yaml.Node, quote rune, limit int) ([]rune, []pos) {
-	var out []rune
-	var ps []pos
-	emit := func(r rune, p pos) {
-		out = append(out, r)
-		ps = append(ps, p)
-	}
+	f := &flowScan{s: s, quote: quote}
 	line := n.Line
 	text := []rune(s.line(line))
 	i := n.Column - 1
@@ -82,91 +105,100 @@ func (s *source) flowRunes(n *yaml.Node, quote rune, limit int) ([]rune, []pos) 
 		i++
 	}
 	for range 10000 {
-		var buf []runeOf
-		escapedBreak := false
-	scan:
-		for i < len(text) {
-			if quote == 0 && len(out)+len(buf) >= limit {
-				break
-			}
-			c := text[i]
-			switch {
-			case quote == '"' && c == '"', quote == '\'' && c == '\'' && (i+1 >= len(text) || text[i+1] != '\''):
-				for _, b := range buf {
-					emit(b.r, b.p)
-				}
-				return out, ps
-			case quote == '\'' && c == '\'':
-				buf = append(buf, runeOf{r: '\'', p: pos{line, i + 1}})
-				i += 2
-				continue
-			case quote == '"' && c == '\\':
-				if i+1 >= len(text) {
-					escapedBreak = true
-					break scan
-				}
-				r, size, ok := unescape(text[i+1:])
-				if !ok {
-					return nil, nil
-				}
-				buf = append(buf, runeOf{r: r, p: pos{line, i + 1}})
-				i += 1 + size
-				continue
-			}
-			buf = append(buf, runeOf{r: c, p: pos{line, i + 1}, raw: c == ' ' || c == '\t'})
-			i++
-		}
-		if quote == 0 && len(out)+len(buf) >= limit {
-			for _, b := range buf {
-				emit(b.r, b.p)
-			}
-			return out, ps
+		buf, how := f.scanLine(text, i, line, limit)
+		switch how {
+		case lineBad:
+			return nil, nil
+		case lineClosed, lineFull:
+			f.emitAll(buf)
+			return f.out, f.ps
 		}
 		// A line break: trailing white space goes, unless escaped.
 		end := len(buf)
-		if !escapedBreak {
+		if how != lineEscapedBreak {
 			for end > 0 && buf[end-1].raw {
 				end--
 			}
 		}
-		for _, b := range buf[:end] {
-			emit(b.r, b.p)
-		}
+		f.emitAll(buf[:end])
 		breakAt := pos{line, len(text) + 1}
 		if end < len(buf) {
 			breakAt = buf[end].p
 		}
-		// Blank lines become line feeds; a single break becomes a space.
-		var blanks []int
-		for {
-			line++
-			if line > len(s.lines) {
-				return out, ps
-			}
-			text = []rune(s.line(line))
-			if strings.TrimLeft(string(text), " \t") != "" {
-				break
-			}
-			blanks = append(blanks, line)
-		}
-		switch {
-		case escapedBreak:
-			for _, l := range blanks {
-				emit('\n', pos{l, 1})
-			}
-		case len(blanks) == 0:
-			emit(' ', breakAt)
-		default:
-			for _, l := range blanks {
-				emit('\n', pos{l, 1})
-			}
+		var ok bool
+		if line, text, ok = f.fold(line, breakAt, how == lineEscapedBreak); !ok {
+			return f.out, f.ps
 		}
 		i = 0
 		for i < len(text) && (text[i] == ' ' || text[i] == '\t') {
 			i++
 		}
 	}
-	return out, ps
+	return f.out, f.ps
+}
+
+// scanLine decodes text from i (a line of the scalar, line number line)
+// and says how the line ended.
+func (f *flowScan) scanLine(text []rune, i, line, limit int) ([]runeOf, int) {
+	var buf []runeOf
+	quote := f.quote
+	for i < len(text) {
+		if quote == 0 && len(f.out)+len(buf) >= limit {
+			break
+		}
+		c := text[i]
+		switch {
+		case quote == '"' && c == '"', quote == '\'' && c == '\'' && (i+1 >= len(text) || text[i+1] != '\''):
+			return buf, lineClosed
+		case quote == '\'' && c == '\'':
+			buf = append(buf, runeOf{r: '\'', p: pos{line, i + 1}})
+			i += 2
+			continue
+		case quote == '"' && c == '\\':
+			if i+1 >= len(text) {
+				return buf, lineEscapedBreak
+			}
+			r, size, ok := unescape(text[i+1:])
+			if !ok {
+				return nil, lineBad
+			}
+			buf = append(buf, runeOf{r: r, p: pos{line, i + 1}})
+			i += 1 + size
+			continue
+		}
+		buf = append(buf, runeOf{r: c, p: pos{line, i + 1}, raw: c == ' ' || c == '\t'})
+		i++
+	}
+	if quote == 0 && len(f.out)+len(buf) >= limit {
+		return buf, lineFull
+	}
+	return buf, lineEnd
+}
+
+// fold emits what the line break after line becomes and returns the next
+// line with text: blank lines become line feeds; a single break becomes a
+// space (none after an escaped break). ok is false past the last line.
+func (f *flowScan) fold(line int, breakAt pos, escapedBreak bool) (int, []rune, bool) {
+	var blanks []int
+	var text []rune
+	for {
+		line++
+		if line > len(f.s.lines) {
+			return line, nil, false
+		}
+		text = []rune(f.s.line(line))
+		if strings.TrimLeft(string(text), " \t") != "" {
+			break
+		}
+		blanks = append(blanks, line)
+	}
+	if len(blanks) == 0 && !escapedBreak {
+		f.emit(' ', breakAt)
+	}
+	for _, l := range blanks {
+		f.emit('\n', pos{l, 1})
+	}
+	return line, text, true
 }
 
 // unescape decodes the escape sequence after a backslash of a
@@ -191,25 +223,59 @@ func unescape(t []rune) (rune, int, bool) {
 	return rune(v), 1 + digits, true
 }
 
+// block is a block scalar's body: its lines from first on, at indent.
+type block struct {
+	s      *source
+	first  int
+	indent int
+}
+
+// Kinds of line of a block scalar.
+const (
+	blockText  = iota // part of the block, with text
+	blockBlank        // blank
+	blockEnd          // past the block
+)
+
+// content returns the runes of line l after the indentation and what kind
+// of line it is.
+func (b block) content(l int) ([]rune, int) {
+	if l > len(b.s.lines) {
+		return nil, blockEnd
+	}
+	t := []rune(b.s.line(l))
+	switch {
+	case strings.TrimSpace(string(t)) == "":
+		return nil, blockBlank
+	case len(t) < b.indent || strings.TrimLeft(string(t[:b.indent]), " ") != "":
+		return nil, blockEnd
+	}
+	return t[b.indent:], blockText
+}
+
+// blockAt returns the body of the block scalar whose header is at n; false
+// when it is empty or has an explicit indentation (not mapped).
+func (s *source) blockAt(n *yaml.Node) (block, bool) {
+	header := strings.TrimSpace(s.line(n.Line))
+	if i := strings.LastIndexAny(header, "|>"); i >= 0 && strings.ContainsAny(strings.Fields(header[i:] + " ")[0], "123456789") {
+		return block{}, false
+	}
+	for l := n.Line + 1; l <= len(s.lines); l++ {
+		if t := s.line(l); strings.TrimSpace(t) != "" {
+			return block{s: s, first: n.Line + 1, indent: len([]rune(t)) - len([]rune(strings.TrimLeft(t, " ")))}, true
+		}
+	}
+	return block{}, false
+}
+
 // blockRunes decodes a literal (|) or folded (>) block scalar whose header
 // is at n, until it has produced limit runes.
 func (s *source) blockRunes(n *yaml.Node, limit int) ([]rune, []pos) {
-	header := strings.TrimSpace(s.line(n.Line))
-	if i := strings.LastIndexAny(header, "|>"); i >= 0 && strings.ContainsAny(strings.Fields(header[i:] + " ")[0], "123456789") {
-		return nil, nil // explicit indentation: not mapped
-	}
-	folded := n.Style&yaml.FoldedStyle != 0
-	first := n.Line + 1
-	indent := -1
-	for l := first; l <= len(s.lines); l++ {
-		if t := s.line(l); strings.TrimSpace(t) != "" {
-			indent = len([]rune(t)) - len([]rune(strings.TrimLeft(t, " ")))
-			break
-		}
-	}
-	if indent < 0 {
+	b, ok := s.blockAt(n)
+	if !ok {
 		return nil, nil
 	}
+	folded := n.Style&yaml.FoldedStyle != 0
 	var out []rune
 	var ps []pos
 	emit := func(r rune, p pos) bool {
@@ -217,36 +283,16 @@ func (s *source) blockRunes(n *yaml.Node, limit int) ([]rune, []pos) {
 		ps = append(ps, p)
 		return len(out) >= limit
 	}
-	// content returns the runes of line l after the indentation and what
-	// the line is: part of the block with text, blank, or past the block.
-	const (
-		text = iota
-		blank
-		end
-	)
-	content := func(l int) ([]rune, int) {
-		if l > len(s.lines) {
-			return nil, end
-		}
-		t := []rune(s.line(l))
-		switch {
-		case strings.TrimSpace(string(t)) == "":
-			return nil, blank
-		case len(t) < indent || strings.TrimLeft(string(t[:indent]), " ") != "":
-			return nil, end
-		}
-		return t[indent:], text
-	}
 	normal := func(t []rune) bool { return len(t) > 0 && t[0] != ' ' && t[0] != '\t' }
 	if limit == 0 {
 		return out, ps
 	}
-	for l := first; ; {
-		cur, kind := content(l)
+	for l := b.first; ; {
+		cur, kind := b.content(l)
 		switch kind {
-		case end:
+		case blockEnd:
 			return out, ps
-		case blank:
+		case blockBlank:
 			if emit('\n', pos{l, 1}) {
 				return out, ps
 			}
@@ -254,20 +300,20 @@ func (s *source) blockRunes(n *yaml.Node, limit int) ([]rune, []pos) {
 			continue
 		}
 		for j, r := range cur {
-			if emit(r, pos{l, indent + j + 1}) {
+			if emit(r, pos{l, b.indent + j + 1}) {
 				return out, ps
 			}
 		}
-		breakAt := pos{l, indent + len(cur) + 1}
+		breakAt := pos{l, b.indent + len(cur) + 1}
 		// Look past blank lines to the next line of text.
 		next := l + 1
-		nextText, nextKind := content(next)
-		for nextKind == blank {
+		nextText, nextKind := b.content(next)
+		for nextKind == blockBlank {
 			next++
-			nextText, nextKind = content(next)
+			nextText, nextKind = b.content(next)
 		}
 		switch {
-		case !folded || nextKind == end || !normal(cur) || !normal(nextText):
+		case !folded || nextKind == blockEnd || !normal(cur) || !normal(nextText):
 			if emit('\n', breakAt) {
 				return out, ps
 			}
@@ -278,8 +324,8 @@ func (s *source) blockRunes(n *yaml.Node, limit int) ([]rune, []pos) {
 		}
 		// Blank lines: each a line feed (with folding, the first break
 		// between two normal lines was dropped instead).
-		for b := l + 1; b < next; b++ {
-			if emit('\n', pos{b, 1}) {
+		for bl := l + 1; bl < next; bl++ {
+			if emit('\n', pos{bl, 1}) {
 				return out, ps
 			}
 		}

@@ -1,5 +1,10 @@
 package policy_test
 
+// These tests check the test case runner on fixtures of their own. The
+// shipped policies' cases are not repeated here: they are data of package
+// policies, whose tests (policies/policies_test.go) run each of them once,
+// beside the files they test.
+
 import (
 	"errors"
 	"strings"

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"maps"
 	"sort"
 	"time"
 )
@@ -80,6 +81,20 @@ func (d Decision) Compliant() bool { return len(d.Violations) == 0 }
 
 // HasChanges reports whether any tag would be written.
 func (d Decision) HasChanges() bool { return len(d.Create)+len(d.Delete) > 0 }
+
+// Apply returns a new map: tags as they are once d's changes are written.
+// tags is not modified.
+func (d Decision) Apply(tags map[string]string) map[string]string {
+	out := make(map[string]string, len(tags)+len(d.Create))
+	maps.Copy(out, tags)
+	for _, t := range d.Delete {
+		delete(out, t.Key)
+	}
+	for _, t := range d.Create {
+		out[t.Key] = t.Value
+	}
+	return out
+}
 
 // Batches groups the changes the way BatchCreateKmsTags takes them: deletes
 // first (so that creates never overflow the per-key tag limit), then creates,

@@ -13,6 +13,14 @@
 // credential chain (environment variables, profile), set up by the store
 // factory.
 //
-// Errors are returned as messages.InvokeResponse_Error with an errorType of
-// InvalidEvent, ConfigurationError, RequestFailed or InternalError.
+// The result is the handler's report as JSON whenever the handler ran,
+// also for a request that failed as a whole (denied access, a failed
+// listing, an invalid continuation, no time before the deadline margin):
+// the report then has "error" and "error_kind" (handler.ErrorKind) beside
+// the keys already handled and the "continuation" that resumes the rest.
+// Only what leaves no report is an invocation error, returned as
+// messages.InvokeResponse_Error ({"errorMessage","errorType"}) with an
+// errorType of InvalidEvent (a payload of no known shape),
+// ConfigurationError (a bad configuration, or a key store that does not
+// open) or InternalError (a report that does not encode).
 package awslambda

@@ -43,7 +43,13 @@ func fail(typ string, err error) error {
 	return messages.InvokeResponse_Error{Type: typ, Message: err.Error()}
 }
 
-// Invoke serves one invocation; the result is the handler's report as JSON.
+// Invoke serves one invocation. Whenever the handler runs, the result is
+// its report as JSON, also when the request failed as a whole: the report
+// then carries error and error_kind, with the keys already handled and the
+// continuation. Only a payload of no known shape (InvalidEvent), a
+// configuration error or a key store that does not open
+// (ConfigurationError), and a report that does not encode (InternalError)
+// are invocation errors.
 func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if f.InitErr != nil {
 		return nil, fail("ConfigurationError", f.InitErr)
@@ -65,11 +71,7 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 			return nil, fail("ConfigurationError", fmt.Errorf("open the key store: %w", err))
 		}
 	}
-	rep := f.Handler.Handle(ctx, store, req)
-	if err := events.ReportError(rep); err != nil {
-		return nil, fail("RequestFailed", err)
-	}
-	body, err := json.Marshal(rep)
+	body, err := json.Marshal(f.Handler.Handle(ctx, store, req))
 	if err != nil {
 		return nil, fail("InternalError", fmt.Errorf("encode the report: %w", err))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -51,6 +52,9 @@ type Trace struct {
 // error.
 func ParseTrace(data []byte) (Trace, error) {
 	obj, err := embeddedObject(data)
+	if errors.Is(err, errDeep) {
+		return Trace{}, deep("cts trace")
+	}
 	if err != nil {
 		return Trace{}, invalid("cts trace is %s: expected an object with trace_name", jsonType(data))
 	}
@@ -151,15 +155,22 @@ func resourceKeyID(raw json.RawMessage) string {
 	return ""
 }
 
-// embeddedObject decodes an object given as itself or as a JSON-encoded string.
+// embeddedObject decodes an object given as itself or as a JSON-encoded
+// string. Its error is errDeep for one nested more than MaxDepth deep.
 func embeddedObject(raw []byte) (map[string]json.RawMessage, error) {
 	raw = bytes.TrimSpace(raw)
+	if tooDeep(raw) {
+		return nil, errDeep
+	}
 	if len(raw) > 0 && raw[0] == '"' {
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, err
 		}
 		raw = bytes.TrimSpace([]byte(s))
+		if tooDeep(raw) {
+			return nil, errDeep
+		}
 	}
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil, fmt.Errorf("not an object")
@@ -229,6 +240,9 @@ func cloudEventTrace(obj map[string]json.RawMessage) (Trace, error) {
 		return Trace{}, invalid("cloud event %s has no data: expected the CTS trace in data", snippet(flexString(obj["id"])))
 	}
 	d, err := embeddedObject(data)
+	if errors.Is(err, errDeep) {
+		return Trace{}, deep("cloud event data")
+	}
 	if err != nil {
 		return Trace{}, invalid("cloud event data is %s: expected the CTS trace as an object", jsonType(data))
 	}

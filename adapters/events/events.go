@@ -52,7 +52,7 @@ var describe = map[Kind]string{
 	KindCTS:             `a CTS event {"cts":{"trace_name":...}} (or the bare trace)`,
 	KindCloudEvent:      `an EventGrid CloudEvent {"specversion":"1.0","data":{...CTS trace...}}`,
 	KindCloudEventBatch: `an EventGrid batch {"events":[...]}`,
-	KindScheduled:       `an EventBridge {"detail-type":"Scheduled Event",...}`,
+	KindScheduled:       `an EventBridge {"detail-type":"Scheduled Event","detail":{} (or the manual payload's fields, e.g. {"dry_run":true}),...}`,
 	KindManual:          `the manual payload {"action":"sweep"|"check","key_ids":[...],"dry_run":true|false,"continuation":"..."}`,
 }
 
@@ -146,11 +146,61 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
 
+// MaxDepth is the deepest nesting of objects and arrays a payload may have
+// (a JSON value inside a JSON-encoded string counts on its own). No event
+// tagwarden takes comes near it; a deeper payload is refused as such,
+// before it is parsed.
+const MaxDepth = 1000
+
+// errDeep marks JSON nested more than MaxDepth deep, for the callers of
+// embeddedObject to say so.
+var errDeep = errors.New("too deeply nested")
+
+// tooDeep reports whether data nests objects and arrays more than MaxDepth
+// deep, in one pass that ignores brackets inside strings. It reads any
+// input, JSON or not.
+func tooDeep(data []byte) bool {
+	depth := 0
+	inString, escaped := false, false
+	for _, c := range data {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			if depth++; depth > MaxDepth {
+				return true
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return false
+}
+
+// deep is the error for a value (what) nested more than MaxDepth deep.
+func deep(what string) error {
+	return invalid("%s is too deeply nested: more than %d levels of objects and arrays", what, MaxDepth)
+}
+
 // object decodes a JSON object, naming what it got otherwise.
 func object(data []byte) (map[string]json.RawMessage, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, invalid("empty payload")
+	}
+	if tooDeep(trimmed) {
+		return nil, deep("payload")
 	}
 	if !json.Valid(trimmed) {
 		return nil, invalid("payload is not JSON (starts %s)", snippet(string(trimmed)))
@@ -222,16 +272,3 @@ func snippet(s string) string {
 }
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
-
-// ReportError returns the error of a report whose request failed as a whole
-// (Report.Error), with the continuation that resumes it, or nil. Platforms
-// answer it as an error response; the full report is in the handler's log.
-func ReportError(rep handler.Report) error {
-	if rep.Error == "" {
-		return nil
-	}
-	if rep.Continuation != "" {
-		return fmt.Errorf("%s (scanned %d keys; continuation %s)", rep.Error, rep.Scanned, rep.Continuation)
-	}
-	return errors.New(rep.Error)
-}

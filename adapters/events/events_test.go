@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/tagwarden/tagwarden/adapters/events"
@@ -73,11 +74,21 @@ var cases = []struct {
 		Reason: `trace "createKey" records a failed call (code 403)`}},
 	{file: "scheduled-event.json", want: handler.Request{Mode: handler.ModeSweep, Trigger: "schedule",
 		Reason: "scheduled event arn:aws:events:us-east-1:123456789012:rule/SampleRule"}},
+	{file: "scheduled-event-dry-run.json", want: handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true), Trigger: "schedule",
+		Reason: "scheduled event arn:aws:events:us-east-1:123456789012:rule/tagwarden-dry-run: manual sweep"}},
+	{file: "scheduled-event-check.json", want: handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{keyA}, DryRun: ptr(false), Trigger: "schedule",
+		Reason: "scheduled event arn:aws:events:us-east-1:123456789012:rule/tagwarden-check: manual check of 1 key(s)"}},
 	{file: "manual-sweep.json", want: handler.Request{Mode: handler.ModeSweep, Trigger: "manual", Reason: "manual sweep"}},
 	{file: "manual-sweep-dry-run.json", want: handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true),
 		Continuation: "eyJwaGFzZSI6MSwib2Zmc2V0IjoxMDAwfQ", Trigger: "manual", Reason: "manual sweep, resumed"}},
 	{file: "manual-check.json", want: handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{keyA, keyB}, DryRun: ptr(false),
 		Trigger: "manual", Reason: "manual check of 2 key(s)"}},
+	{file: "manual-check-continuation.json", want: handler.Request{Mode: handler.ModeKeys, Continuation: checkToken,
+		Trigger: "manual", Reason: "manual check, resumed"}},
+	{file: "manual-check-keys-and-continuation.json", want: handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{keyB}, DryRun: ptr(true),
+		Continuation: checkToken, Trigger: "manual", Reason: "manual check, resumed"}},
+	{file: "timer-manual-check-continuation.json", want: handler.Request{Mode: handler.ModeKeys, Continuation: checkToken,
+		Trigger: "timer", Reason: "timer tagwarden-resume: manual check, resumed"}},
 
 	{file: "bad-not-json.txt", wantErr: []string{"not JSON", "expected", "manual payload"}},
 	{file: "bad-array.json", wantErr: []string{"an array, not a JSON object", "expected"}},
@@ -91,7 +102,14 @@ var cases = []struct {
 	{file: "bad-eventgrid-batch-all-malformed.json", wantErr: []string{`events[0]: invalid event: cloud event "e9" has no data`}},
 	{file: "bad-eventgrid-no-data.json", wantErr: []string{`cloud event "e9" has no data: expected the CTS trace in data`}},
 	{file: "bad-eventbridge-other.json", wantErr: []string{`detail-type is "AWS API Call via CloudTrail": expected "Scheduled Event"`}},
+	{file: "bad-scheduled-detail-unknown-field.json", wantErr: []string{"scheduled event detail", `unknown field(s) "dryrun"`, "expected only action, key_ids, dry_run, continuation"}},
+	{file: "bad-scheduled-detail-string.json", wantErr: []string{"scheduled event detail is a string: expected an object", `{"dry_run":true}`}},
+	{file: "bad-too-deep.json", wantErr: []string{"payload is too deeply nested: more than 1000 levels of objects and arrays"}},
 }
+
+// checkToken is the continuation of the check fixtures: an opaque string
+// to the decoders.
+const checkToken = "eyJ2IjoxLCJtIjoia2V5cyIsImsiOlsiMGQwNDY2YjAtZTcyNy00ZDljLWIzNWQtZjg0YmI0NzRhMzdmIl19"
 
 func TestDecodeFixtures(t *testing.T) {
 	files, err := filepath.Glob("testdata/*")
@@ -162,7 +180,24 @@ func TestManual(t *testing.T) {
 		{"bad action", `{"action":"Sweep"}`, handler.Request{}, `action is "Sweep": expected "sweep" or "check"`},
 		{"action not a string", `{"action":1}`, handler.Request{}, `action is a number: expected "sweep" or "check"`},
 		{"key ids on sweep", `{"action":"sweep","key_ids":["k"]}`, handler.Request{}, `key_ids is for action "check"`},
-		{"continuation on check", `{"action":"check","key_ids":["k"],"continuation":"x"}`, handler.Request{}, `continuation is for action "sweep"`},
+		{"continuation resumes a check", `{"action":"check","continuation":"tok"}`,
+			handler.Request{Mode: handler.ModeKeys, Continuation: "tok", Trigger: "manual", Reason: "manual check, resumed"}, ""},
+		{"continuation with key ids: both passed, the token wins in the handler", `{"action":"check","key_ids":["k","k"],"continuation":"tok"}`,
+			handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{"k"}, Continuation: "tok", Trigger: "manual", Reason: "manual check, resumed"}, ""},
+		{"continuation resumes a sweep", `{"action":"sweep","continuation":"tok","dry_run":false}`,
+			handler.Request{Mode: handler.ModeSweep, Continuation: "tok", DryRun: ptr(false), Trigger: "manual", Reason: "manual sweep, resumed"}, ""},
+		{"check with an empty continuation needs key ids", `{"action":"check","continuation":""}`, handler.Request{}, `action "check" needs key_ids`},
+		{"check with a null continuation needs key ids", `{"action":"check","continuation":null}`, handler.Request{}, `action "check" needs key_ids`},
+		{"key ids are checked with a continuation", `{"action":"check","key_ids":["bad key"],"continuation":"tok"}`, handler.Request{}, `key_ids[0] is "bad key"`},
+		{"too many key ids with a continuation", `{"action":"check","key_ids":[` + strings.Repeat(`"k",`, 100) + `"k"],"continuation":"tok"}`, handler.Request{}, "101 key_ids"},
+		{"key ids on a resumed sweep", `{"action":"sweep","key_ids":["k"],"continuation":"tok"}`, handler.Request{}, `key_ids is for action "check"`},
+		{"continuation too long on check", `{"action":"check","continuation":"` + strings.Repeat("x", events.MaxContinuation+1) + `"}`, handler.Request{},
+			"continuation is 65537 bytes: expected at most 65536"},
+		{"continuation too long on sweep", `{"action":"sweep","continuation":"` + strings.Repeat("x", events.MaxContinuation+1) + `"}`, handler.Request{},
+			"continuation is 65537 bytes"},
+		{"continuation not a string", `{"action":"check","continuation":{"v":1}}`, handler.Request{}, "continuation is an object: expected a string"},
+		{"bad action wins over a long continuation", `{"action":"resume","continuation":"` + strings.Repeat("x", events.MaxContinuation+1) + `"}`, handler.Request{},
+			`action is "resume"`},
 		{"key id not a string", `{"action":"check","key_ids":[1]}`, handler.Request{}, "key_ids has an element that is not a string"},
 		{"too many keys", `{"action":"check","key_ids":[` + strings.Repeat(`"k",`, 100) + `"k"]}`, handler.Request{}, "101 key_ids: expected at most 100"},
 		{"trailing data", `{"action":"sweep"} {}`, handler.Request{}, "not JSON"},
@@ -209,6 +244,157 @@ func TestParseTraceTolerant(t *testing.T) {
 			}
 			if tr.KeyID != tt.key || tr.Code != tt.code {
 				t.Errorf("got key %q code %d, want key %q code %d", tr.KeyID, tr.Code, tt.key, tt.code)
+			}
+		})
+	}
+}
+
+// TestTooDeep: a payload nested past MaxDepth, at the top or inside a
+// string a decoder unwraps, is refused quickly by every entry point with an
+// error that says so and names the limit, never as "not JSON".
+func TestTooDeep(t *testing.T) {
+	const want = "too deeply nested: more than 1000 levels of objects and arrays"
+	type entry struct {
+		name   string
+		decode func([]byte) error
+	}
+	entries := []entry{
+		{"Decode", func(b []byte) error { _, err := events.Decode(b); return err }},
+		{"Classify", func(b []byte) error { _, _, err := events.Classify(b); return err }},
+		{"ParseManual", func(b []byte) error { _, err := events.ParseManual(b); return err }},
+		{"ParseTrace", func(b []byte) error { _, err := events.ParseTrace(b); return err }},
+	}
+	for _, in := range deepInputs() {
+		for _, e := range entries {
+			if e.name == "Classify" && !in.top {
+				continue // it reads only the top level: a deep string is for the decoder of its kind
+			}
+			t.Run(in.name+"/"+e.name, func(t *testing.T) {
+				start := time.Now()
+				err := e.decode([]byte(in.payload))
+				if took := time.Since(start); took > 2*time.Second {
+					t.Errorf("took %s on a %d-byte payload", took, len(in.payload))
+				}
+				if err == nil {
+					t.Fatal("got no error")
+				}
+				if !errors.Is(err, events.ErrInvalid) {
+					t.Errorf("got %v, want an error wrapping ErrInvalid", err)
+				}
+				if strings.Contains(err.Error(), "not JSON") {
+					t.Errorf("got %q, want it not to call the payload not JSON", err)
+				}
+				// Every entry point reads the top level; Decode also
+				// unwraps the strings inside.
+				if in.top || e.name == "Decode" {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("got %q, want it to contain %q", err, want)
+					}
+				}
+			})
+		}
+	}
+	// A trace given as a JSON string is unwrapped by ParseTrace itself.
+	_, err := events.ParseTrace([]byte(quoted(nest(100_000))))
+	if err == nil || !strings.Contains(err.Error(), "cts trace is "+want) {
+		t.Errorf("ParseTrace of a deep JSON string: got %v, want %q", err, "cts trace is "+want)
+	}
+}
+
+// TestDepthLimit pins the limit: MaxDepth levels decode, one more does not,
+// at the top and inside a JSON-encoded trace; a deep string in a field the
+// decoder reads tolerantly (a CTS request) does not cost the trace.
+func TestDepthLimit(t *testing.T) {
+	trace := func(extra string) string {
+		return `{"trace_name":"createKey","resource_id":"` + keyA + `","extra":` + extra + `}`
+	}
+	tests := []struct {
+		name    string
+		payload string
+		wantErr string
+	}{
+		// {"cts": {... "extra": arrays}}: 2 levels of objects, then the arrays.
+		{"at the limit", `{"cts":` + trace(nest(events.MaxDepth-2)) + `}`, ""},
+		{"past the limit", `{"cts":` + trace(nest(events.MaxDepth-1)) + `}`, "payload is too deeply nested: more than 1000 levels"},
+		// The encoded trace counts on its own: 1 level of object.
+		{"encoded trace at the limit", `{"cts":` + quoted(trace(nest(events.MaxDepth-1))) + `}`, ""},
+		{"encoded trace past the limit", `{"cts":` + quoted(trace(nest(events.MaxDepth))) + `}`, "cts trace is too deeply nested: more than 1000 levels"},
+		{"deep request string tolerated", `{"cts":{"trace_name":"createKey","resource_id":"` + keyA + `","request":` + quoted(nest(100_000)) + `}}`, ""},
+		{"brackets in strings do not count", `{"action":"check","key_ids":["` + keyA + `"],"continuation":"` + strings.Repeat("[", 5000) + `"}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := events.Decode([]byte(tt.payload))
+			if tt.wantErr != "" {
+				if !errors.Is(err, events.ErrInvalid) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, want an invalid-event error containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if req.Mode != handler.ModeKeys || len(req.KeyIDs) != 1 || req.KeyIDs[0] != keyA {
+				t.Errorf("got %+v, want a key request for %s", req, keyA)
+			}
+		})
+	}
+}
+
+// TestScheduledDetail: an EventBridge Scheduled Event's detail carries the
+// manual payload's fields (action "sweep" unless it says otherwise), and
+// anything else in it is an error rather than a real sweep.
+func TestScheduledDetail(t *testing.T) {
+	const rule = "arn:aws:events:us-east-1:123456789012:rule/r"
+	event := func(detail string) string {
+		e := `{"version":"0","detail-type":"Scheduled Event","source":"aws.events","resources":["` + rule + `"]`
+		if detail != "" {
+			e += `,"detail":` + detail
+		}
+		return e + "}"
+	}
+	sweep := handler.Request{Mode: handler.ModeSweep, Trigger: "schedule", Reason: "scheduled event " + rule}
+	tests := []struct {
+		name    string
+		detail  string // "" = no detail field
+		want    handler.Request
+		wantErr string
+	}{
+		{"empty detail", `{}`, sweep, ""},
+		{"no detail", "", sweep, ""},
+		{"null detail", `null`, sweep, ""},
+		{"dry run", `{"dry_run":true}`,
+			handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true), Trigger: "schedule", Reason: "scheduled event " + rule + ": manual sweep"}, ""},
+		{"real run", `{"dry_run":false}`,
+			handler.Request{Mode: handler.ModeSweep, DryRun: ptr(false), Trigger: "schedule", Reason: "scheduled event " + rule + ": manual sweep"}, ""},
+		{"null fields", `{"dry_run":null,"action":null}`,
+			handler.Request{Mode: handler.ModeSweep, Trigger: "schedule", Reason: "scheduled event " + rule + ": manual sweep"}, ""},
+		{"resumed sweep", `{"continuation":"tok"}`,
+			handler.Request{Mode: handler.ModeSweep, Continuation: "tok", Trigger: "schedule", Reason: "scheduled event " + rule + ": manual sweep, resumed"}, ""},
+		{"check", `{"action":"check","key_ids":["` + keyA + `"]}`,
+			handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{keyA}, Trigger: "schedule", Reason: "scheduled event " + rule + ": manual check of 1 key(s)"}, ""},
+		{"unknown field", `{"dryrun":true}`, handler.Request{}, `scheduled event detail: invalid event: manual payload: unknown field(s) "dryrun"`},
+		{"wrong type", `{"dry_run":"yes"}`, handler.Request{}, "dry_run is a string: expected true or false"},
+		{"check without keys", `{"action":"check"}`, handler.Request{}, `action "check" needs key_ids`},
+		{"bad action", `{"action":"purge"}`, handler.Request{}, `action is "purge"`},
+		{"string", `"{\"dry_run\":true}"`, handler.Request{}, "scheduled event detail is a string: expected an object"},
+		{"array", `[]`, handler.Request{}, "scheduled event detail is an array: expected an object"},
+		{"boolean", `true`, handler.Request{}, "scheduled event detail is a boolean: expected an object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := events.Decode([]byte(event(tt.detail)))
+			if tt.wantErr != "" {
+				if !errors.Is(err, events.ErrInvalid) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %+v, %v; want an invalid-event error containing %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("request mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}

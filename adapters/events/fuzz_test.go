@@ -1,9 +1,12 @@
 package events_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tagwarden/tagwarden/adapters/events"
@@ -23,6 +26,9 @@ func seed(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(data)
+	}
+	for _, in := range deepInputs() {
+		f.Add([]byte(in.payload))
 	}
 }
 
@@ -46,8 +52,9 @@ func checkResult(t *testing.T, req handler.Request, err error) {
 			t.Fatalf("mode %s with key ids %v", req.Mode, req.KeyIDs)
 		}
 	case handler.ModeKeys:
-		if len(req.KeyIDs) == 0 {
-			t.Fatal("mode keys without key ids")
+		// A resumed check takes its keys from the continuation.
+		if len(req.KeyIDs) == 0 && req.Continuation == "" {
+			t.Fatal("mode keys without key ids or a continuation")
 		}
 	default:
 		t.Fatalf("unknown mode %q", req.Mode)
@@ -101,4 +108,43 @@ func FuzzParseTrace(f *testing.F) {
 		}
 		checkResult(t, tr.Request("cts"), nil)
 	})
+}
+
+// deepInput is a payload nesting objects and arrays past events.MaxDepth,
+// at some place a decoder reads.
+type deepInput struct {
+	name    string
+	payload string
+	// top: the payload itself nests too deep, not only a string inside it.
+	top bool
+}
+
+// nest returns n arrays, one inside the other.
+func nest(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+
+// quoted returns s as a JSON string.
+func quoted(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// deepInputs are 100,000-deep payloads: bare, as a field's value, and inside
+// the JSON-encoded strings and base64 data the decoders unwrap.
+func deepInputs() []deepInput {
+	const n = 100_000
+	deep := nest(n)
+	return []deepInput{
+		{"bare arrays", deep, true},
+		{"bare objects", strings.Repeat(`{"a":`, n) + "1" + strings.Repeat("}", n), true},
+		{"unclosed", strings.Repeat("[", n), true},
+		{"manual field", `{"action":"check","key_ids":` + deep + `}`, true},
+		{"cts trace", `{"cts":` + deep + `}`, true},
+		{"cts trace as a string", `{"cts":` + quoted(deep) + `}`, false},
+		{"bare trace", `{"trace_name":"createKey","request":` + deep + `}`, true},
+		{"timer user_event string", `{"trigger_type":"TIMER","user_event":` + quoted(`{"action":`+deep+`}`) + `}`, false},
+		{"cloud event data string", `{"specversion":"1.0","id":"e1","data":` + quoted(deep) + `}`, false},
+		{"cloud event data_base64", `{"specversion":"1.0","id":"e1","data_base64":"` + base64.StdEncoding.EncodeToString([]byte(deep)) + `"}`, false},
+		{"batch", `{"events":[` + deep + `]}`, true},
+		{"scheduled detail", `{"detail-type":"Scheduled Event","source":"aws.events","detail":{"dry_run":` + deep + `}}`, true},
+	}
 }

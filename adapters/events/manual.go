@@ -23,7 +23,7 @@ const (
 	// MaxContinuation is the longest continuation token accepted, in bytes:
 	// the handler's own bound (a sweep's token carries the keys cut in
 	// flight, with the tags their writes were changing).
-	MaxContinuation = 64 << 10
+	MaxContinuation = handler.MaxContinuationLen
 )
 
 // Manual is the manual payload, as documented in the package comment. It is
@@ -41,7 +41,7 @@ var manualFields = map[string]string{
 	"action":       `"sweep" or "check"`,
 	"key_ids":      "an array of key id strings",
 	"dry_run":      "true or false",
-	"continuation": "a string (a previous report's continuation)",
+	"continuation": "a string (the continuation of a previous report of the same action)",
 }
 
 var keyIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -60,48 +60,55 @@ func ParseManual(payload []byte) (handler.Request, error) {
 }
 
 // Request turns a decoded manual payload into a request, validating it.
+//
+// The continuation, an opaque token, goes with either action: a sweep's
+// resumes a sweep, a check's resumes a check, which then needs no key_ids
+// (the handler refuses a token of the other action, or of another dry-run
+// flag). A check's key_ids are still validated with a continuation, but the
+// token wins: the handler processes the keys left in it and ignores them.
 func (m Manual) Request(trigger string) (handler.Request, error) {
-	req := handler.Request{Trigger: trigger, DryRun: m.DryRun}
 	switch m.Action {
-	case ActionSweep:
-		if len(m.KeyIDs) > 0 {
-			return handler.Request{}, invalid(`manual payload: key_ids is for action "check", not "sweep"`)
-		}
-		if len(m.Continuation) > MaxContinuation {
-			return handler.Request{}, invalid("manual payload: continuation is %d bytes: expected at most %d", len(m.Continuation), MaxContinuation)
-		}
-		req.Mode = handler.ModeSweep
-		req.Continuation = m.Continuation
-		req.Reason = "manual sweep"
-		if m.Continuation != "" {
-			req.Reason = "manual sweep, resumed"
-		}
-	case ActionCheck:
-		if m.Continuation != "" {
-			return handler.Request{}, invalid(`manual payload: continuation is for action "sweep", not "check"`)
-		}
-		if len(m.KeyIDs) == 0 {
-			return handler.Request{}, invalid(`manual payload: action "check" needs key_ids: expected 1 to %d key ids`, MaxKeyIDs)
-		}
-		if len(m.KeyIDs) > MaxKeyIDs {
-			return handler.Request{}, invalid("manual payload: %d key_ids: expected at most %d", len(m.KeyIDs), MaxKeyIDs)
-		}
-		seen := make(map[string]bool, len(m.KeyIDs))
-		for i, id := range m.KeyIDs {
-			if !ValidKeyID(id) {
-				return handler.Request{}, invalid("manual payload: key_ids[%d] is %s: expected a key id (1 to 64 letters, digits, '-' or '_')", i, snippet(id))
-			}
-			if !seen[id] {
-				seen[id] = true
-				req.KeyIDs = append(req.KeyIDs, id)
-			}
-		}
-		req.Mode = handler.ModeKeys
-		req.Reason = fmt.Sprintf("manual check of %d key(s)", len(req.KeyIDs))
+	case ActionSweep, ActionCheck:
 	case "":
 		return handler.Request{}, invalid(`manual payload: action is missing: expected "sweep" or "check"`)
 	default:
 		return handler.Request{}, invalid(`manual payload: action is %s: expected "sweep" or "check"`, snippet(m.Action))
+	}
+	if len(m.Continuation) > MaxContinuation {
+		return handler.Request{}, invalid("manual payload: continuation is %d bytes: expected at most %d", len(m.Continuation), MaxContinuation)
+	}
+	req := handler.Request{Trigger: trigger, DryRun: m.DryRun, Continuation: m.Continuation}
+	if m.Action == ActionSweep {
+		if len(m.KeyIDs) > 0 {
+			return handler.Request{}, invalid(`manual payload: key_ids is for action "check", not "sweep"`)
+		}
+		req.Mode = handler.ModeSweep
+		req.Reason = "manual sweep"
+		if m.Continuation != "" {
+			req.Reason = "manual sweep, resumed"
+		}
+		return req, nil
+	}
+	if len(m.KeyIDs) == 0 && m.Continuation == "" {
+		return handler.Request{}, invalid(`manual payload: action "check" needs key_ids: expected 1 to %d key ids (or the continuation of a check cut short)`, MaxKeyIDs)
+	}
+	if len(m.KeyIDs) > MaxKeyIDs {
+		return handler.Request{}, invalid("manual payload: %d key_ids: expected at most %d", len(m.KeyIDs), MaxKeyIDs)
+	}
+	seen := make(map[string]bool, len(m.KeyIDs))
+	for i, id := range m.KeyIDs {
+		if !ValidKeyID(id) {
+			return handler.Request{}, invalid("manual payload: key_ids[%d] is %s: expected a key id (1 to 64 letters, digits, '-' or '_')", i, snippet(id))
+		}
+		if !seen[id] {
+			seen[id] = true
+			req.KeyIDs = append(req.KeyIDs, id)
+		}
+	}
+	req.Mode = handler.ModeKeys
+	req.Reason = fmt.Sprintf("manual check of %d key(s)", len(req.KeyIDs))
+	if m.Continuation != "" {
+		req.Reason = "manual check, resumed"
 	}
 	return req, nil
 }

@@ -56,7 +56,13 @@ func timer(obj map[string]json.RawMessage) (handler.Request, error) {
 	return req, nil
 }
 
-// scheduled decodes an EventBridge Scheduled Event: a sweep.
+// scheduled decodes an EventBridge Scheduled Event: a sweep, unless its
+// detail carries the manual payload's fields. A detail that is absent,
+// null or {} is a plain sweep; an object with any field is decoded as the
+// manual payload (strictly: an unknown field or a wrong type is an error),
+// with action "sweep" when it names none, so that {"dry_run": true} is a
+// dry-run sweep. A detail that is not an object is an error: a rule meant
+// as a dry run must not sweep for real.
 func scheduled(obj map[string]json.RawMessage) (handler.Request, error) {
 	if dt := flexString(obj["detail-type"]); dt != "Scheduled Event" {
 		return handler.Request{}, invalid(`detail-type is %s: expected "Scheduled Event" (other EventBridge events are not taken)`, snippet(dt))
@@ -69,7 +75,31 @@ func scheduled(obj map[string]json.RawMessage) (handler.Request, error) {
 	if json.Unmarshal(obj["resources"], &resources) == nil && len(resources) > 0 {
 		reason += " " + resources[0]
 	}
-	return handler.Request{Mode: handler.ModeSweep, Trigger: TriggerSchedule, Reason: reason}, nil
+	sweep := handler.Request{Mode: handler.ModeSweep, Trigger: TriggerSchedule, Reason: reason}
+
+	raw := bytes.TrimSpace(obj["detail"])
+	if isNull(raw) {
+		return sweep, nil
+	}
+	if raw[0] != '{' {
+		return handler.Request{}, invalid("scheduled event detail is %s: expected an object: {} or the manual payload's fields, e.g. {\"dry_run\":true}", jsonType(raw))
+	}
+	var detail map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &detail); err != nil {
+		return handler.Request{}, invalid("scheduled event detail: %v", err)
+	}
+	if len(detail) == 0 {
+		return sweep, nil
+	}
+	if isNull(detail["action"]) {
+		detail["action"] = json.RawMessage(`"` + ActionSweep + `"`)
+	}
+	req, err := manual(detail, TriggerSchedule)
+	if err != nil {
+		return handler.Request{}, fmt.Errorf("scheduled event detail: %w", err)
+	}
+	req.Reason = reason + ": " + req.Reason
+	return req, nil
 }
 
 // flexString reads a JSON string or number as text; anything else is "".

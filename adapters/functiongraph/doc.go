@@ -12,9 +12,11 @@
 //
 // Contracts: a broken connection to the runtime API is retried with
 // backoff, never fatal; bad input, a function without an agency and a
-// request the handler could not serve get an error response
-// {"errorMessage","errorType"} and the loop keeps serving; a success
-// response is the handler.Report as JSON. When the loop's context ends
+// configuration error get an error response {"errorMessage","errorType"}
+// and the loop keeps serving; whenever the handler ran, the success
+// response is its handler.Report as JSON, also for a request that failed
+// as a whole (its "error" and "error_kind" set, beside the keys already
+// handled and the "continuation"). When the loop's context ends
 // during an invocation (SIGTERM), the invocation's context ends with it and
 // its result is still posted (within PostGrace) before Serve returns.
 package functiongraph

@@ -28,8 +28,8 @@ var ErrNoCredentials = errors.New("no temporary credentials in the invocation: g
 
 // Error is an invocation error with the errorType posted to the runtime API.
 type Error struct {
-	// Type is the errorType: InvalidEvent, NoCredentials, ConfigurationError,
-	// RequestFailed or InternalError.
+	// Type is the errorType: InvalidEvent, NoCredentials, ConfigurationError
+	// or InternalError.
 	Type string
 	Err  error
 }
@@ -60,9 +60,13 @@ type Function struct {
 	InitErr error
 }
 
-// Invoke serves one invocation: the response body is the handler's report
-// as JSON. Bad input, missing credentials and a request the handler could
-// not serve at all are errors.
+// Invoke serves one invocation. Whenever the handler runs, the response
+// body is its report as JSON, also when the request failed as a whole: the
+// report then carries error and error_kind, with the keys already handled
+// and the continuation. Only a payload of no known shape (InvalidEvent), an
+// invocation without credentials (NoCredentials), a configuration error or
+// a key store that does not open (ConfigurationError), and a report that
+// does not encode (InternalError) are errors.
 func (f *Function) Invoke(ctx context.Context, inv Invocation) ([]byte, error) {
 	if f.InitErr != nil {
 		return nil, &Error{Type: "ConfigurationError", Err: f.InitErr}
@@ -91,11 +95,7 @@ func (f *Function) Invoke(ctx context.Context, inv Invocation) ([]byte, error) {
 			return nil, &Error{Type: "ConfigurationError", Err: fmt.Errorf("open the key store: %w", err)}
 		}
 	}
-	rep := f.Handler.Handle(ctx, store, req)
-	if err := events.ReportError(rep); err != nil {
-		return nil, &Error{Type: "RequestFailed", Err: err}
-	}
-	body, err := json.Marshal(rep)
+	body, err := json.Marshal(f.Handler.Handle(ctx, store, req))
 	if err != nil {
 		return nil, &Error{Type: "InternalError", Err: fmt.Errorf("encode the report: %w", err)}
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -21,7 +20,7 @@ import (
 
 // Defaults applied by New to zero fields of Config.
 const (
-	DefaultRateLimit    = 20   // requests per second (KMS allows 20 per user)
+	DefaultRateLimit    = 20   // requests per second (KMS allows 20 per user per second)
 	DefaultPageSize     = 1000 // ListKeys limit
 	DefaultBulkPageSize = 1000 // resource_instances limit (the API's maximum)
 	DefaultMaxRetries   = 4    // retries after the first attempt: 5 attempts
@@ -71,11 +70,22 @@ type Config struct {
 	// the environment (HUAWEICLOUD_SDK_AK, _SK, _SECURITY_TOKEN,
 	// _PROJECT_ID), then the profile file (~/.huaweicloud/credentials).
 	Credentials *Credentials
-	// Limiter is a token bucket shared by every call of this store (and of
-	// other stores given the same one). Nil: a new one at RateLimit.
+	// Pacer paces every HTTP call of this store, retries included: even
+	// spacing, at most floor(rate) sends in any sliding second (plus
+	// WindowSlack), and a pause of every caller after a 429 (see Pacer).
+	// Give the stores of a process the same one (NewPacer): the gateway
+	// counts per user. Nil: a new one around Limiter if set, else at
+	// RateLimit.
+	Pacer *Pacer
+	// Limiter is a token bucket for this store's calls, used as given (its
+	// rate and burst) inside a pacer of the store's own.
+	//
+	// Deprecated: use Pacer. Stores given the same Limiter share its tokens
+	// but not the window guard or the pause after a 429.
 	Limiter *rate.Limiter
-	// RateLimit in requests per second for a new Limiter (default 20, with a
-	// burst of 1); negative means unlimited.
+	// RateLimit in requests per second for a new Pacer (default
+	// DefaultRateLimit); negative means unlimited. Ignored when Pacer or
+	// Limiter is set.
 	RateLimit float64
 	// PageSize is the ListKeys page size (default 1000).
 	PageSize int
@@ -151,14 +161,12 @@ func (c Config) withDefaults() Config {
 		l.SetOutput(io.Discard)
 		c.Log = l
 	}
-	if c.Limiter == nil {
-		if c.RateLimit < 0 || math.IsInf(c.RateLimit, 1) {
-			c.Limiter = rate.NewLimiter(rate.Inf, 0)
-		} else {
-			// A burst of 1 spaces calls evenly, so no one-second window sees
-			// much more than RateLimit calls (the gateway counts per second).
-			c.Limiter = rate.NewLimiter(rate.Limit(c.RateLimit), 1)
-		}
+	switch {
+	case c.Pacer != nil:
+	case c.Limiter != nil:
+		c.Pacer = newPacer(c.Limiter)
+	default:
+		c.Pacer = NewPacer(c.RateLimit)
 	}
 	return c
 }

@@ -1,6 +1,7 @@
 package huaweikms
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -195,13 +196,17 @@ func TestKeyDetailsToKey(t *testing.T) {
 }
 
 func TestCursor(t *testing.T) {
-	for _, c := range []cursor{{Phase: phaseBulk}, {Phase: phaseBulk, Offset: 3000}, {Phase: phaseKeys, Marker: "abc", BulkEnd: 1234}, {Phase: phaseDone}} {
+	for _, c := range []cursor{{Phase: phaseBulk}, {Phase: phaseBulk, Offset: 3000}, {Phase: phaseKeys, Marker: "abc", Limit: 500}, {Phase: phaseKeys, Marker: "abc", Skip: 3, SkipID: "k3"}, {Phase: phaseBulk, Offset: 1000, Skip: 999, SkipID: "x"}, {Phase: phaseDone}} {
 		got, err := decodeCursor(c.encode())
 		if err != nil || got != c {
 			t.Errorf("round trip of %+v: got %+v, %v", c, got, err)
 		}
 	}
-	for _, bad := range []string{"%%%", "bm90IGpzb24", "eyJwIjo5fQ", "eyJwIjoxLCJvIjotNX0"} {
+	for _, bad := range []string{"%%%", "bm90IGpzb24", "eyJwIjo5fQ", "eyJwIjoxLCJvIjotNX0",
+		cursor{Phase: phaseBulk, Skip: 3}.encode(),                            // a position without its check
+		cursor{Phase: phaseBulk, Skip: maxPageSize + 1, SkipID: "k"}.encode(), // past any page
+		base64.RawURLEncoding.EncodeToString([]byte(`{"p":1,"b":7}`)),         // unknown field
+	} {
 		if _, err := decodeCursor(bad); err == nil {
 			t.Errorf("decodeCursor(%q) accepted", bad)
 		}
@@ -292,7 +297,7 @@ func FuzzDecodeBulk(f *testing.F) {
 }
 
 func FuzzDecodeCursor(f *testing.F) {
-	f.Add(cursor{Phase: phaseKeys, Marker: "m", BulkEnd: 5}.encode())
+	f.Add(cursor{Phase: phaseKeys, Marker: "m", Skip: 5, SkipID: "k"}.encode())
 	f.Add("")
 	f.Add("e30")
 	f.Fuzz(func(t *testing.T, s string) {
@@ -300,7 +305,7 @@ func FuzzDecodeCursor(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if c.Phase < phaseBulk || c.Phase > phaseDone || c.Offset < 0 {
+		if c.Phase < phaseBulk || c.Phase > phaseDone || c.Offset < 0 || c.Skip < 0 || (c.Skip > 0) != (c.SkipID != "") {
 			t.Errorf("accepted %+v", c)
 		}
 	})

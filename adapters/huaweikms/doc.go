@@ -11,9 +11,14 @@
 // profile file); the project id is always set on them, so the SDK never
 // calls IAM. The endpoint is Config.Endpoint as given, else the region's.
 //
-// Every HTTP call waits for a token of a rate.Limiter (default 20 per
-// second, shareable between stores) with the caller's context, so a wait
-// never outlives the deadline. The SDK has no context: each call builds a
+// Every HTTP call, retries included, waits for its Pacer (Config.Pacer,
+// default 20 per second; give the stores of a process one NewPacer): calls
+// spaced evenly (x/time/rate, burst 1), at most floor(rate) in any sliding
+// second plus WindowSlack (the gateway counts per second), and a pause of
+// every caller after a 429, one interval doubling while 429s follow, up to
+// the window after the throttled send. The wait takes the caller's
+// context, and returns at once when it would pass the deadline. The SDK has
+// no context: each call builds a
 // client whose transport binds the caller's context to the request, so the
 // call itself stops at the deadline too; HTTPTimeout (default 30s) bounds
 // one request. 429 (and the gateway's APIG.0308), 500, 502, 503, 504 and
@@ -21,8 +26,10 @@
 // never when the next wait would cross the deadline; 400, 401, 403 and 404
 // never are. Throttled calls have their own budget, MaxThrottleRetries
 // (default 12), as a 429 means "later", not "broken"; the other faults
-// MaxRetries (default 4). A throttled error's hint gives the gateway's limit
-// (from its message) and the rate the store allows itself.
+// MaxRetries (default 4); each counts only its own retries, so a call
+// meeting one 500 and then several 429s has spent one of MaxRetries. A
+// throttled error's hint gives the gateway's limit (from its message) and
+// the rate the store allows itself.
 //
 // Every failure is an *Error carrying the API, key id, HTTP status, error
 // code, message and request id, and unwrapping to one handler kind through
@@ -59,5 +66,8 @@
 // are deleted again.
 //
 // Logs go to Config.Log (logrus): a warning on fallback, debug lines on
-// retries. Credentials never reach a log line or an error message.
+// retries. Credentials never reach a log line or an error message: a
+// response echoing the store's access key (or, worse, its secret key or
+// token) is masked before it is parsed (the access key as its first four
+// characters and ****).
 package huaweikms

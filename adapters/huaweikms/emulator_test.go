@@ -123,6 +123,7 @@ func TestConformance(t *testing.T) {
 	}{
 		{"live shapes", emulator.Options{}},
 		{"documented shapes", emulator.Options{DocumentedShapes: true}},
+		{"documented shapes, numeric details", emulator.Options{DocumentedShapes: true, NumericDetails: true}},
 		{"bulk omits untagged, KMS.0416 on missing tags", emulator.Options{BulkOmitUntagged: true, DeleteMissingTagError: true}},
 	}
 	for _, v := range variants {
@@ -866,4 +867,258 @@ func TestThrottleRetryBudget(t *testing.T) {
 			t.Errorf("%d calls before the deadline, want more than MaxRetries+1 (%d)", n, e.cfg.MaxRetries+1)
 		}
 	})
+}
+
+// TestSeparateRetryBudgets runs scripted sequences of failures (the
+// emulator's Faults.Sequence) through one call: 429s spend only
+// MaxThrottleRetries and 5xx only MaxRetries, in any order.
+func TestSeparateRetryBudgets(t *testing.T) {
+	seed := emulator.SampleKeys(5, 1)
+	id := seed[len(seed)-1].ResourceID
+	cases := []struct {
+		name              string
+		seq               []int
+		retries, throttle int   // 0: the defaults (4 and 12)
+		want              error // nil: the call succeeds
+		wantCalls         int
+	}{
+		{"one 500 then five 429s", []int{500, 429, 429, 429, 429, 429}, 1, 5, nil, 7},
+		{"four 429s then a 500, default budgets", []int{429, 429, 429, 429, 500}, 0, 0, nil, 6},
+		{"429s around four 500s", []int{429, 500, 429, 500, 429, 500, 429, 500, 429}, 0, 0, nil, 10},
+		{"a second 500 spends MaxRetries 1", []int{500, 429, 429, 500}, 1, 5, handler.ErrTransient, 4},
+		{"a third 429 spends MaxThrottleRetries 2", []int{429, 500, 429, 429}, 4, 2, handler.ErrThrottled, 4},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, emulator.Options{Seed: seed}, func(c *Config) {
+				c.MaxRetries, c.MaxThrottleRetries, c.MaxBackoff = tc.retries, tc.throttle, time.Millisecond
+			})
+			e.srv.SetFaults(emulator.Faults{Sequence: tc.seq})
+			got, err := e.store.Tags(testCtx(t), id)
+			if tc.want == nil {
+				want, _ := e.srv.Tags(emulator.DefaultProject, id)
+				if err != nil || !equalTags(got, want) {
+					t.Errorf("got %v, %v; want the tags %v", got, err, want)
+				}
+			} else if !errors.Is(err, tc.want) {
+				t.Errorf("got %v, want %v", err, tc.want)
+			}
+			if n := e.srv.Stats().Calls[emulator.APIShowTags]; n != tc.wantCalls {
+				t.Errorf("got %d calls, want %d", n, tc.wantCalls)
+			}
+		})
+	}
+}
+
+// echoSecrets answers every call itself with status and body, after putting
+// the store's access key, secret key and token into the body: a server
+// echoing credentials in its error messages.
+type echoSecrets struct {
+	status int
+	body   string // with {AK}, {SK}, {TOKEN} and {TOKEN_ESCAPED} ("/" as "\/") replaced
+	ak, sk string
+	token  string
+}
+
+func (e *echoSecrets) RoundTrip(r *http.Request) (*http.Response, error) {
+	body := strings.NewReplacer("{AK}", e.ak, "{SK}", e.sk, "{TOKEN}", e.token,
+		"{TOKEN_ESCAPED}", strings.ReplaceAll(e.token, "/", `\/`)).Replace(e.body)
+	return &http.Response{StatusCode: e.status, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+}
+
+// TestErrorsRedactCredentials: whatever a response echoes of the store's
+// credentials never reaches an error or a log: the access key is masked
+// (its first four characters and ****), the secret key and the token are
+// replaced.
+func TestErrorsRedactCredentials(t *testing.T) {
+	const token = "tok/en+secret=="
+	long := strings.Repeat("x", 290) // puts the access key across the 300-character clip
+	cases := []struct {
+		name, body string
+		status     int
+		want       error
+		wantText   string
+	}{
+		{"gateway 401 echoing the access key", `{"error_msg":"access key {AK} is invalid","error_code":"APIGW.0301","request_id":"r1"}`, 401,
+			handler.ErrDenied, "access key TAGW**** is invalid"},
+		{"kms 400 echoing every secret", `{"error":{"error_code":"KMS.0308","error_msg":"bad signature by {AK} with {SK} and {TOKEN}"}}`, 400,
+			handler.ErrInvalid, "bad signature by TAGW**** with <secret key redacted> and <security token redacted>"},
+		{"escaped token in a 429", `{"error_msg":"limit:20,time:1 second for {TOKEN_ESCAPED}","error_code":"APIG.0308","request_id":"{AK}"}`, 429,
+			handler.ErrThrottled, "for <security token redacted>"},
+		{"access key across the clip", `{"error":{"error_code":"KMS.0500","error_msg":"` + long + `{AK}"}}`, 500,
+			handler.ErrTransient, long + "TAGW****"},
+		{"not json", `<html>denied for {AK}</html>`, 502, handler.ErrTransient, "denied for TAGW****"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := &echoSecrets{status: tc.status, body: tc.body, ak: emulator.DefaultAK, sk: emulator.DefaultSK, token: token}
+			e := newEnv(t, emulator.Options{}, func(c *Config) {
+				c.Transport = tr
+				c.Credentials.SecurityToken = token
+				c.MaxRetries, c.MaxThrottleRetries = 1, 1
+			})
+			_, err := e.store.Tags(testCtx(t), "k1")
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.wantText) {
+				t.Errorf("got %v, want %v containing %q", err, tc.want, tc.wantText)
+			}
+			for _, secret := range []string{emulator.DefaultAK, emulator.DefaultSK, token, strings.ReplaceAll(token, "/", `\/`), "tok/en"} {
+				if err != nil && strings.Contains(err.Error(), secret) {
+					t.Errorf("error %q contains %q", err, secret)
+				}
+				if strings.Contains(e.logs.String(), secret) {
+					t.Errorf("log contains %q:\n%s", secret, e.logs.String())
+				}
+			}
+		})
+	}
+}
+
+// TestListNumericDetails sweeps a listing whose resource_detail carries the
+// numeric fields as JSON numbers (the API reference's example): every key
+// comes from the bulk listing with its state, creation date and default
+// flag read from the numbers, without falling back to per-key reads.
+func TestListNumericDetails(t *testing.T) {
+	seed := emulator.SampleKeys(1200, 4)
+	cases := []struct {
+		name string
+		opts emulator.Options
+	}{
+		{"documented shapes", emulator.Options{DocumentedShapes: true}},
+		{"documented shapes, numeric details", emulator.Options{DocumentedShapes: true, NumericDetails: true}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.opts
+			opts.Seed = seed
+			e := newEnv(t, opts, nil)
+			want := map[string]handler.Record{}
+			for _, k := range e.srv.Keys(emulator.DefaultProject) {
+				d := k.ResourceDetail
+				tags, _ := e.srv.Tags(emulator.DefaultProject, k.ResourceID)
+				want[k.ResourceID] = handler.Record{Key: keyDetails{KeyID: flexString(d.KeyID), KeyState: flexString(d.KeyState),
+					CreationDate: flexString(d.CreationDate), DefaultKeyFlag: flexString(d.DefaultKeyFlag)}.key(), Tags: tags}
+			}
+			recs, _ := collect(t, e.store)
+			if len(recs) != len(want) {
+				t.Errorf("got %d records, want %d", len(recs), len(want))
+			}
+			states := map[string]bool{}
+			for _, r := range recs {
+				w := want[r.Key.ID]
+				if r.Key.State != w.Key.State || !r.Key.Created.Equal(w.Key.Created) || r.Key.Default != w.Key.Default || !equalTags(r.Tags, w.Tags) {
+					t.Errorf("key %s: got %s created %v default %t tags %v; want %s %v %t %v", r.Key.ID, r.Key.State, r.Key.Created,
+						r.Key.Default, r.Tags, w.Key.State, w.Key.Created, w.Key.Default, w.Tags)
+				}
+				states[r.Key.State] = true
+			}
+			if len(states) < 3 || states["unknown"] {
+				t.Errorf("states %v: want several, none unknown", states)
+			}
+			if n := e.srv.Stats().Calls[emulator.APIShowTags]; n != 0 || strings.Contains(e.logs.String(), `"level":"warning"`) {
+				t.Errorf("%d per-key tag reads, log:\n%s\nwant the bulk listing alone", n, e.logs.String())
+			}
+		})
+	}
+}
+
+// TestListKeysPageSizeAdapts: a service that refuses the ListKeys page size
+// (1000 here is over its largest, 300) gets smaller pages asked, and the
+// listing completes, instead of every sweep failing for ever; a resumed
+// listing keeps the smaller size.
+func TestListKeysPageSizeAdapts(t *testing.T) {
+	seed := emulator.SampleKeys(700, 9)
+	e := newEnv(t, emulator.Options{Seed: seed, MaxListLimit: 300, BulkOmitUntagged: true}, nil)
+	var ids []string
+	for _, k := range seed {
+		ids = append(ids, k.ResourceID)
+	}
+	e.srv.HideFromBulk(ids...) // every key comes from ListKeys
+	recs, pages := collect(t, e.store)
+	if len(recs) != len(seed) {
+		t.Fatalf("listed %d keys, want %d", len(recs), len(seed))
+	}
+	st := e.srv.Stats()
+	// 1000 and 500 refused, then 250 a page: 3 pages.
+	if got := st.Calls[emulator.APIListKeys]; got != 5 || st.Status[400] != 2 || pages != 3 {
+		t.Errorf("%d list-keys calls (%d answered 400), %d pages; want 5 calls, 2 refused, 3 pages", got, st.Status[400], pages)
+	}
+	if !strings.Contains(e.logs.String(), "refused the ListKeys page size") {
+		t.Errorf("no warning logged:\n%s", e.logs.String())
+	}
+	// Resuming at the second page asks for the size that worked.
+	c := testCtx(t)
+	l := e.store.List(c, "")
+	first, err := l.Next(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.ResetStats()
+	rest := e.store.List(c, first.After(len(first.Records)))
+	if _, err := rest.Next(c); err != nil {
+		t.Fatalf("resumed: %v", err)
+	}
+	if st := e.srv.Stats(); st.Status[400] != 0 {
+		t.Errorf("the resumed listing was refused %d times: it forgot the page size", st.Status[400])
+	}
+}
+
+// TestThrottlePausesThePacer: the store reports each 429 to its pacer, which
+// pauses every caller, longer for each 429 in a row (jitter, then 50, 100,
+// 200 ms at 20 per second), and reports the call let through, which ends
+// the doubling.
+func TestThrottlePausesThePacer(t *testing.T) {
+	seed := emulator.SampleKeys(5, 1)
+	id := seed[len(seed)-1].ResourceID
+	p := NewPacer(20)
+	e := newEnv(t, emulator.Options{Seed: seed}, func(c *Config) { c.Pacer, c.MaxBackoff = p, time.Millisecond })
+	e.srv.SetFaults(emulator.Faults{Sequence: []int{429, 429, 429, 429}})
+	start := time.Now()
+	if _, err := e.store.Tags(testCtx(t), id); err != nil {
+		t.Fatal(err)
+	}
+	// Spacing alone would take 200 ms; the backoff is at most 1 ms a retry.
+	if took := time.Since(start); took < 390*time.Millisecond {
+		t.Errorf("5 calls, 4 throttled in a row, took %v; want at least 400ms (50 + 100 + 200 ms of pauses)", took)
+	}
+	p.mu.Lock()
+	strikes := p.strikes
+	p.mu.Unlock()
+	if strikes != 0 {
+		t.Errorf("%d strikes after a call got through, want 0", strikes)
+	}
+	if n := e.srv.Stats().Calls[emulator.APIShowTags]; n != 5 {
+		t.Errorf("%d calls, want 5", n)
+	}
+}
+
+// TestCutInFlightKeepsKind: a retry cut in flight by the deadline reports the
+// kind of the answer before it (429: throttled), not the cut.
+func TestCutInFlightKeepsKind(t *testing.T) {
+	seed := emulator.SampleKeys(5, 1)
+	id := seed[len(seed)-1].ResourceID
+	cases := []struct {
+		first int
+		want  error
+	}{
+		{429, handler.ErrThrottled},
+		{503, handler.ErrTransient},
+	}
+	for _, tc := range cases {
+		t.Run(strconv.Itoa(tc.first), func(t *testing.T) {
+			e := newEnv(t, emulator.Options{Seed: seed}, func(c *Config) { c.MaxBackoff = time.Millisecond })
+			// Every answer takes 150 ms: the retry is in flight at the 250 ms deadline.
+			e.srv.SetFaults(emulator.Faults{Latency: 150 * time.Millisecond, Sequence: []int{tc.first}})
+			c, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+			defer cancel()
+			_, err := e.store.Tags(c, id)
+			if !errors.Is(err, tc.want) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("got %v, want %v unwrapping to context.DeadlineExceeded", err, tc.want)
+			}
+			var ke *Error
+			if !errors.As(err, &ke) || ke.Status != tc.first {
+				t.Errorf("got %#v, want the error of the %d answer", err, tc.first)
+			}
+		})
+	}
 }

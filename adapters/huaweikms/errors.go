@@ -2,12 +2,14 @@ package huaweikms
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -226,4 +228,82 @@ func clip(s string) string {
 		return s[:300] + "..."
 	}
 	return s
+}
+
+// redactor masks the store's own credentials in text that came from a
+// response: a server may echo the access key ("access key ... is invalid").
+// The access key becomes its masked form (maskAK); the secret key and the
+// security token, which no server should ever echo, are replaced whole.
+// The zero value masks nothing.
+type redactor struct {
+	r *strings.Replacer
+}
+
+// newRedactor masks ak, sk and token (empty ones are skipped), as written
+// and as a JSON encoder may escape them.
+func newRedactor(ak, sk, token string) redactor {
+	type pair struct{ secret, mask string }
+	var pairs []pair
+	add := func(secret, mask string) {
+		if secret == "" {
+			return
+		}
+		forms := []string{secret, strings.ReplaceAll(secret, "/", `\/`)}
+		if b, err := json.Marshal(secret); err == nil {
+			forms = append(forms, string(b[1:len(b)-1]))
+		}
+		for _, f := range forms {
+			if !slices.ContainsFunc(pairs, func(p pair) bool { return p.secret == f }) {
+				pairs = append(pairs, pair{f, mask})
+			}
+		}
+	}
+	add(token, "<security token redacted>")
+	add(sk, "<secret key redacted>")
+	add(ak, maskAK(ak))
+	if len(pairs) == 0 {
+		return redactor{}
+	}
+	// The longest first: at one position, the replacer takes the first
+	// match in argument order, so a secret containing another is masked
+	// whole.
+	slices.SortStableFunc(pairs, func(a, b pair) int { return len(b.secret) - len(a.secret) })
+	args := make([]string, 0, 2*len(pairs))
+	for _, p := range pairs {
+		args = append(args, p.secret, p.mask)
+	}
+	return redactor{strings.NewReplacer(args...)}
+}
+
+// String returns s with the credentials masked.
+func (r redactor) String(s string) string {
+	if r.r == nil || s == "" {
+		return s
+	}
+	return r.r.Replace(s)
+}
+
+// bytes returns b with the credentials masked (b itself when none appears).
+func (r redactor) bytes(b []byte) []byte {
+	if r.r == nil || len(b) == 0 {
+		return b
+	}
+	s := string(b)
+	if out := r.r.Replace(s); out != s {
+		return []byte(out)
+	}
+	return b
+}
+
+// scrub masks the credentials in the parts of e that come from a response
+// or a cause: the message, the code and the request id. The hint is the
+// store's own words (throttleHint reads only numbers from the message, after
+// scrub), so a short test access key such as "AK" cannot garble "AK/SK".
+func (r redactor) scrub(e *Error) {
+	if r.r == nil || e == nil {
+		return
+	}
+	e.Message = r.String(e.Message)
+	e.Code = r.String(e.Code)
+	e.RequestID = r.String(e.RequestID)
 }

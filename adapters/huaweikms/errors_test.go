@@ -221,3 +221,35 @@ func FuzzErrorBody(f *testing.F) {
 		}
 	})
 }
+
+func TestRedactor(t *testing.T) {
+	const ak, sk, token = "AKID1234567890ABCDEF", "sk/secret+0000", "AKID1234567890ABCDEF-session/x"
+	cases := []struct {
+		name, in, want string
+		r              redactor
+	}{
+		{"access key masked", "access key AKID1234567890ABCDEF is invalid", "access key AKID**** is invalid", newRedactor(ak, sk, "")},
+		{"secret key replaced", "signed with sk/secret+0000.", "signed with <secret key redacted>.", newRedactor(ak, sk, "")},
+		{"JSON-escaped secret key", `signed with sk\/secret+0000`, "signed with <secret key redacted>", newRedactor(ak, sk, "")},
+		{"token containing the access key masked whole", "token AKID1234567890ABCDEF-session/x expired", "token <security token redacted> expired", newRedactor(ak, sk, token)},
+		{"every occurrence", "AKID1234567890ABCDEF AKID1234567890ABCDEF", "AKID**** AKID****", newRedactor(ak, sk, token)},
+		{"nothing to mask", "Unauthorized", "Unauthorized", newRedactor(ak, sk, token)},
+		{"zero value masks nothing", "AKID1234567890ABCDEF", "AKID1234567890ABCDEF", redactor{}},
+		{"no credentials", "AKID1234567890ABCDEF", "AKID1234567890ABCDEF", newRedactor("", "", "")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.r.String(tc.in); got != tc.want {
+				t.Errorf("String: got %q, want %q", got, tc.want)
+			}
+			if got := string(tc.r.bytes([]byte(tc.in))); got != tc.want {
+				t.Errorf("bytes: got %q, want %q", got, tc.want)
+			}
+			e := &Error{Message: tc.in, Code: tc.in, RequestID: tc.in, Hint: "check the AK/SK"}
+			tc.r.scrub(e)
+			if e.Message != tc.want || e.Code != tc.want || e.RequestID != tc.want || e.Hint != "check the AK/SK" {
+				t.Errorf("scrub: got %+v", e)
+			}
+		})
+	}
+}

@@ -1,25 +1,24 @@
 package huaweikms
 
 import (
-	"cmp"
+	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
+	"strings"
 
-	"github.com/google/uuid"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/def"
 	v2 "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2/model"
 	"github.com/sirupsen/logrus"
 
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/policy"
 )
 
 // Listing phases.
@@ -29,15 +28,19 @@ const (
 	phaseDone = 3
 )
 
-// cursor is the listing position at the start of a page; it travels as
-// base64url JSON.
+// cursor is a listing position; it travels as base64url JSON. It names a
+// page (a bulk offset, or a ListKeys marker) and how many raw entries of
+// that page are done: resuming re-reads the page and starts after them.
+// Positions count the page's entries as the service returned them, before
+// any filtering, so that a page filtered differently when read again (the
+// bulk listing grew since) still resumes at the right record.
 type cursor struct {
 	Phase  int    `json:"p"`
-	Offset int    `json:"o,omitempty"` // phase 1: bulk offset
-	Marker string `json:"m,omitempty"` // phase 2: ListKeys marker
-	// BulkEnd (phase 2) is how far the bulk listing was read: the ids of
-	// bulk offsets [0, BulkEnd) were delivered in phase 1 and are skipped.
-	BulkEnd int `json:"b,omitempty"`
+	Offset int    `json:"o,omitempty"` // phase 1: bulk offset of the page
+	Marker string `json:"m,omitempty"` // phase 2: ListKeys marker of the page
+	Limit  int    `json:"n,omitempty"` // phase 2: ListKeys page size in use
+	Skip   int    `json:"s,omitempty"` // raw entries of the page already done
+	SkipID string `json:"i,omitempty"` // the id of the last of them, a check
 }
 
 func (c cursor) encode() string {
@@ -54,146 +57,74 @@ func decodeCursor(s string) (cursor, error) {
 		return cursor{}, fmt.Errorf("malformed listing cursor: %w", err)
 	}
 	var c cursor
-	if err := json.Unmarshal(b, &c); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
 		return cursor{}, fmt.Errorf("malformed listing cursor: %w", err)
 	}
-	if c.Phase < phaseBulk || c.Phase > phaseDone || c.Offset < 0 || c.BulkEnd < 0 {
-		return cursor{}, errors.New("malformed listing cursor: bad phase or offset")
+	if c.Phase < phaseBulk || c.Phase > phaseDone || c.Offset < 0 || c.Skip < 0 || c.Limit < 0 || c.Limit > maxPageSize ||
+		c.Skip > maxPageSize || (c.Skip > 0) != (c.SkipID != "") {
+		return cursor{}, errors.New("malformed listing cursor: bad phase, offset or position")
 	}
 	return c, nil
 }
 
-// idSet is a compact set of key ids. UUIDs (what KMS key ids are) are kept
-// as 16 bytes in a sorted slice, searched by bisection; those added since
-// the last merge wait in a small map (at most a sixteenth of the slice, or
-// minRecent), so that a merge costs one pass over the slice and the merges
-// add up to a few passes in all. Other ids are kept in a map.
-type idSet struct {
-	sorted []uuid128            // sorted, no duplicates
-	recent map[uuid128]struct{} // added since the last merge, none in sorted
-	other  map[string]struct{}
-}
+// maxPageSize bounds the page sizes a cursor may carry.
+const maxPageSize = 10000
 
-// uuid128 is a UUID as two big-endian halves, so that comparing two is two
-// integer comparisons.
-type uuid128 struct{ hi, lo uint64 }
-
-// minRecent is the number of recent ids that triggers a merge into a small
-// sorted slice: one page of the bulk listing.
-const minRecent = 1024
-
-func newIDSet() *idSet {
-	return &idSet{recent: make(map[uuid128]struct{}), other: make(map[string]struct{})}
-}
-
-func compareUUID(a, b uuid128) int {
-	if c := cmp.Compare(a.hi, b.hi); c != 0 {
-		return c
+// resumeAt finds where to resume in a page read again: after its first
+// skip entries, checked against the id of the last of them. When that
+// entry moved (keys added or removed before it), resume after it where it
+// is now; when it is gone (deleted since), the entries after it moved up by
+// one: resuming one entry earlier processes the first entry not done rather
+// than skip it.
+func resumeAt(ids []string, skip int, skipID string) int {
+	if skip <= 0 {
+		return 0
 	}
-	return cmp.Compare(a.lo, b.lo)
-}
-
-func parseID(id string) (uuid128, bool) {
-	if len(id) != 36 {
-		return uuid128{}, false
+	if skip <= len(ids) && ids[skip-1] == skipID {
+		return skip
 	}
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return uuid128{}, false
-	}
-	return uuid128{binary.BigEndian.Uint64(u[:8]), binary.BigEndian.Uint64(u[8:])}, true
-}
-
-func (s *idSet) hasUUID(u uuid128) bool {
-	if _, ok := s.recent[u]; ok {
-		return true
-	}
-	lo, hi := 0, len(s.sorted)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if v := s.sorted[m]; v.hi < u.hi || v.hi == u.hi && v.lo < u.lo {
-			lo = m + 1
-		} else {
-			hi = m
+	for i, id := range ids {
+		if id == skipID {
+			return i + 1
 		}
 	}
-	return lo < len(s.sorted) && s.sorted[lo] == u
+	return min(skip-1, len(ids))
 }
 
-// add inserts id and reports whether it was new.
-func (s *idSet) add(id string) bool {
-	u, ok := parseID(id)
-	if !ok {
-		if _, ok := s.other[id]; ok {
-			return false
-		}
-		s.other[id] = struct{}{}
-		return true
-	}
-	if s.hasUUID(u) {
-		return false
-	}
-	s.recent[u] = struct{}{}
-	if len(s.recent) >= max(minRecent, len(s.sorted)/16) {
-		s.merge()
-	}
-	return true
-}
-
-// merge moves the recent ids into the sorted slice, merging from the back
-// in place.
-func (s *idSet) merge() {
-	add := make([]uuid128, 0, len(s.recent))
-	for u := range s.recent {
-		add = append(add, u)
-	}
-	slices.SortFunc(add, compareUUID)
-	n := len(s.sorted)
-	s.sorted = slices.Grow(s.sorted, len(add))[:n+len(add)]
-	i, j := n-1, len(add)-1
-	for w := len(s.sorted) - 1; j >= 0; w-- {
-		if i >= 0 && compareUUID(s.sorted[i], add[j]) > 0 {
-			s.sorted[w] = s.sorted[i]
-			i--
-		} else {
-			s.sorted[w] = add[j]
-			j--
-		}
-	}
-	clear(s.recent)
-}
-
-func (s *idSet) has(id string) bool {
-	if u, ok := parseID(id); ok {
-		return s.hasUUID(u)
-	}
-	_, ok := s.other[id]
-	return ok
-}
-
-// len is the number of ids in the set.
-func (s *idSet) len() int { return len(s.sorted) + len(s.recent) + len(s.other) }
-
-// List starts a listing at cursor ("" = the start). Phase 1 streams the bulk
-// listing (resource_instances/action, no tag filter, pages of BulkPageSize by
+// List starts a listing at cursor ("" = the start, or a page's Cursor, or
+// what its After returned). Phase 1 streams the bulk listing
+// (resource_instances/action, no tag filter, pages of BulkPageSize by
 // offset) and delivers each key with its tags. Phase 2 walks ListKeys
-// (key_spec ALL, marker) and delivers the keys phase 1 did not, with Tags nil.
-// If the bulk listing fails (other than ErrDenied or the deadline) or cannot
-// be decoded, a warning is logged and phase 2 delivers the remaining keys.
-// Resuming at a cursor past the first bulk page re-reads, before phase 2, the
-// ids of the bulk pages delivered before it (one bulk call per BulkPageSize
-// keys) to rebuild the set of keys already delivered.
+// (key_spec ALL, marker) and delivers the keys phase 1 did not, with Tags
+// nil. If the bulk listing fails (other than ErrDenied or the deadline) or
+// cannot be decoded, a warning is logged and phase 2 delivers the remaining
+// keys.
+//
+// A resumed listing needs, before phase 2, the ids phase 1 delivered in
+// earlier invocations. Resuming in phase 1 at offset O re-reads bulk offsets
+// [0, O) before phase 2. Resuming in phase 2 re-reads the whole bulk
+// listing: the keys tagged since phase 1 (by earlier invocations of the same
+// sweep, which only tag keys at ListKeys positions already passed) now
+// appear in it, and may have pushed keys of phase 1 past where it ended.
+// Within the page being resumed, the cursor's raw position, not the
+// filtered one, says where to go on, so a page filtered differently when
+// read again resumes at the same record.
 func (s *Store) List(ctx context.Context, cur string) handler.Lister {
 	c, err := decodeCursor(cur)
 	if err != nil {
 		return &lister{s: s, err: &Error{Op: "list", Kind: handler.ErrInvalid, Hint: "bad cursor", Message: err.Error()}}
 	}
-	l := &lister{s: s, pos: c, seen: newIDSet()}
+	l := &lister{s: s, pos: c, seen: newIDSet(), resume: cur, limit: c.Limit}
+	if l.limit == 0 {
+		l.limit = s.cfg.PageSize
+	}
 	switch c.Phase {
 	case phaseBulk:
 		l.rebuildEnd = c.Offset
 	case phaseKeys:
-		l.rebuildEnd = c.BulkEnd
+		l.rebuildEnd = -1
 	}
 	return l
 }
@@ -203,10 +134,14 @@ type lister struct {
 	s    *Store
 	pos  cursor
 	seen *idSet
-	// rebuildEnd > 0: a resumed listing must re-read the ids of bulk
-	// offsets [0, rebuildEnd) before phase 2, as they were delivered before.
+	// rebuildEnd: before phase 2, re-read the ids of bulk offsets
+	// [0, rebuildEnd) (-1: the whole bulk listing), delivered before.
 	rebuildEnd int
-	err        error // sticky
+	// resume is the cursor the listing started at; its page is the first
+	// read, and its Skip applies to it.
+	resume string
+	limit  int   // ListKeys page size, halved when the service refuses it
+	err    error // sticky
 	// prevMarker guards against a service that repeats its marker.
 	prevMarker string
 }
@@ -239,9 +174,57 @@ func (l *lister) Next(ctx context.Context) (handler.Page, error) {
 	}
 }
 
+// pageBuilder collects the records of one page with their raw positions.
+type pageBuilder struct {
+	start cursor // the page, with no skip
+	page  handler.Page
+	raw   []int // raw entry index of each record
+}
+
+// newPage starts the page at start; the first page of a resumed listing
+// keeps the cursor it resumed at, and skips the entries done before.
+func (l *lister) newPage(start cursor, ids []string) (*pageBuilder, int) {
+	start.Skip, start.SkipID = 0, ""
+	b := &pageBuilder{start: start}
+	b.page.Cursor = start.encode()
+	from := 0
+	if l.resume != "" {
+		from = resumeAt(ids, l.pos.Skip, l.pos.SkipID)
+		b.page.Cursor = l.resume
+		l.resume = ""
+		for _, id := range ids[:from] {
+			l.seen.add(id) // done before: a later page may repeat it
+		}
+	}
+	return b, from
+}
+
+func (b *pageBuilder) add(rec handler.Record, raw int) {
+	b.page.Records = append(b.page.Records, rec)
+	b.raw = append(b.raw, raw)
+}
+
+// done finishes the page: After(n) resumes after the raw entry of record n-1.
+func (b *pageBuilder) done() handler.Page {
+	p := b.page
+	if len(p.Records) == 0 {
+		return p
+	}
+	start, recs, raw := b.start, p.Records, b.raw
+	p.After = func(n int) string {
+		if n <= 0 {
+			return p.Cursor
+		}
+		c := start
+		c.Skip, c.SkipID = raw[n-1]+1, recs[n-1].Key.ID
+		return c.encode()
+	}
+	return p
+}
+
 // nextBulk reads one bulk page. On failure it switches to phase 2.
 func (l *lister) nextBulk(ctx context.Context) (handler.Page, error) {
-	start := l.pos
+	start := cursor{Phase: phaseBulk, Offset: l.pos.Offset}
 	data, err := l.s.bulk(ctx, start.Offset)
 	var recs []bulkRecord
 	var n, total, skipped int
@@ -254,75 +237,72 @@ func (l *lister) nextBulk(ctx context.Context) (handler.Page, error) {
 		}
 		l.s.log.WithFields(logrus.Fields{"api": opBulk, "offset": start.Offset, "error": err.Error()}).
 			Warn("bulk tag listing failed: falling back to listing keys and reading their tags one by one")
-		l.pos = cursor{Phase: phaseKeys, BulkEnd: start.Offset}
+		l.pos = cursor{Phase: phaseKeys}
+		l.resume = "" // the position was in a bulk page
 		return handler.Page{}, nil
 	}
 	if skipped > 0 {
 		l.s.log.WithFields(logrus.Fields{"api": opBulk, "offset": start.Offset, "skipped": skipped}).
 			Info("bulk tag listing entries not tied to a key: their tags will be read one by one")
 	}
-	page := handler.Page{Cursor: start.encode()}
-	for _, r := range recs {
-		if l.seen.add(r.Key.ID) {
-			page.Records = append(page.Records, handler.Record{Key: r.Key, Tags: r.Tags})
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.Key.ID
+	}
+	b, from := l.newPage(start, ids)
+	for i := from; i < len(recs); i++ {
+		if r := recs[i]; l.seen.add(r.Key.ID) {
+			b.add(handler.Record{Key: r.Key, Tags: r.Tags}, i)
 		}
 	}
 	next := start.Offset + n
 	// total_count, when given, decides (a service may cap the page size
 	// below the limit asked); otherwise a short page is the last one.
-	last := n == 0 || (total >= 0 && next >= total) || (total < 0 && n < l.s.cfg.BulkPageSize)
-	if last {
-		l.pos = cursor{Phase: phaseKeys, BulkEnd: next}
+	if n == 0 || (total >= 0 && next >= total) || (total < 0 && n < l.s.cfg.BulkPageSize) {
+		l.pos = cursor{Phase: phaseKeys}
 	} else {
 		l.pos = cursor{Phase: phaseBulk, Offset: next}
 	}
-	return page, nil
+	return b.done(), nil
 }
 
 // nextKeys reads one ListKeys page and keeps the keys phase 1 did not deliver.
 func (l *lister) nextKeys(ctx context.Context) (handler.Page, error) {
-	if l.rebuildEnd > 0 {
+	if l.rebuildEnd != 0 {
 		if err := l.rebuildSeen(ctx, l.rebuildEnd); err != nil {
 			return handler.Page{}, err
 		}
 		l.rebuildEnd = 0
 	}
-	start := l.pos
-	var resp *model.ListKeysResponse
-	err := l.s.do(ctx, opListKeys, "", func(c *v2.KmsClient) error {
-		body := &model.ListKeysRequestBody{
-			Limit:   ptr(strconv.Itoa(l.s.cfg.PageSize)),
-			KeySpec: ptr(model.GetListKeysRequestBodyKeySpecEnum().ALL),
-		}
-		if start.Marker != "" {
-			body.Marker = ptr(start.Marker)
-		}
-		r, err := c.ListKeys(&model.ListKeysRequest{Body: body})
-		resp = r
-		return err
-	})
+	start := cursor{Phase: phaseKeys, Marker: l.pos.Marker, Limit: l.limit}
+	resp, err := l.listKeys(ctx, start.Marker)
 	if err != nil {
 		return handler.Page{}, err
 	}
-	page := handler.Page{Cursor: start.encode()}
-	listed := 0
+	start.Limit = l.limit // as it was answered
+	var keys []policy.Key
 	if resp.KeyDetails != nil {
 		for i := range *resp.KeyDetails {
-			k := fromModel(&(*resp.KeyDetails)[i]).key()
-			if k.ID == "" {
-				continue
-			}
-			listed++
-			if l.seen.add(k.ID) {
-				page.Records = append(page.Records, handler.Record{Key: k})
+			if k := fromModel(&(*resp.KeyDetails)[i]).key(); k.ID != "" {
+				keys = append(keys, k)
 			}
 		}
 	}
-	if listed == 0 && resp.Keys != nil { // ids only
+	if len(keys) == 0 && resp.Keys != nil { // ids only
 		for _, id := range *resp.Keys {
-			if id != "" && l.seen.add(id) {
-				page.Records = append(page.Records, handler.Record{Key: keyDetails{KeyID: flexString(id)}.key()})
+			if id != "" {
+				keys = append(keys, keyDetails{KeyID: flexString(id)}.key())
 			}
+		}
+	}
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
+	}
+	b, from := l.newPage(start, ids)
+	for i := from; i < len(keys); i++ {
+		if l.seen.add(keys[i].ID) {
+			b.add(handler.Record{Key: keys[i]}, i)
 		}
 	}
 	marker := ""
@@ -337,20 +317,65 @@ func (l *lister) nextKeys(ctx context.Context) (handler.Page, error) {
 		return handler.Page{}, &Error{Op: opListKeys, Kind: handler.ErrTransient, Hint: "unreadable response", Message: "next_marker does not advance"}
 	default:
 		l.prevMarker = start.Marker
-		l.pos = cursor{Phase: phaseKeys, Marker: marker, BulkEnd: start.BulkEnd}
+		l.pos = cursor{Phase: phaseKeys, Marker: marker}
 	}
-	return page, nil
+	return b.done(), nil
 }
 
-// rebuildSeen re-reads the ids of bulk offsets [0, end) after a resume. If
-// that fails, keys may be delivered twice (never missed).
+// minPageSize is the smallest ListKeys page size tried when the service
+// refuses larger ones.
+const minPageSize = 10
+
+// listKeys reads one ListKeys page. When the service refuses the page size
+// (its largest is not documented), it halves the size and asks again.
+func (l *lister) listKeys(ctx context.Context, marker string) (*model.ListKeysResponse, error) {
+	for {
+		var resp *model.ListKeysResponse
+		err := l.s.do(ctx, opListKeys, "", func(c *v2.KmsClient) error {
+			body := &model.ListKeysRequestBody{
+				Limit:   ptr(strconv.Itoa(l.limit)),
+				KeySpec: ptr(model.GetListKeysRequestBodyKeySpecEnum().ALL),
+			}
+			if marker != "" {
+				body.Marker = ptr(marker)
+			}
+			r, err := c.ListKeys(&model.ListKeysRequest{Body: body})
+			resp = r
+			return err
+		})
+		if err == nil {
+			return resp, nil
+		}
+		if !refusedLimit(err) || l.limit <= minPageSize {
+			return nil, err
+		}
+		smaller := max(minPageSize, l.limit/2)
+		l.s.log.WithFields(logrus.Fields{"api": opListKeys, "limit": l.limit, "next_limit": smaller, "error": err.Error()}).
+			Warn("the service refused the ListKeys page size: asking for smaller pages")
+		l.limit = smaller
+	}
+}
+
+// refusedLimit reports whether err is the service refusing a page size: a
+// 400 whose code is KMS.1601 or whose message is about the limit.
+func refusedLimit(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) || e.Status != http.StatusBadRequest {
+		return false
+	}
+	return e.Code == "KMS.1601" || strings.Contains(strings.ToLower(e.Message), "limit")
+}
+
+// rebuildSeen re-reads the ids of bulk offsets [0, end), or of the whole
+// bulk listing when end < 0, after a resume. If that fails, keys may be
+// delivered twice (never missed).
 func (l *lister) rebuildSeen(ctx context.Context, end int) error {
-	for off := 0; off < end; {
+	for off := 0; end < 0 || off < end; {
 		data, err := l.s.bulk(ctx, off)
 		var recs []bulkRecord
-		var n int
+		var n, total int
 		if err == nil {
-			recs, n, _, _, err = decodeBulk(data)
+			recs, n, total, _, err = decodeBulk(data)
 		}
 		if err != nil {
 			if errors.Is(err, handler.ErrDenied) || ctx.Err() != nil {
@@ -363,10 +388,10 @@ func (l *lister) rebuildSeen(ctx context.Context, end int) error {
 		for _, r := range recs {
 			l.seen.add(r.Key.ID)
 		}
-		if n == 0 {
+		off += n
+		if n == 0 || (total >= 0 && off >= total) || (total < 0 && n < l.s.cfg.BulkPageSize) {
 			break
 		}
-		off += n
 	}
 	return nil
 }

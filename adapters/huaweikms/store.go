@@ -38,6 +38,7 @@ type Store struct {
 	endpoint string
 	cred     *auth.BasicCredentials
 	log      logrus.FieldLogger
+	redact   redactor // masks the credentials in what responses say
 }
 
 var _ handler.KeyStore = (*Store)(nil)
@@ -54,7 +55,8 @@ func New(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configure kms: %w", err)
 	}
-	s := &Store{cfg: cfg, endpoint: ep, cred: cred, log: cfg.Log}
+	s := &Store{cfg: cfg, endpoint: ep, cred: cred, log: cfg.Log,
+		redact: newRedactor(cred.AK, cred.SK, cred.SecurityToken)}
 	// Build one client now so that a configuration the SDK refuses fails here.
 	if _, err := s.client(context.Background()); err != nil {
 		return nil, fmt.Errorf("configure kms: %w", err)
@@ -80,14 +82,20 @@ func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // errorHandler keeps the SDK's parsing of error bodies (nested KMS bodies and
-// the gateway's flat ones) and adds the flat body's request_id.
-type errorHandler struct{}
+// the gateway's flat ones) and adds the flat body's request_id. It masks the
+// store's credentials in the body first, so that no message, code or request
+// id derived from it carries them (a clipped message cannot cut one in half).
+type errorHandler struct {
+	redact redactor
+}
 
-func (errorHandler) HandleError(req *request.DefaultHttpRequest, resp *response.DefaultHttpResponse) error {
+// HandleError turns an error response into an *sdkerr.ServiceResponseError.
+func (h errorHandler) HandleError(req *request.DefaultHttpRequest, resp *response.DefaultHttpResponse) error {
 	if resp.GetStatusCode() < 400 {
 		return nil
 	}
 	body, _ := resp.GetBodyAsBytes()
+	body = h.redact.bytes(body)
 	r := *resp.Response
 	r.Body = http.NoBody
 	if len(body) > 0 {
@@ -110,7 +118,7 @@ func (s *Store) client(ctx context.Context) (*v2.KmsClient, error) {
 		WithEndpoints([]string{s.endpoint}).
 		WithCredential(s.cred).
 		WithHttpConfig(hc).
-		WithErrorHandler(errorHandler{}).
+		WithErrorHandler(errorHandler{redact: s.redact}).
 		SafeBuild()
 	if err != nil {
 		return nil, fmt.Errorf("build kms client: %w", err)
@@ -118,19 +126,29 @@ func (s *Store) client(ctx context.Context) (*v2.KmsClient, error) {
 	return v2.NewKmsClient(c), nil
 }
 
-// do runs one API call with rate limiting and bounded retries, never past
-// ctx's deadline. fn is called once per attempt with a client bound to ctx,
-// built at the first attempt and reused by the retries.
+// do runs one API call paced by the store's Pacer, with bounded retries,
+// never past ctx's deadline. fn is called once per attempt with a client
+// bound to ctx, built at the first attempt and reused by the retries.
+//
+// Throttled answers (429) and the other retryable failures (500, 502, 503,
+// 504, network errors) spend separate budgets, MaxThrottleRetries and
+// MaxRetries, each with its own backoff sequence: a call that met one 500
+// and then several 429s has spent one retry of MaxRetries. A 429 also
+// pauses every caller of the Pacer (see Pacer), on top of the throttled
+// call's own backoff.
 func (s *Store) do(ctx context.Context, op, keyID string, fn func(*v2.KmsClient) error) error {
 	var (
 		last *Error
 		c    *v2.KmsClient
+		// retries spent from each budget: [0] MaxRetries, [1] MaxThrottleRetries
+		spent [2]int
 	)
-	for attempt := 0; ; attempt++ {
+	for {
 		if err := ctx.Err(); err != nil {
 			return s.stopped(op, keyID, last, err)
 		}
-		if err := s.cfg.Limiter.Wait(ctx); err != nil {
+		sent, err := s.cfg.Pacer.wait(ctx)
+		if err != nil {
 			if last != nil {
 				return last
 			}
@@ -138,37 +156,49 @@ func (s *Store) do(ctx context.Context, op, keyID string, fn func(*v2.KmsClient)
 				Hint: "the rate limit leaves no room for this call before the deadline", Message: err.Error(), Err: context.DeadlineExceeded}
 		}
 		if c == nil {
-			var err error
 			if c, err = s.client(ctx); err != nil {
 				return &Error{Op: op, KeyID: keyID, Kind: handler.ErrInvalid, Hint: "build client", Message: err.Error(), Err: err}
 			}
 		}
-		err := fn(c)
-		if err == nil {
+		if err = fn(c); err == nil {
+			s.cfg.Pacer.passed(sent)
 			return nil
 		}
 		e := classify(op, keyID, err)
-		if e.Kind == handler.ErrThrottled && e.Status != 0 {
-			e.Hint = throttleHint(e.Hint, e.Message, s.cfg.Limiter.Limit())
+		s.redact.scrub(e)
+		switch {
+		case e.Status == 0: // no answer: nothing learnt about the gateway
+		case e.Kind == handler.ErrThrottled:
+			s.cfg.Pacer.throttled(sent)
+			e.Hint = throttleHint(e.Hint, e.Message, s.cfg.Pacer.limit())
+		default:
+			s.cfg.Pacer.passed(sent)
 		}
 		if cerr := ctx.Err(); cerr != nil {
+			if e.Status == 0 && last != nil {
+				// Cut in flight by ctx: the last answer says why the call
+				// failed (throttled stays throttled), not the cut.
+				e = last
+			}
 			return s.stopped(op, keyID, e, cerr)
 		}
-		limit := s.cfg.MaxRetries
+		budget, limit := 0, s.cfg.MaxRetries
 		if errors.Is(e, handler.ErrThrottled) {
-			limit = s.cfg.MaxThrottleRetries
+			budget, limit = 1, s.cfg.MaxThrottleRetries
 		}
-		if !e.Retryable() || attempt >= limit {
+		attempt := spent[0] + spent[1] + 1 // attempts made so far
+		if !e.Retryable() || spent[budget] >= limit {
 			return e
 		}
 		last = e
-		wait := s.backoff(attempt)
+		wait := s.backoff(spent[budget])
+		spent[budget]++
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
-			s.log.WithFields(logrus.Fields{"api": op, "key_id": keyID, "attempt": attempt + 1}).
+			s.log.WithFields(logrus.Fields{"api": op, "key_id": keyID, "attempt": attempt}).
 				Debug("not retrying: the backoff would cross the deadline")
 			return e
 		}
-		s.log.WithFields(logrus.Fields{"api": op, "key_id": keyID, "attempt": attempt + 1, "status": e.Status, "code": e.Code, "backoff": wait.String()}).
+		s.log.WithFields(logrus.Fields{"api": op, "key_id": keyID, "attempt": attempt, "status": e.Status, "code": e.Code, "backoff": wait.String()}).
 			Debug("retrying kms call")
 		t := time.NewTimer(wait)
 		select {
@@ -368,3 +398,7 @@ func (s *Store) checkTag(t policy.Tag) error {
 	}
 	return s.cfg.Limits.CheckValue(t.Value)
 }
+
+// Scope names the key set of the store for continuations: the endpoint
+// and the project.
+func (s *Store) Scope() string { return "kms " + s.endpoint + " project " + s.cred.ProjectId }

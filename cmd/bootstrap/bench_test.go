@@ -49,8 +49,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // the first response) and a warm invocation of tagwarden under the Lambda
 // runtime interface emulator, a dry-run check of one key against the KMS
 // emulator, beside the same figures for an empty echo function measured in
-// the same run (platforms.md quotes about 30 ms and 1.5 ms for those), and
-// the ratios. Run: go test ./cmd/bootstrap -run '^$' -bench Lambda -benchtime 20x
+// the same run (docs/performance.md gives both), and the ratios. Run: go test ./cmd/bootstrap -run '^$' -bench Lambda -benchtime 20x
 func BenchmarkLambda(b *testing.B) {
 	_, kmsURL := newEmulator(b, emulator.DefaultAK, emulator.DefaultSK, "")
 	env := map[string]string{

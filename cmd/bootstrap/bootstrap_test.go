@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +90,7 @@ func TestFunctionGraph(t *testing.T) {
 		"RUNTIME_PROJECT_ID":     emulator.DefaultProject,
 		"TAGWARDEN_KMS_ENDPOINT": kmsURL,
 		"TAGWARDEN_POLICIES":     testPolicies(t),
+		"TAGWARDEN_CONCURRENCY":  "1", // keys in the order named: a check is cut where the test says
 	}, bootstrapBinary(t))
 
 	creds := header("X-CFF-Access-Key", ak, "X-CFF-Secret-Key", sk, "X-CFF-Security-Token", token, "X-CFF-Invoke-Type", "async")
@@ -150,14 +152,47 @@ func TestFunctionGraph(t *testing.T) {
 					t.Errorf("got %+v, want a NoCredentials error about the agency", e)
 				}
 			}},
-		{name: "credentials the emulator refuses", payload: eventFixture(t, "timer.json"), header: wrongSecret,
+		{name: "credentials the emulator refuses", payload: `{"action":"sweep","dry_run":true}`, header: wrongSecret,
 			check: func(t *testing.T, res runtimetest.Result) {
-				e := asError(t, res.Body)
-				if e.ErrorType != "RequestFailed" {
-					t.Errorf("got %+v, want a RequestFailed error", e)
+				// The report is the response, not an error: its error and
+				// error_kind say what failed.
+				if res.Error {
+					t.Errorf("got an error response %s, want the report", res.Body)
+				}
+				rep := asReport(t, res.Body)
+				if rep.ErrorKind != handler.KindDenied || !strings.Contains(rep.Error, "access denied") || rep.Scanned != 0 || rep.RequestID != res.RequestID {
+					t.Errorf("got %+v, want a denied report with the request id", rep)
 				}
 				if got := tagsOf(t, kms, keyUntagged); len(got) != 0 {
 					t.Errorf("got tags %v, want nothing written with refused credentials", got)
+				}
+			}},
+		{name: "check cut by denied access, resumed with its continuation",
+			before: func(t *testing.T) {
+				kms.SetFaults(emulator.Faults{FailKeys: map[string]int{keyNoOwner: 403}})
+				t.Cleanup(func() { kms.SetFaults(emulator.Faults{}) })
+			},
+			payload: `{"action":"check","dry_run":true,"key_ids":["` + keyOwned + `","` + keyNoOwner + `","` + keyUntagged + `"]}`, header: creds,
+			check: func(t *testing.T, res runtimetest.Result) {
+				rep := asReport(t, res.Body)
+				if res.Error || rep.Mode != handler.ModeKeys || rep.ErrorKind != handler.KindDenied || rep.Scanned != 1 || rep.Compliant != 1 || rep.Continuation == "" {
+					t.Fatalf("got %+v, want a denied check with the first key decided and a continuation", rep)
+				}
+				kms.SetFaults(emulator.Faults{})
+				before := snapshot(kms)
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+				again, err := api.Invoke(ctx, runtimetest.Event{RequestID: "fg-req-resume", Header: creds,
+					Payload: []byte(`{"action":"check","dry_run":true,"continuation":"` + rep.Continuation + `"}`)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				next := asReport(t, again.Body)
+				if again.Error || next.Mode != handler.ModeKeys || next.Error != "" || next.Continuation != "" || !next.DryRun || next.Scanned != 2 || next.Planned != 2 {
+					t.Errorf("resumed: got %+v, want the other 2 keys planned and nothing left", next)
+				}
+				if diff := cmp.Diff(before, snapshot(kms)); diff != "" {
+					t.Errorf("the resumed dry run changed keys (-before +after):\n%s", diff)
 				}
 			}},
 		{name: "timer sweep", payload: eventFixture(t, "timer.json"), header: creds,
@@ -254,6 +289,36 @@ func TestLambda(t *testing.T) {
 			t.Errorf("the emulator's keys changed (-before +after):\n%s", diff)
 		}
 	})
+	t.Run("scheduled event with a dry-run detail changes nothing", func(t *testing.T) {
+		rep := asReport(t, r.invoke(t, eventFixture(t, "scheduled-event-dry-run.json")))
+		if rep.Trigger != "schedule" || !rep.DryRun || rep.Planned != 2 || rep.Changed != 0 {
+			t.Errorf("got %+v, want a dry run from the schedule planning 2 keys", rep)
+		}
+		if diff := cmp.Diff(initial, snapshot(kms)); diff != "" {
+			t.Errorf("the emulator's keys changed (-before +after):\n%s", diff)
+		}
+	})
+	t.Run("scheduled event with an unknown detail field is refused", func(t *testing.T) {
+		e := asError(t, r.invoke(t, eventFixture(t, "bad-scheduled-detail-unknown-field.json")))
+		if e.ErrorType != "InvalidEvent" || !strings.Contains(e.ErrorMessage, `scheduled event detail: invalid event: manual payload: unknown field(s) "dryrun"`) {
+			t.Errorf("got %+v, want an InvalidEvent error naming the detail's field", e)
+		}
+		if diff := cmp.Diff(initial, snapshot(kms)); diff != "" {
+			t.Errorf("the emulator's keys changed (-before +after):\n%s", diff)
+		}
+	})
+	t.Run("refused continuation of a check is a report", func(t *testing.T) {
+		rep := asReport(t, r.invoke(t, `{"action":"check","continuation":"not-a-token"}`))
+		if rep.Mode != handler.ModeKeys || rep.ErrorKind != handler.KindInvalidContinuation || !strings.Contains(rep.Error, "invalid continuation") || rep.Scanned != 0 {
+			t.Errorf("got %+v, want a keys report refusing the continuation", rep)
+		}
+	})
+	t.Run("too deeply nested", func(t *testing.T) {
+		e := asError(t, r.invoke(t, strings.Repeat("[", 100_000)+strings.Repeat("]", 100_000)))
+		if e.ErrorType != "InvalidEvent" || !strings.Contains(e.ErrorMessage, "too deeply nested: more than 1000 levels") {
+			t.Errorf("got %+v, want an InvalidEvent error saying the payload is too deeply nested", e)
+		}
+	})
 	t.Run("scheduled event sweeps", func(t *testing.T) {
 		rep := asReport(t, r.invoke(t, eventFixture(t, "scheduled-event.json")))
 		if rep.Trigger != "schedule" || rep.DryRun || rep.Changed != 2 {
@@ -283,28 +348,32 @@ func TestLambda(t *testing.T) {
 // TestDeadline: on both platforms the handler's deadline is the platform's
 // (Lambda: the invocation context; FunctionGraph: the event's arrival plus
 // RUNTIME_TIMEOUT), minus TAGWARDEN_DEADLINE_MARGIN. A 5 s function with the
-// default 10 s margin has no time to work and says so, writing nothing; with
-// a 1 s margin the same sweep runs.
+// default 10 s margin has no time to work and says so, writing nothing; a
+// 60 s function with a 1 s margin runs the same sweep. Neither depends on
+// the machine's speed: the first has no time on any machine, the second a
+// minute for a few keys.
 func TestDeadline(t *testing.T) {
 	tests := []struct {
-		name   string
-		margin string // "" = the default 10s
-		ok     bool
+		name    string
+		timeout int    // the function's timeout, seconds
+		margin  string // "" = the default 10s
+		ok      bool
 	}{
-		{"margin above the timeout", "", false},
-		{"margin below the timeout", "1s", true},
+		{"margin above the timeout", 5, "", false},
+		{"margin below the timeout", 60, "1s", true},
 	}
 	check := func(t *testing.T, kms *emulator.Server, body []byte, ok bool) {
 		t.Helper()
+		rep := asReport(t, body)
 		if ok {
-			if rep := asReport(t, body); rep.Changed != 2 {
+			if rep.Changed != 2 || rep.Error != "" {
 				t.Errorf("got %+v, want the sweep to change 2 keys", rep)
 			}
 			return
 		}
-		e := asError(t, body)
-		if e.ErrorType != "RequestFailed" || !strings.Contains(e.ErrorMessage, "no time to work") || !strings.Contains(e.ErrorMessage, "(10s)") {
-			t.Errorf("got %+v, want a RequestFailed error: no time before the 10s margin", e)
+		// The report is the answer, with the error and its kind.
+		if rep.ErrorKind != handler.KindNoTime || !strings.Contains(rep.Error, "no time to work") || !strings.Contains(rep.Error, "10s") || rep.Scanned != 0 {
+			t.Errorf("got %+v, want a report of no time before the 10s margin", rep)
 		}
 		if w := kms.Stats().Writes; w != 0 {
 			t.Errorf("got %d tag writes, want none", w)
@@ -325,7 +394,7 @@ func TestDeadline(t *testing.T) {
 				"HUAWEICLOUD_SDK_SK":         emulator.DefaultSK,
 				"HUAWEICLOUD_SDK_PROJECT_ID": emulator.DefaultProject,
 				"TAGWARDEN_KMS_ENDPOINT":     kmsURL,
-			}), 5*time.Second)
+			}), time.Duration(tt.timeout)*time.Second)
 			check(t, kms, r.invoke(t, `{"action":"sweep"}`), tt.ok)
 		})
 		t.Run("functiongraph/"+tt.name, func(t *testing.T) {
@@ -338,7 +407,7 @@ func TestDeadline(t *testing.T) {
 			defer api.Close()
 			start(t, t.TempDir(), env(map[string]string{
 				"RUNTIME_API_ADDR":       api.Addr(),
-				"RUNTIME_TIMEOUT":        "5",
+				"RUNTIME_TIMEOUT":        strconv.Itoa(tt.timeout),
 				"RUNTIME_PROJECT_ID":     emulator.DefaultProject,
 				"TAGWARDEN_KMS_ENDPOINT": kmsURL,
 			}), bootstrapBinary(t))
@@ -348,6 +417,9 @@ func TestDeadline(t *testing.T) {
 				Header: header("X-CFF-Access-Key", ak, "X-CFF-Secret-Key", sk)})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if res.Error {
+				t.Errorf("got an error response %s, want the report", res.Body)
 			}
 			check(t, kms, res.Body, tt.ok)
 		})

@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 
 	"github.com/sirupsen/logrus"
-	"golang.org/x/time/rate"
 
 	"github.com/tagwarden/tagwarden/adapters/awslambda"
 	"github.com/tagwarden/tagwarden/adapters/functiongraph"
@@ -131,20 +129,22 @@ func setup(getenv func(string) string) instance {
 		return inst
 	}
 	inst.handler = handler.New(engine, cfg, inst.log)
-	burst := max(1, int(math.Ceil(cfg.RateLimit)))
 	inst.kms = huaweikms.Config{
 		Region:    cfg.Region,
 		Endpoint:  cfg.Endpoint,
 		ProjectID: cfg.ProjectID,
-		Limiter:   rate.NewLimiter(rate.Limit(cfg.RateLimit), burst), // one per process
-		Limits:    engine.Limits(),                                   // the store refuses what the planner would never plan
+		Pacer:     huaweikms.NewPacer(cfg.RateLimit), // one per process: every invocation's store shares it
+		Limits:    engine.Limits(),                   // the store refuses what the planner would never plan
 		Log:       inst.log,
 	}
 	src := cfg.PoliciesDir
 	if src == "" {
 		src = "embedded"
 	}
-	inst.log.WithField("policies", src).Info("policies loaded")
+	inst.log.WithFields(logrus.Fields{"policies": src, "policy_digest": engine.Digest()}).Info("policies loaded")
+	if len(cfg.ContinuationKey) == 0 {
+		inst.log.Warnf("%s is not set: this instance signs continuations with a key of its own, so another instance refuses them; set the same random key (32 bytes or more) on every instance", handler.EnvContinuationKey)
+	}
 	return inst
 }
 

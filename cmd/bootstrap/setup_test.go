@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tagwarden/tagwarden/adapters/functiongraph/runtimetest"
+	"github.com/tagwarden/tagwarden/handler"
 )
 
 func TestSetup(t *testing.T) {
@@ -31,15 +32,17 @@ func TestSetup(t *testing.T) {
 		name         string
 		env          map[string]string
 		wantErr      string
-		wantPolicies string // "" = embedded
+		wantPolicies string  // "" = embedded
+		wantRate     float64 // the shared pacer's rate (0: handler.DefaultRateLimit)
 	}{
-		{"embedded policies", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1"}, "", ""},
-		{"code root policies", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1", "RUNTIME_CODE_ROOT": withPolicies}, "", filepath.Join(withPolicies, "policies")},
-		{"task root policies", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1", "LAMBDA_TASK_ROOT": withPolicies}, "", filepath.Join(withPolicies, "policies")},
-		{"root without policies", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1", "LAMBDA_TASK_ROOT": t.TempDir()}, "", ""},
-		{"explicit policies win", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1", "LAMBDA_TASK_ROOT": withPolicies, "TAGWARDEN_POLICIES": broken}, "bad.yaml", ""},
-		{"no region", map[string]string{}, "set TAGWARDEN_REGION", ""},
-		{"bad variable", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1", "TAGWARDEN_RATE_LIMIT": "fast"}, "TAGWARDEN_RATE_LIMIT", ""},
+		{"embedded policies", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1"}, "", "", 0},
+		{"code root policies", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1", "RUNTIME_CODE_ROOT": withPolicies}, "", filepath.Join(withPolicies, "policies"), 0},
+		{"task root policies", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1", "LAMBDA_TASK_ROOT": withPolicies}, "", filepath.Join(withPolicies, "policies"), 0},
+		{"root without policies", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1", "LAMBDA_TASK_ROOT": t.TempDir()}, "", "", 0},
+		{"explicit policies win", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1", "LAMBDA_TASK_ROOT": withPolicies, "TAGWARDEN_POLICIES": broken}, "bad.yaml", "", 0},
+		{"no region", map[string]string{}, "set TAGWARDEN_REGION", "", 0},
+		{"bad variable", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1", "TAGWARDEN_RATE_LIMIT": "fast"}, "TAGWARDEN_RATE_LIMIT", "", 0},
+		{"rate limit", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1", "TAGWARDEN_RATE_LIMIT": "7.5"}, "", "", 7.5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,8 +60,14 @@ func TestSetup(t *testing.T) {
 			if got := inst.handler.Config().PoliciesDir; got != tt.wantPolicies {
 				t.Errorf("got policies %q, want %q", got, tt.wantPolicies)
 			}
-			if inst.kms.Limiter == nil {
-				t.Error("no shared rate limiter")
+			want := tt.wantRate
+			if want == 0 {
+				want = handler.DefaultRateLimit
+			}
+			// One pacer per process, at the configured rate, shared by
+			// the store of every invocation (built from inst.kms).
+			if inst.kms.Pacer == nil || inst.kms.Pacer.Rate() != want || inst.kms.Limiter != nil {
+				t.Errorf("got pacer %v (limiter %v), want one at %v requests per second", inst.kms.Pacer, inst.kms.Limiter, want)
 			}
 		})
 	}

@@ -15,8 +15,14 @@
 //     bulk listing, computed above. A second sweep must write nothing.
 //   - rate: one sweep of -rate-keys keys with the emulator enforcing -rate
 //     requests per second (token bucket of -rate-burst) and adding
-//     -rate-latency, the adapter's limiter at the same rate: wall time
+//     -rate-latency, the adapter's pacer at the same rate: wall time
 //     beside calls/rate, and the 429s and failed keys.
+//   - window: for each of -window-rates N (with -window-keys keys), one
+//     sweep against the emulator counting as the live gateway does (N
+//     calls in any sliding second, Faults.WindowLimit) with -rate-latency
+//     added, through the adapter paced by huaweikms.NewPacer(N): the calls,
+//     the share answered 429 (target < 1%) and the wall time beside
+//     calls/N (target <= 1.05).
 //   - memory: peak heap of this process during a sweep of each
 //     -memory-keys count, the emulator running in a child process (this
 //     binary with -serve-emulator) so that only the sweep's side counts;

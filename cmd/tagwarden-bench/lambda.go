@@ -124,7 +124,8 @@ func startRIE(rie, fn, dir string, env map[string]string) (*lambdarie.Emulator, 
 	return lambdarie.Start(rie, fn, lambdarie.Options{Dir: dir, Env: env, Timeout: 60 * time.Second})
 }
 
-// invoke sends one event and returns the body, failing on an error body.
+// invoke sends one event and returns the body, failing on an error body
+// and on a report with an error.
 func invoke(e *lambdarie.Emulator, payload string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -134,6 +135,13 @@ func invoke(e *lambdarie.Emulator, payload string) ([]byte, error) {
 	}
 	if eb, ok := lambdarie.ParseError(body); ok {
 		return nil, fmt.Errorf("invoke: %s: %s", eb.ErrorType, eb.ErrorMessage)
+	}
+	var rep struct {
+		Error     string `json:"error"`
+		ErrorKind string `json:"error_kind"`
+	}
+	if err := json.Unmarshal(body, &rep); err == nil && rep.Error != "" {
+		return nil, fmt.Errorf("invoke: the report has an error (%s): %s", rep.ErrorKind, rep.Error)
 	}
 	return body, nil
 }

@@ -22,7 +22,7 @@ func main() {
 }
 
 // measurements, in the order they run.
-var allMeasurements = []string{"calls", "rate", "memory", "lambda", "eval"}
+var allMeasurements = []string{"calls", "rate", "window", "memory", "lambda", "eval"}
 
 // options are the command's flags.
 type options struct {
@@ -34,6 +34,8 @@ type options struct {
 	rate         float64
 	rateBursts   []int
 	rateLatency  time.Duration
+	windowRates  []int
+	windowKeys   []int
 	memKeys      []int
 	memSample    time.Duration
 	memCompliant bool
@@ -55,6 +57,7 @@ type Results struct {
 	Seconds    float64        `json:"seconds"`
 	Calls      []CallsResult  `json:"calls,omitempty"`
 	Rate       []RateResult   `json:"rate,omitempty"`
+	Window     []WindowResult `json:"window,omitempty"`
 	Memory     []MemoryResult `json:"memory,omitempty"`
 	Lambda     *LambdaResult  `json:"lambda,omitempty"`
 	Eval       []EvalResult   `json:"eval,omitempty"`
@@ -117,7 +120,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.rateKeys, "rate-keys", 10000, "key count of the rate-limited sweep")
 	fs.Float64Var(&o.rate, "rate", 200, "requests per second the emulator allows and the adapter's limiter is set to")
 	bursts := fs.String("rate-burst", "10,1", "bursts of the emulator's token bucket, one sweep each (the first is the documented shape)")
-	fs.DurationVar(&o.rateLatency, "rate-latency", 5*time.Millisecond, "latency the emulator adds to every answer in the rate-limited sweep")
+	fs.DurationVar(&o.rateLatency, "rate-latency", 5*time.Millisecond, "latency the emulator adds to every answer in the rate-limited sweeps (rate and window)")
+	wrates := fs.String("window-rates", "20,100", "requests per second of the window measurement's sweeps: the emulator's gateway lets that many through in any sliding second, the adapter's pacer is set to it")
+	wkeys := fs.String("window-keys", "1000,5000", "key count of each -window-rates sweep (one count: the same for every rate)")
 	fs.BoolVar(&o.memCompliant, "memory-compliant", true, "also measure every -memory-keys count with every key compliant (no report entries)")
 	fs.DurationVar(&o.memSample, "memory-sample", 2*time.Millisecond, "heap sampling interval")
 	fs.IntVar(&o.lambdaStarts, "lambda-starts", 5, "cold starts to take the median of")
@@ -145,6 +150,20 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.memKeys, err = parseInts(*mem); err != nil {
 		return o, fmt.Errorf("-memory-keys: %w", err)
+	}
+	if o.windowRates, err = parseInts(*wrates); err != nil {
+		return o, fmt.Errorf("-window-rates: %w", err)
+	}
+	if o.windowKeys, err = parseInts(*wkeys); err != nil {
+		return o, fmt.Errorf("-window-keys: %w", err)
+	}
+	if len(o.windowKeys) == 1 {
+		for len(o.windowKeys) < len(o.windowRates) {
+			o.windowKeys = append(o.windowKeys, o.windowKeys[0])
+		}
+	}
+	if len(o.windowKeys) != len(o.windowRates) {
+		return o, fmt.Errorf("-window-keys: %d counts for %d rates, want one or one per rate", len(o.windowKeys), len(o.windowRates))
 	}
 	for _, m := range strings.Split(*only, ",") {
 		m = strings.TrimSpace(m)
@@ -240,6 +259,17 @@ func measure(ctx context.Context, o options, progress io.Writer) Results {
 					continue
 				}
 				res.Rate = append(res.Rate, r)
+			}
+		case "window":
+			for i, rps := range o.windowRates {
+				n := o.windowKeys[i]
+				step("window: sweeping %d keys at %d requests per second against a gateway counting per sliding second...", n, rps)
+				r, err := measureWindow(ctx, e, n, o.ratio, float64(rps), o.rateLatency, o.concurrency)
+				if err != nil {
+					fail(fmt.Sprintf("sweep against the window gateway (%d/s)", rps), err)
+					continue
+				}
+				res.Window = append(res.Window, r)
 			}
 		case "memory":
 			type memRun struct {

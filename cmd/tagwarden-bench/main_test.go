@@ -44,8 +44,9 @@ func benchJSON(t *testing.T, args ...string) Results {
 
 func TestBenchSmoke(t *testing.T) {
 	start := time.Now()
-	res := benchJSON(t, "-only", "calls,rate,memory,eval", "-keys", "200,1200", "-memory-keys", "200,400",
-		"-rate-keys", "200", "-rate", "400", "-rate-burst", "5", "-rate-latency", "1ms", "-eval-duration", "50ms")
+	res := benchJSON(t, "-only", "calls,rate,window,memory,eval", "-keys", "200,1200", "-memory-keys", "200,400",
+		"-rate-keys", "200", "-rate", "400", "-rate-burst", "5", "-rate-latency", "1ms", "-eval-duration", "50ms",
+		"-window-rates", "100", "-window-keys", "200")
 	t.Logf("smoke run in %s", time.Since(start))
 
 	if len(res.Calls) != 2 {
@@ -73,6 +74,17 @@ func TestBenchSmoke(t *testing.T) {
 	if q := res.Rate[0]; q.Failed != 0 || q.LowerBound != res.Calls[0].LowerBound || q.Calls < q.LowerBound || q.WallSeconds < 0.9*q.BoundSeconds {
 		t.Errorf("rate-limited sweep %+v: want no failure, at least the lower bound's calls, and no faster than calls/N", q)
 	}
+	if len(res.Window) != 1 {
+		t.Fatalf("got %d window results, want 1", len(res.Window))
+	}
+	// 200 keys are about 24 calls: a quarter of a window at 100 per second,
+	// so no call may be throttled.
+	if q := res.Window[0]; q.Failed != 0 || q.Throttled != 0 || q.ThrottledShare != 0 || q.WindowLimit != 100 || q.WindowSeconds != 1 ||
+		q.Calls < q.LowerBound || q.LowerBound != res.Calls[0].LowerBound || q.WallSeconds < 0.9*q.BoundSeconds ||
+		q.Ratio != q.WallSeconds/q.BoundSeconds || !strings.Contains(q.Pacer, "at most 100 in any 1.02s") ||
+		q.SnapshotBound != q.LowerBound+q.NonCompliant || q.Calls > q.SnapshotBound || q.Rereads != q.ByAPI["show-tags"] {
+		t.Errorf("window sweep %+v: want no failure and no 429, the window at the rate, the calls between the lower bound and the bound with re-reads, no faster than calls/N", q)
+	}
 	var mem []string
 	for _, m := range res.Memory {
 		mem = append(mem, fmt.Sprintf("%d@%g", m.Keys, m.NonCompliant))
@@ -97,9 +109,10 @@ func TestBenchSmoke(t *testing.T) {
 			t.Errorf("eval %+v", e)
 		}
 	}
-	// Every target has its verdict: 2 per calls size, 2 per rate run, the
-	// heap budget, flatness at the mix and when compliant, 1 per eval set.
-	if got, want := len(res.Verdicts), 2*2+2*1+3+2; got != want {
+	// Every target has its verdict: 2 per calls size, 2 per rate run, 4 per
+	// window run, the heap budget, flatness at the mix and when compliant,
+	// 1 per eval set.
+	if got, want := len(res.Verdicts), 2*2+2*1+4*1+3+2; got != want {
 		t.Errorf("got %d verdicts, want %d: %+v", got, want, res.Verdicts)
 	}
 }
@@ -134,6 +147,8 @@ func TestFlags(t *testing.T) {
 		{name: "bad ratio", args: []string{"-non-compliant", "1.5"}, wantErr: "-non-compliant: 1.5 is not a fraction"},
 		{name: "bad rate", args: []string{"-rate", "0"}, wantErr: "-rate and -rate-keys must be positive"},
 		{name: "bad burst", args: []string{"-rate-burst", "0"}, wantErr: `-rate-burst: "0" is not a positive whole number`},
+		{name: "bad window rate", args: []string{"-window-rates", "20,x"}, wantErr: `-window-rates: "x" is not a positive whole number`},
+		{name: "window keys for every rate", args: []string{"-window-rates", "20,50,100", "-window-keys", "1000,2000"}, wantErr: "-window-keys: 2 counts for 3 rates"},
 		{name: "bad concurrency", args: []string{"-concurrency", "0"}, wantErr: "-concurrency: want 1..64"},
 		{name: "argument", args: []string{"extra"}, wantErr: `unexpected arguments ["extra"]`},
 	}
@@ -195,6 +210,9 @@ func TestTable(t *testing.T) {
 			Calls: 122, Ratio: 1, Naive: 1121, NaiveMeasured: true, NaiveRatio: 9.19, SecondSweep: 2, Seconds: 0.04}},
 		Rate: []RateResult{{Keys: 10000, RateLimit: 200, Burst: 10, LatencyMS: 5, Calls: 1220, BoundSeconds: 6.1, WallSeconds: 6.29, Ratio: 1.031, LowerBound: 1220, LowerRatio: 1.031},
 			{Keys: 10000, RateLimit: 200, Burst: 1, LatencyMS: 5, Calls: 1471, BoundSeconds: 7.36, WallSeconds: 8.09, Ratio: 1.099, LowerBound: 1220, LowerRatio: 1.326, Throttled: 251}},
+		Window: []WindowResult{{Keys: 1000, RateLimit: 20, WindowLimit: 20, WindowSeconds: 1, LatencyMS: 5, Calls: 139, LowerBound: 122, BoundSeconds: 6.95,
+			Rereads: 17, NonCompliant: 100, SnapshotBound: 222, WallSeconds: 7.21, Ratio: 1.037}, {Keys: 5000, RateLimit: 100, WindowLimit: 100, WindowSeconds: 1, LatencyMS: 5, Calls: 612, LowerBound: 610,
+			NonCompliant: 500, SnapshotBound: 1110, Throttled: 2, ThrottledShare: 2.0 / 612, BoundSeconds: 6.12, WallSeconds: 6.5, Ratio: 1.062}},
 		Memory: []MemoryResult{{Keys: 10000, NonCompliant: 0.1, BaselineMiB: 0.4, PeakMiB: 6.6, PeakLiveMiB: 3.1, PeakOverBaselineMiB: 6.2, PeakRSSMiB: 25, AllocPerKeyB: 15000, GCs: 70, Samples: 180, Seconds: 0.4},
 			{Keys: 100000, NonCompliant: 0.1, BaselineMiB: 0.5, PeakMiB: 22.4, PeakLiveMiB: 11.8, PeakOverBaselineMiB: 21.9, PeakRSSMiB: 50, AllocPerKeyB: 15000, GCs: 290, Samples: 1600, Seconds: 3.4},
 			{Keys: 10000, BaselineMiB: 0.4, PeakMiB: 5.1, PeakLiveMiB: 2.2, PeakOverBaselineMiB: 4.7, PeakRSSMiB: 24, AllocPerKeyB: 13000, GCs: 60, Samples: 150, Seconds: 0.3},
@@ -243,4 +261,25 @@ func FuzzParseInts(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestWindowFlags checks how -window-keys pairs with -window-rates.
+func TestWindowFlags(t *testing.T) {
+	tests := []struct {
+		args        []string
+		rates, keys []int
+	}{
+		{nil, []int{20, 100}, []int{1000, 5000}},
+		{[]string{"-window-rates", "20,50,100", "-window-keys", "2k"}, []int{20, 50, 100}, []int{2000, 2000, 2000}},
+		{[]string{"-window-rates", "10", "-window-keys", "300"}, []int{10}, []int{300}},
+	}
+	for _, tt := range tests {
+		o, err := parseFlags(tt.args, io.Discard)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.args, err)
+		}
+		if !cmp.Equal(o.windowRates, tt.rates) || !cmp.Equal(o.windowKeys, tt.keys) {
+			t.Errorf("%q: got rates %v keys %v, want %v %v", tt.args, o.windowRates, o.windowKeys, tt.rates, tt.keys)
+		}
+	}
 }

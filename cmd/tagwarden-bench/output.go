@@ -17,6 +17,14 @@ const (
 	evalTarget    = 1e6 // rule evaluations per second per core
 )
 
+// windowTarget and windowThrottleTarget judge the sweep against the
+// gateway's sliding window at exactly the adapter's rate: within 5% of
+// calls/N, and fewer than 1% of the calls answered 429.
+const (
+	windowTarget         = 1.05
+	windowThrottleTarget = 0.01
+)
+
 func verdicts(r Results) []Verdict {
 	var v []Verdict
 	for _, c := range r.Calls {
@@ -39,6 +47,25 @@ func verdicts(r Results) []Verdict {
 		v = append(v, Verdict{
 			Target: fmt.Sprintf("burst %d: no throttled call surfaces as a failure", q.Burst),
 			Got:    fmt.Sprintf("%d answers 429, %d keys failed", q.Throttled, q.Failed),
+			Met:    q.Failed == 0,
+		})
+	}
+	for _, q := range r.Window {
+		v = append(v, Verdict{
+			Target: fmt.Sprintf("window gateway at %g/s: under %.0f%% of the calls answered 429", q.RateLimit, windowThrottleTarget*100),
+			Got:    fmt.Sprintf("%d / %d = %.2f%%", q.Throttled, q.Calls, q.ThrottledShare*100),
+			Met:    q.ThrottledShare < windowThrottleTarget,
+		}, Verdict{
+			Target: fmt.Sprintf("window gateway at %g/s: sweep within %.0f%% of calls/N", q.RateLimit, (windowTarget-1)*100),
+			Got:    fmt.Sprintf("%.2fs / %.2fs = %.3f", q.WallSeconds, q.BoundSeconds, q.Ratio),
+			Met:    q.Ratio <= windowTarget,
+		}, Verdict{
+			Target: fmt.Sprintf("window gateway at %g/s: calls within the bound with snapshot re-reads", q.RateLimit),
+			Got:    fmt.Sprintf("%d answered calls <= %d (lower bound %d + one re-read per key to change, %d)", q.Calls-q.Throttled, q.SnapshotBound, q.LowerBound, q.NonCompliant),
+			Met:    q.Calls-q.Throttled <= q.SnapshotBound,
+		}, Verdict{
+			Target: fmt.Sprintf("window gateway at %g/s: no key failed", q.RateLimit),
+			Got:    fmt.Sprintf("%d keys failed", q.Failed),
 			Met:    q.Failed == 0,
 		})
 	}
@@ -121,11 +148,19 @@ func printTable(w io.Writer, r Results) {
 		}
 	}
 	if len(r.Rate) > 0 {
-		section("Sweep under a rate limit (emulator token bucket of N per second, adapter limiter at the same N)",
+		section("Sweep under a rate limit (emulator token bucket of N per second, adapter pacer at the same N)",
 			"keys\tN rps\tburst\tlatency ms\tcalls\tcalls/N s\twall s\twall/(calls/N)\tlower bound\twall/(bound/N)\t429s\tfailed\t")
 		for _, q := range r.Rate {
 			fmt.Fprintf(tw, "%d\t%g\t%d\t%g\t%d\t%.2f\t%.2f\t%.3f\t%d\t%.3f\t%d\t%d\t\n", q.Keys, q.RateLimit, q.Burst, q.LatencyMS, q.Calls,
 				q.BoundSeconds, q.WallSeconds, q.Ratio, q.LowerBound, q.LowerRatio, q.Throttled, q.Failed)
+		}
+	}
+	if len(r.Window) > 0 {
+		section("Sweep against the gateway's count (emulator: N calls in any sliding second, the live gateway's rule; adapter: huaweikms.NewPacer(N))",
+			"keys\tN rps\tlatency ms\tcalls\tlower bound\tre-reads\tbound with re-reads\t429s\t429 share\ttarget\tcalls/N s\twall s\twall/(calls/N)\ttarget\tfailed\t")
+		for _, q := range r.Window {
+			fmt.Fprintf(tw, "%d\t%g\t%g\t%d\t%d\t%d\t%d\t%d\t%.2f%%\t< %.0f%%\t%.2f\t%.2f\t%.3f\t<= %.2f\t%d\t\n", q.Keys, q.RateLimit, q.LatencyMS, q.Calls, q.LowerBound,
+				q.Rereads, q.SnapshotBound, q.Throttled, q.ThrottledShare*100, windowThrottleTarget*100, q.BoundSeconds, q.WallSeconds, q.Ratio, windowTarget, q.Failed)
 		}
 	}
 	if len(r.Memory) > 0 {

@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"golang.org/x/time/rate"
-
+	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
 	"github.com/tagwarden/tagwarden/policy"
 )
@@ -38,7 +37,7 @@ type RateResult struct {
 
 // measureRate sweeps n keys against an emulator enforcing rps requests per
 // second (token bucket of burst) with latency added to every answer, the
-// adapter's limiter set to the same rps.
+// adapter's pacer set to the same rps.
 func measureRate(ctx context.Context, e *policy.Engine, n int, ratio, rps float64, burst int, latency time.Duration, concurrency int) (RateResult, error) {
 	r := RateResult{Keys: n, RateLimit: rps, Burst: burst, LatencyMS: float64(latency) / float64(time.Millisecond)}
 	keys := genKeys(n, ratio)
@@ -50,7 +49,7 @@ func measureRate(ctx context.Context, e *policy.Engine, n int, ratio, rps float6
 	}
 	defer k.close()
 	k.srv.SetFaults(emulator.Faults{RateLimit: rps, Burst: burst, Latency: latency})
-	store, err := newStore(k.url, storeOptions{limiter: rate.NewLimiter(rate.Limit(rps), 1)})
+	store, err := newStore(k.url, storeOptions{pacer: huaweikms.NewPacer(rps)})
 	if err != nil {
 		return r, err
 	}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
 	"github.com/tagwarden/tagwarden/handler"
@@ -36,7 +34,7 @@ func (k *kms) close() { k.srv.Close() }
 
 // storeOptions shape the KMS adapter of one sweep.
 type storeOptions struct {
-	limiter *rate.Limiter // nil: unlimited
+	pacer *huaweikms.Pacer // nil: unlimited
 }
 
 // newStore builds the KMS adapter as the function does per invocation:
@@ -45,7 +43,7 @@ func newStore(url string, o storeOptions) (*huaweikms.Store, error) {
 	cfg := huaweikms.Config{
 		Endpoint: url, ProjectID: emulator.DefaultProject,
 		Credentials: &huaweikms.Credentials{AccessKey: emulator.DefaultAK, SecretKey: emulator.DefaultSK},
-		Limiter:     o.limiter, RateLimit: -1,
+		Pacer:       o.pacer, RateLimit: -1,
 	}
 	s, err := huaweikms.New(cfg)
 	if err != nil {
@@ -59,9 +57,9 @@ func newStore(url string, o storeOptions) (*huaweikms.Store, error) {
 func runSweep(ctx context.Context, e *policy.Engine, store handler.KeyStore, concurrency int) (handler.Report, time.Duration, error) {
 	// One invocation covers the whole sweep, so that its calls and memory
 	// are those of a sweep: lift the function's report cap
-	// (TAGWARDEN_MAX_REPORT_KEYS), which would otherwise cut a sweep with
+	// (TAGWARDEN_MAX_REPORT_KEYS, _BYTES), which would otherwise cut a sweep with
 	// many non-compliant keys into several invocations.
-	h := handler.New(e, handler.Config{Concurrency: concurrency, MaxReportKeys: 1 << 20}, nil)
+	h := handler.New(e, handler.Config{Concurrency: concurrency, MaxReportKeys: 1 << 20, MaxReportBytes: 1 << 30}, nil)
 	start := time.Now()
 	rep := h.Handle(ctx, store, handler.Request{Mode: handler.ModeSweep, Trigger: "bench"})
 	d := time.Since(start)

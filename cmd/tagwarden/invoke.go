@@ -34,6 +34,11 @@ run. The manual payload:
   {"action": "sweep" | "check", "key_ids": ["<key id>", ...], "dry_run": true | false,
    "continuation": "<token>"}
 
+A report's continuation resumes the request it came from: send it back with the same action
+and dry_run ({"action":"check","continuation":"..."} needs no key_ids). A request that fails
+as a whole (access denied, a failed listing, an invalid continuation) still prints its report,
+with "error", "error_kind" and the continuation, as the function returns it, and exits 1.
+
 Exit status: as for plan and apply (0 compliant, 2 changes needed or violations, 1 an error),
 and 1 for an event the function would refuse.`,
 		Example: `  # A CTS createKey event, against a local emulator, without writing

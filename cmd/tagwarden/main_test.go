@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +22,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
+	"github.com/tagwarden/tagwarden/adapters/huaweikms/kmstest"
 	"github.com/tagwarden/tagwarden/handler"
 )
 
@@ -117,19 +121,11 @@ func startKMS(t *testing.T) kms {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := emulator.New(emulator.Options{Seed: seed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := srv.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return kms{srv: srv, url: url, env: []string{
-		"HUAWEICLOUD_SDK_AK=" + emulator.DefaultAK,
-		"HUAWEICLOUD_SDK_SK=" + emulator.DefaultSK,
-		"HUAWEICLOUD_SDK_PROJECT_ID=" + emulator.DefaultProject,
+	k := kmstest.Start(t, emulator.Options{Seed: seed})
+	return kms{srv: k.Server, url: k.URL, env: []string{
+		"HUAWEICLOUD_SDK_AK=" + k.Credentials.AccessKey,
+		"HUAWEICLOUD_SDK_SK=" + k.Credentials.SecretKey,
+		"HUAWEICLOUD_SDK_PROJECT_ID=" + k.Project,
 	}}
 }
 
@@ -190,9 +186,9 @@ func TestDemo(t *testing.T) {
 	if r.stderr != "" {
 		t.Errorf("stderr not empty (no progress bar on a pipe, no logs): %q", r.stderr)
 	}
-	if took > 5*time.Second {
-		t.Errorf("demo took %s, want a few seconds at most", took)
-	}
+	// How long the demo takes depends on the machine: a figure for the
+	// bench, not a test.
+	t.Logf("demo took %s", took)
 
 	j := cli(t, nil, "demo", "--keys", "40", "--output", "json")
 	if j.code != 0 {
@@ -496,6 +492,47 @@ func TestInvoke(t *testing.T) {
 	}
 }
 
+// TestInvokeReportError: a request that fails as a whole prints its report
+// (error, error_kind, continuation) as the function returns it, exits 1 with
+// the message its kind calls for, and its continuation is accepted back:
+// a check cut by denied access resumes as a check, without key_ids.
+func TestInvokeReportError(t *testing.T) {
+	k := startKMS(t)
+	// Tokens verify across processes with one continuation key, as across
+	// the function's instances.
+	env := append([]string{"TAGWARDEN_CONTINUATION_KEY=" + strings.Repeat("k", 32)}, k.env...)
+	const keyA, keyB = "0d0466b0-e727-4d9c-b35d-f84bb474a37f", "7a3d2c1b-0e9f-4a8b-9c7d-1e2f3a4b5c6d"
+	invoke := func(payload string, args ...string) result {
+		return cliIn(t, payload, env, append([]string{"invoke", "--endpoint", k.url, "--concurrency", "1"}, append(args, "-")...)...)
+	}
+
+	// The first key is decided, then KMS refuses the second.
+	k.srv.SetFaults(emulator.Faults{FailKeys: map[string]int{keyB: 403}})
+	r := invoke(`{"action":"check","key_ids":["` + keyA + `","` + keyB + `"],"dry_run":true}`)
+	r.expect(t, 1, []string{`"error_kind": "denied"`}, []string{"tagwarden: access denied: check HUAWEICLOUD_SDK_AK", "detail: "})
+	denied := decodeReport(t, r.stdout)
+	if denied.Mode != handler.ModeKeys || denied.ErrorKind != handler.KindDenied || denied.Continuation == "" ||
+		len(denied.Keys) != 1 || denied.Keys[0].KeyID != keyA || denied.Keys[0].Outcome != handler.OutcomePlanned {
+		t.Fatalf("got %+v, want a denied check with the first key planned and a continuation", denied)
+	}
+
+	k.srv.SetFaults(emulator.Faults{})
+	r = invoke(`{"action":"check","dry_run":true,"continuation":"` + denied.Continuation + `"}`)
+	resumed := decodeReport(t, r.stdout)
+	if r.code != 2 || resumed.Mode != handler.ModeKeys || resumed.Error != "" || resumed.Continuation != "" ||
+		len(resumed.Keys) != 1 || resumed.Keys[0].KeyID != keyB || resumed.Keys[0].Outcome != handler.OutcomePlanned {
+		t.Errorf("resumed check: exit %d, report %+v; want exit 2 and the second key planned (%s)", r.code, resumed, r.stderr)
+	}
+
+	// A check's token given to a sweep: the handler refuses it, and the
+	// table still shows the report's summary.
+	r = invoke(`{"action":"sweep","dry_run":true,"continuation":"`+denied.Continuation+`"}`, "-o", "table")
+	r.expect(t, 1, []string{"0 keys scanned"}, []string{"tagwarden: invalid continuation: pass the continuation of a report back unchanged", "detail: invalid continuation: "})
+	if w := k.srv.Stats().Writes; w != 0 {
+		t.Errorf("dry runs wrote %d times", w)
+	}
+}
+
 func TestValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
@@ -628,15 +665,8 @@ func TestEnvironmentConfiguration(t *testing.T) {
 
 func TestSecretsStayOut(t *testing.T) {
 	const ak, sk, token = "TESTAKSECRETSTAYSOUT1", "sk-must-never-be-printed-0123456789", "token-must-never-be-printed"
-	srv, err := emulator.New(emulator.Options{AccessKey: ak, SecretKey: sk, SecurityToken: token, Seed: emulator.SampleKeys(20, 3)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := srv.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	k := kmstest.Start(t, emulator.Options{AccessKey: ak, SecretKey: sk, SecurityToken: token, Seed: emulator.SampleKeys(20, 3)})
+	srv, url := k.Server, k.URL
 	env := []string{"HUAWEICLOUD_SDK_AK=" + ak, "HUAWEICLOUD_SDK_SK=" + sk, "HUAWEICLOUD_SDK_SECURITY_TOKEN=" + token, "HUAWEICLOUD_SDK_PROJECT_ID=" + emulator.DefaultProject}
 	runs := []result{
 		cli(t, env, "apply", "--endpoint", url, "--log-level", "debug"),
@@ -658,27 +688,61 @@ func TestSecretsStayOut(t *testing.T) {
 	}
 }
 
+// TestInterrupt: Ctrl-C while a KMS call is in flight stops the plan at
+// once, with exit status 1 and the reason, instead of waiting for the
+// answer, which the emulator would send only after a minute. The signal
+// goes when the first call has reached the emulator: no sleep, whatever the
+// machine's speed.
 func TestInterrupt(t *testing.T) {
 	k := startKMS(t)
-	k.srv.SetFaults(emulator.Faults{Latency: 3 * time.Second})
-	cmd := exec.Command(binary, "plan", "--endpoint", k.url)
+	const latency = time.Minute
+	k.srv.SetFaults(emulator.Faults{Latency: latency})
+	// The emulator behind a listener of the test's own, which tells when
+	// the first call arrives: the command is then waiting on KMS. It reads
+	// the body first, so that the server notices the command going away and
+	// cancels the emulator's wait.
+	arrived := make(chan struct{})
+	var once sync.Once
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		once.Do(func() { close(arrived) })
+		k.srv.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+
+	cmd := exec.Command(binary, "plan", "--endpoint", front.URL)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, k.env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-arrived:
+	case err := <-done:
+		t.Fatalf("plan ended (%v) before calling KMS:\n%s", err, errb.String())
+	}
 	start := time.Now()
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
-	err := cmd.Wait()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(latency / 2):
+		cmd.Process.Kill() //nolint:errcheck // it may have exited meanwhile
+		<-done
+		t.Fatalf("plan still running %s after Ctrl-C: it waits for the KMS call instead of stopping", latency/2)
+	}
+	t.Logf("plan stopped %s after Ctrl-C", time.Since(start))
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Errorf("plan after Ctrl-C: %v, want exit status 1", err)
-	}
-	if took := time.Since(start); took > 2500*time.Millisecond {
-		t.Errorf("plan took %s to stop after Ctrl-C", took)
 	}
 	if !strings.Contains(errb.String(), "tagwarden: interrupted") {
 		t.Errorf("stderr %q, want it to say it was interrupted", errb.String())

@@ -93,6 +93,41 @@ func TestExitCodeFor(t *testing.T) {
 	}
 }
 
+// TestReportError: the message is chosen by the report's error kind, never
+// by its wording: a message that mentions access denied is not taken for a
+// denial, and a denial is explained whatever its message says.
+func TestReportError(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		kind handler.ErrorKind
+		msg  string
+		want string // "" = no error
+	}{
+		{"no error", "", "", ""},
+		{"denied", handler.KindDenied, "stopped: 401", "access denied: check HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (and the security token), " +
+			"that the project id belongs to the region, and the KMS permissions\n  detail: stopped: 401"},
+		{"listing", handler.KindListing, "list keys: throttled", "listing the keys failed after the retries: if KMS throttled the calls, " +
+			"lower --rate-limit or --concurrency\n  detail: list keys: throttled"},
+		{"invalid continuation", handler.KindInvalidContinuation, "invalid continuation: expired",
+			"invalid continuation: pass the continuation of a report back unchanged, with the same action and dry_run\n  detail: invalid continuation: expired"},
+		{"internal", handler.KindInternal, "internal error: boom", "internal error (a bug in tagwarden): internal error: boom"},
+		{"other kinds as they are", handler.KindInvalidRequest, "key request names 1001 keys, at most 1000: use a sweep",
+			"key request names 1001 keys, at most 1000: use a sweep"},
+		{"wording does not decide", handler.KindInvalidRequest, "access denied is not what happened", "access denied is not what happened"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := reportError(handler.Report{Error: tc.msg, ErrorKind: tc.kind})
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestWantProgress(t *testing.T) {
 	on, off := true, false
 	for _, tc := range []struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
@@ -146,50 +145,52 @@ func mergeReports(a, b handler.Report) handler.Report {
 		a.Reason = b.Reason
 	}
 	if b.Error != "" {
-		a.Error = b.Error
+		a.Error, a.ErrorKind = b.Error, b.ErrorKind
 	}
 	return a
 }
 
 // finishReport prints a report and returns the exit status it calls for:
 // the error of a request that failed as a whole or was interrupted, else
-// exitCodeFor. A request that failed before scanning anything prints only
-// the error.
+// exitCodeFor. The report is printed whatever its error when resumable
+// (invoke: it is the function's answer, and its continuation is what the
+// user passes back); plan and apply print only the error of a request that
+// failed before scanning anything, unless the output is JSON.
 func finishReport(ctx context.Context, g *globals, output string, rep handler.Report, resumable bool) error {
-	if rep.Error == "" || rep.Scanned > 0 || output == formatJSON {
+	if rep.Error == "" || rep.Scanned > 0 || output == formatJSON || resumable {
 		if err := writeReport(g, output, rep, tableOptions{}); err != nil {
 			return err
 		}
 	}
-	if err := reportError(rep, resumable); err != nil {
-		return err
-	}
+	// Interrupted by the user: whatever error the handler reports then
+	// (cancelled before any key was decided, or a call cut short), that is
+	// the account to give.
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted: %d keys scanned before the stop, the rest were not", rep.Scanned)
+	}
+	if err := reportError(rep); err != nil {
+		return err
 	}
 	return withCode(exitCodeFor(rep))
 }
 
 // reportError turns the error of a request that failed as a whole into a
-// short message, with what to check for the usual causes, and the
-// handler's account on a second line. Unless resumable (the command takes
-// a continuation back), the handler's advice to resume is left out.
-func reportError(rep handler.Report, resumable bool) error {
+// short message chosen by its kind (Report.ErrorKind), with what to check
+// for the usual causes, and the handler's account on a second line.
+func reportError(rep handler.Report) error {
 	if rep.Error == "" {
 		return nil
 	}
 	detail := rep.Error
-	if !resumable {
-		// plan and apply resume a sweep themselves while they can; after
-		// an error they have no way to take a continuation.
-		detail = strings.TrimSuffix(detail, "; resume with the continuation")
-	}
-	msg := strings.ToLower(detail)
-	switch {
-	case strings.Contains(msg, "access denied"):
+	switch rep.ErrorKind {
+	case handler.KindDenied:
 		return fmt.Errorf("access denied: check HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (and the security token), that the project id belongs to the region, and the KMS permissions\n  detail: %s", detail)
-	case strings.Contains(msg, "throttled"):
-		return fmt.Errorf("throttled by KMS: lower --rate-limit or --concurrency\n  detail: %s", detail)
+	case handler.KindListing:
+		return fmt.Errorf("listing the keys failed after the retries: if KMS throttled the calls, lower --rate-limit or --concurrency\n  detail: %s", detail)
+	case handler.KindInvalidContinuation:
+		return fmt.Errorf("invalid continuation: pass the continuation of a report back unchanged, with the same action and dry_run\n  detail: %s", detail)
+	case handler.KindInternal:
+		return fmt.Errorf("internal error (a bug in tagwarden): %s", detail)
 	}
 	return errors.New(detail)
 }

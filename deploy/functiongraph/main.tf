@@ -4,7 +4,7 @@
 # trigger that evaluates each new key. See docs/deploy.md.
 
 locals {
-  # Exactly the KMS actions the function calls (kms-api.md, "Permissions"):
+  # Exactly the KMS actions the function calls (docs/kms.md, "Permissions"):
   # ListKeys, ListKeyDetail, ListKmsByTags, ShowKmsTags, BatchCreateKmsTags.
   kms_actions = [
     "kms:cmk:list",
@@ -21,9 +21,21 @@ locals {
       TAGWARDEN_RATE_LIMIT = tostring(var.rate_limit)
       TAGWARDEN_LOG_LEVEL  = var.log_level
       TAGWARDEN_LOG_FORMAT = "json"
+      # Every instance signs and checks continuations with this key, so that
+      # a continuation issued by one instance resumes on another.
+      TAGWARDEN_CONTINUATION_KEY = random_password.continuation_key.result
     },
     var.policies_dir == "" ? {} : { TAGWARDEN_POLICIES = var.policies_dir },
   )
+}
+
+# The key that authenticates continuations (HMAC-SHA256), shared by every
+# instance of the function. It protects the continuations of sweeps from
+# forgery by callers who can invoke the function; whoever can read the
+# function's configuration can read it (user_data is shown in the console).
+resource "random_password" "continuation_key" {
+  length  = 48
+  special = false
 }
 
 # A custom project-level policy holding only the KMS actions.

@@ -5,6 +5,10 @@ terraform {
       source  = "huaweicloud/huaweicloud"
       version = ">= 1.60.0"
     }
+    random = {
+      source  = "hashicorp/random"
+      version = ">= 3.5.0"
+    }
   }
 }
 

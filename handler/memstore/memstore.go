@@ -31,6 +31,9 @@ type Options struct {
 	Limits policy.Limits
 	// PageSize is the number of records per listing page (default 100).
 	PageSize int
+	// Scope names the store's key set for continuations (default
+	// "memstore"): two stores with the same scope accept each other's.
+	Scope string
 }
 
 // Stats counts the calls a Store answered.
@@ -60,6 +63,7 @@ type Store struct {
 
 	limits   policy.Limits
 	pageSize int
+	scope    string
 
 	mu     sync.Mutex
 	keys   map[string]*entry
@@ -75,9 +79,13 @@ func New(opts Options) *Store {
 	if opts.PageSize < 1 {
 		opts.PageSize = DefaultPageSize
 	}
+	if opts.Scope == "" {
+		opts.Scope = "memstore"
+	}
 	return &Store{
 		limits:   opts.Limits,
 		pageSize: opts.PageSize,
+		scope:    opts.Scope,
 		keys:     map[string]*entry{},
 		hidden:   map[string]bool{},
 		stats:    Stats{Calls: map[string]int{}, WritesByKey: map[string]int{}},
@@ -170,29 +178,44 @@ func (s *Store) begin(ctx context.Context, op, id string) error {
 	return nil
 }
 
-// List starts a listing at cursor: "" or the Cursor of a page it returned.
+// Scope returns Options.Scope.
+func (s *Store) Scope() string { return "memstore:" + s.scope }
+
+// List starts a listing at cursor: "", or the Cursor of a page it
+// returned, or what that page's After returned.
 func (s *Store) List(ctx context.Context, cursor string) handler.Lister {
 	return &lister{s: s, next: cursor}
 }
 
 type lister struct {
 	s    *Store
-	next string // first id of the next page; "" with done false = start
+	next string // the next page: "" with done false = start
 	done bool
 	err  error
 }
 
-// cursorPrefix marks a memstore cursor.
-const cursorPrefix = "mem:"
+// Cursor prefixes: the listing from an id on (the start of a page), or
+// after an id (after a record). Ids are listed in order, so a cursor after
+// an id stays right whatever is added or removed before it.
+const (
+	cursorFrom  = "mem:"
+	cursorAfter = "mem>"
+)
 
 func (l *lister) Next(ctx context.Context) (handler.Page, error) {
 	if l.done {
 		return handler.Page{}, io.EOF
 	}
-	if l.next != "" && !strings.HasPrefix(l.next, cursorPrefix) {
+	from, after := "", false
+	switch {
+	case l.next == "":
+	case strings.HasPrefix(l.next, cursorFrom):
+		from = strings.TrimPrefix(l.next, cursorFrom)
+	case strings.HasPrefix(l.next, cursorAfter):
+		from, after = strings.TrimPrefix(l.next, cursorAfter), true
+	default:
 		return handler.Page{}, fmt.Errorf("list keys: cursor %q: %w", l.next, handler.ErrInvalid)
 	}
-	from := strings.TrimPrefix(l.next, cursorPrefix)
 	if err := l.s.begin(ctx, OpList, l.next); err != nil {
 		return handler.Page{}, err
 	}
@@ -200,7 +223,7 @@ func (l *lister) Next(ctx context.Context) (handler.Page, error) {
 	s.mu.Lock()
 	ids := make([]string, 0, len(s.keys))
 	for id := range s.keys {
-		if id >= from {
+		if id > from || id == from && !after {
 			ids = append(ids, id)
 		}
 	}
@@ -220,9 +243,19 @@ func (l *lister) Next(ctx context.Context) (handler.Page, error) {
 		l.done = true
 		return handler.Page{}, io.EOF
 	}
-	page.Cursor = cursorPrefix + ids[0]
+	page.Cursor = l.next
+	if page.Cursor == "" {
+		page.Cursor = cursorFrom + ids[0]
+	}
+	recs := page.Records
+	page.After = func(n int) string {
+		if n <= 0 {
+			return page.Cursor
+		}
+		return cursorAfter + recs[n-1].Key.ID
+	}
 	if n < len(ids) {
-		l.next = cursorPrefix + ids[n]
+		l.next = cursorAfter + ids[n-1]
 	} else {
 		l.done = true
 	}

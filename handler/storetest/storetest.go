@@ -96,6 +96,7 @@ func ctx(t *testing.T) context.Context {
 func Run(t *testing.T, newBackend func(t *testing.T, fixtures []Fixture) Backend) {
 	t.Run("ListEveryKeyOnce", func(t *testing.T) { testList(t, newBackend) })
 	t.Run("ResumeFromEveryCursor", func(t *testing.T) { testResume(t, newBackend) })
+	t.Run("ResumeAfterRecordsWithWritesBetween", func(t *testing.T) { testResumeAfter(t, newBackend) })
 	t.Run("KeyAndTagsFresh", func(t *testing.T) { testFresh(t, newBackend) })
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, newBackend) })
 	t.Run("Apply", func(t *testing.T) { testApply(t, newBackend) })
@@ -252,6 +253,67 @@ func testResume(t *testing.T, newBackend func(*testing.T, []Fixture) Backend) {
 		if diff := cmp.Diff(want, sorted(got)); diff != "" {
 			t.Errorf("resume at page %d: keys differ from the rest of the listing (-want +got):\n%s", i, diff)
 		}
+	}
+}
+
+// testResumeAfter cuts a listing inside and at the end of every page
+// (Page.After), tags the untagged keys listed before the cut, as the
+// invocations before a cut do, and resumes: the resumed listing yields
+// exactly the keys after the cut, each once, whatever the writes changed
+// (a bulk listing that leaves untagged keys out grows with them).
+func testResumeAfter(t *testing.T, newBackend func(*testing.T, []Fixture) Backend) {
+	fx := Fixtures(ListingSize)
+	b := newBackend(t, fx)
+	c := ctx(t)
+	pages := listAll(t, b.Store, "")
+	byID := map[string]Fixture{}
+	for _, f := range fx {
+		byID[f.Key.ID] = f
+	}
+	written := map[string]bool{}
+	// writeBefore tags every untagged, taggable key listed before the cut.
+	writeBefore := func(upto []handler.Record) {
+		for _, r := range upto {
+			f := byID[r.Key.ID]
+			if written[r.Key.ID] || len(f.Tags) > 0 || f.Key.Default || f.Key.State == policy.StatePendingDeletion {
+				continue
+			}
+			written[r.Key.ID] = true
+			if err := b.Store.Apply(c, r.Key.ID, policy.Batch{Action: policy.ActionCreate, Tags: []policy.Tag{{Key: "owner", Value: "tagged-before-the-cut"}}}); err != nil {
+				t.Fatalf("tag %s: %v", r.Key.ID, err)
+			}
+		}
+	}
+	var before []handler.Record
+	for i, p := range pages {
+		if p.After == nil {
+			t.Fatalf("page %d has no After", i)
+		}
+		if p.After(0) != p.Cursor {
+			t.Errorf("page %d: After(0) is not the page's Cursor", i)
+		}
+		for _, n := range []int{1, len(p.Records) / 2, len(p.Records)} {
+			if n == 0 {
+				continue
+			}
+			writeBefore(append(before, p.Records[:n]...))
+			var want []string
+			for _, r := range p.Records[n:] {
+				want = append(want, r.Key.ID)
+			}
+			want = append(want, ids(pages[i+1:])...)
+			got := ids(listAll(t, b.Store, p.After(n)))
+			if d := duplicates(got); len(d) > 0 {
+				t.Errorf("resume after %d records of page %d: %d keys listed twice, e.g. %v", n, i, len(d), d[:min(3, len(d))])
+			}
+			if diff := cmp.Diff(sorted(want), sorted(got)); diff != "" {
+				t.Errorf("resume after %d records of page %d, %d keys tagged before: keys differ from the rest of the listing (-want +got):\n%s", n, i, len(written), diff)
+			}
+		}
+		before = append(before, p.Records...)
+	}
+	if len(written) == 0 {
+		t.Error("no key was tagged between the cuts: the fixtures changed")
 	}
 }
 

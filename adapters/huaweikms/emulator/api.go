@@ -226,10 +226,41 @@ type liveEntry struct {
 
 // docEntry is a bulk listing entry as documented (the SDK model).
 type docEntry struct {
-	ResourceID     string      `json:"resource_id"`
-	ResourceDetail *KeyDetails `json:"resource_detail"`
-	ResourceName   string      `json:"resource_name"`
-	Tags           []Tag       `json:"tags"`
+	ResourceID     string `json:"resource_id"`
+	ResourceDetail any    `json:"resource_detail"` // *KeyDetails or numericDetails
+	ResourceName   string `json:"resource_name"`
+	Tags           []Tag  `json:"tags"`
+}
+
+// numericFields are the KeyDetails fields holding numbers, which the API
+// reference's example writes as JSON numbers.
+var numericFields = []string{"creation_date", "scheduled_deletion_date", "key_state", "default_key_flag",
+	"key_type", "expiration_time", "pending_days"}
+
+// numericDetails encodes a key's details with numericFields as JSON numbers
+// (Options.NumericDetails); a field that is not a whole number stays a string.
+type numericDetails struct{ d *KeyDetails }
+
+// MarshalJSON writes the details with the numeric fields unquoted.
+func (n numericDetails) MarshalJSON() ([]byte, error) {
+	data, err := json.Marshal(n.d)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, err
+	}
+	for _, f := range numericFields {
+		var v string
+		if json.Unmarshal(m[f], &v) != nil {
+			continue
+		}
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && strconv.FormatInt(n, 10) == v {
+			m[f] = json.RawMessage(v) // canonical digits only: "007" stays a string
+		}
+	}
+	return json.Marshal(m)
 }
 
 func (s *Server) resourceInstances(rt route, body []byte) reply {
@@ -315,7 +346,11 @@ func (s *Server) resourceInstances(rt route, body []byte) reply {
 	if s.opts.DocumentedShapes {
 		res := make([]docEntry, len(page))
 		for i, k := range page {
-			res[i] = docEntry{k.details.KeyID, k.details, k.details.KeyAlias, k.tags}
+			var d any = k.details
+			if s.opts.NumericDetails {
+				d = numericDetails{k.details}
+			}
+			res[i] = docEntry{k.details.KeyID, d, k.details.KeyAlias, k.tags}
 		}
 		return reply{http.StatusOK, struct {
 			Resources  []docEntry `json:"resources"`

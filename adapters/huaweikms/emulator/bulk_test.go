@@ -339,3 +339,51 @@ func TestRecordedSeed(t *testing.T) {
 		t.Errorf("SDK model decoded id %v detail %v from the live body, want nil", r.ResourceId, r.ResourceDetail)
 	}
 }
+
+// TestBulkNumericDetails checks Options.NumericDetails: with the documented
+// shapes the numeric detail fields are JSON numbers (ids and words stay
+// strings, an empty field stays ""); without them nothing changes.
+func TestBulkNumericDetails(t *testing.T) {
+	seed := []emulator.SeedKey{{ResourceID: plainKey, ResourceDetail: emulator.KeyDetails{
+		KeyID: plainKey, KeyAlias: "app", KeyState: "2", CreationDate: "1700000000000", DefaultKeyFlag: "0", KeyType: "1", PendingDays: "007",
+	}, Tags: []emulator.Tag{{Key: "owner", Value: "x"}}}}
+	cases := []struct {
+		name   string
+		opts   emulator.Options
+		entry  string // the field holding the details
+		number bool   // numeric fields as JSON numbers
+	}{
+		{"documented, numeric", emulator.Options{DocumentedShapes: true, NumericDetails: true}, "resource_detail", true},
+		{"documented", emulator.Options{DocumentedShapes: true}, "resource_detail", false},
+		{"live shape ignores it", emulator.Options{NumericDetails: true}, "key_details", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.opts
+			opts.Seed = seed
+			_, url := start(t, opts)
+			status, body := call(t, url, raw{method: "POST", path: path("resource_instances/action"), body: `{"action":"filter","limit":"10"}`})
+			if status != 200 {
+				t.Fatalf("got %d %v", status, body)
+			}
+			d, ok := body["resources"].([]any)[0].(map[string]any)[tc.entry].(map[string]any)
+			if !ok {
+				t.Fatalf("no %s in %v", tc.entry, body)
+			}
+			want := map[string]any{"key_state": "2", "creation_date": "1700000000000", "default_key_flag": "0", "key_type": "1"}
+			if tc.number {
+				want = map[string]any{"key_state": 2.0, "creation_date": 1700000000000.0, "default_key_flag": 0.0, "key_type": 1.0}
+			}
+			// Never numbers: ids, words, an empty date, digits that are not a canonical number.
+			for k, v := range map[string]any{"key_id": plainKey, "keystore_id": "0", "sys_enterprise_project_id": "0", "key_spec": "AES_256",
+				"scheduled_deletion_date": "", "pending_days": "007", "key_rotation_enabled": "false"} {
+				want[k] = v
+			}
+			for k, v := range want {
+				if d[k] != v {
+					t.Errorf("%s: got %#v, want %#v", k, d[k], v)
+				}
+			}
+		})
+	}
+}

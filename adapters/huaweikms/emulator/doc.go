@@ -28,7 +28,9 @@
 //     in the live shape {"key_details":{...},"tags":[...]}, with no
 //     resource_id and no resource_name; with Options.DocumentedShapes it is
 //     {"resource_id","resource_detail","resource_name","tags"} as the SDK
-//     model expects. total_count counts every match. Keys with no tags are
+//     model expects, and with Options.NumericDetails too the numeric detail
+//     fields (creation_date, key_state, default_key_flag, ...) are JSON
+//     numbers, as in the API reference's example. total_count counts every match. Keys with no tags are
 //     listed unless Options.BulkOmitUntagged; Server.HideFromBulk leaves
 //     chosen keys out, so a client's fallback to per-key tags can be tested.
 //     Order and offsets follow list-keys.
@@ -112,15 +114,20 @@
 // # Faults
 //
 // SetFaults changes, while serving, the added Latency, a token-bucket
-// RateLimit (429 APIG.0308), the probabilities Rate500, Rate502, Rate504 and
+// RateLimit and a sliding-window WindowLimit per Window (default one
+// second: the gateway's count; only calls let through count), both
+// answering 429 APIG.0308, the probabilities Rate500, Rate502, Rate504 and
 // DropRate (the connection is hijacked and closed without an answer; with a
 // writer that cannot be hijacked it answers 502), Unauthorized (every call
 // 401, as with expired credentials) and FailKeys (calls naming that key id,
 // in the path or in describe-key's body, get that status with a fitting
 // body: 401 and 429 the gateway's, 403 KMS.0303*, 404 KMS.0207, 500/502/504
-// as injected, another 4xx KMS.0308, anything else KMS.0500). Faults.Seed makes the draws
-// repeatable. The order is: route, latency, drop/5xx draw, Unauthorized,
-// signature, project, rate limit, injected 5xx, FailKeys, the call itself.
+// as injected, another 4xx KMS.0308, anything else KMS.0500) and Sequence
+// (the next calls get these statuses in order, with FailKeys' bodies, 0
+// serving the call: a scripted run such as one 500 then three 429s).
+// Faults.Seed makes the draws repeatable. The order is: route, latency,
+// drop/5xx draw, Unauthorized, signature, project, window and bucket,
+// Sequence, injected 5xx, FailKeys, the call itself.
 //
 // # Seeds and state
 //

@@ -3,7 +3,10 @@ package emulator
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -19,6 +22,14 @@ type Faults struct {
 	RateLimit float64
 	// Burst is the bucket size (0: RateLimit rounded up, at least 1).
 	Burst int
+	// WindowLimit, when positive, counts calls as the live API gateway does:
+	// per sliding Window over all calls of all projects. A call that would
+	// make the last Window hold more than WindowLimit accepted calls gets
+	// 429 APIG.0308 (the body RateLimit's bucket answers); refused calls do
+	// not count. With RateLimit also set, a call must pass both.
+	WindowLimit int
+	// Window is WindowLimit's window (0: one second).
+	Window time.Duration
 	// Rate500, Rate502 and Rate504 are the probabilities (0..1) of answering
 	// a call with that status instead of serving it.
 	Rate500, Rate502, Rate504 float64
@@ -29,6 +40,11 @@ type Faults struct {
 	// FailKeys answers calls on these key ids (describe-key, tags, tags/action)
 	// with the given status and a matching error body.
 	FailKeys map[string]int
+	// Sequence answers the next calls that pass the gateway (signature,
+	// project, rate limits), one entry each in order, with that status and
+	// FailKeys' body for it (0: serve the call); then calls are served as
+	// usual. SetFaults starts it again.
+	Sequence []int
 	// Seed makes the random draws repeatable (0: seeded from the clock).
 	Seed uint64
 }
@@ -38,6 +54,8 @@ type Faults struct {
 type faultState struct {
 	f       Faults
 	limiter *rate.Limiter
+	window  *slidingWindow // nil: no WindowLimit
+	seq     atomic.Int64   // Sequence entries taken
 	mu      sync.Mutex
 	rng     *rand.Rand
 }
@@ -50,6 +68,13 @@ func newFaultState(f Faults) *faultState {
 			m[k] = v
 		}
 		fs.f.FailKeys = m
+	}
+	fs.f.Sequence = slices.Clone(f.Sequence)
+	if f.WindowLimit > 0 {
+		if fs.f.Window <= 0 {
+			fs.f.Window = time.Second
+		}
+		fs.window = &slidingWindow{limit: f.WindowLimit, d: fs.f.Window, times: make([]time.Time, f.WindowLimit)}
 	}
 	if f.RateLimit > 0 {
 		b := f.Burst
@@ -64,6 +89,76 @@ func newFaultState(f Faults) *faultState {
 	}
 	fs.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	return fs
+}
+
+// admit reports whether the gateway lets a call through at now: room in the
+// sliding window and a token in the bucket, whichever are set. A call let
+// through counts in the window. The message is the 429's when it does not.
+func (fs *faultState) admit(now time.Time) (ok bool, message string) {
+	w := fs.window
+	if w != nil {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if !w.room(now) {
+			return false, throttleMessage(strconv.Itoa(w.limit), w.d)
+		}
+	}
+	if fs.limiter != nil && !fs.limiter.AllowN(now, 1) {
+		return false, throttleMessage(strconv.FormatFloat(fs.f.RateLimit, 'g', -1, 64), time.Second)
+	}
+	if w != nil {
+		w.add(now)
+	}
+	return true, ""
+}
+
+// throttleMessage is the gateway's 429 message for limit calls per d.
+func throttleMessage(limit string, d time.Duration) string {
+	per := d.String()
+	switch {
+	case d%time.Minute == 0:
+		per = strconv.FormatInt(int64(d/time.Minute), 10) + " minute"
+	case d%time.Second == 0:
+		per = strconv.FormatInt(int64(d/time.Second), 10) + " second"
+	}
+	return "The throttling threshold has been reached: policy user over ratelimit,limit:" + limit + ",time:" + per
+}
+
+// next returns the status of the next Sequence entry, or 0 once they are
+// all taken (serve the call).
+func (fs *faultState) next() int {
+	if len(fs.f.Sequence) == 0 {
+		return 0
+	}
+	i := fs.seq.Add(1) - 1
+	if i >= int64(len(fs.f.Sequence)) {
+		return 0
+	}
+	return fs.f.Sequence[i]
+}
+
+// slidingWindow is the gateway's count: the times of the last limit calls
+// it let through, in order; next is the oldest once full.
+type slidingWindow struct {
+	mu    sync.Mutex
+	limit int
+	d     time.Duration
+	times []time.Time
+	next  int
+	n     int
+}
+
+// room reports whether a call at now leaves at most limit calls in the
+// window (now-d, now]. w.mu held.
+func (w *slidingWindow) room(now time.Time) bool {
+	return w.n < w.limit || now.Sub(w.times[w.next]) >= w.d
+}
+
+// add counts a call let through at now. w.mu held.
+func (w *slidingWindow) add(now time.Time) {
+	w.times[w.next] = now
+	w.next = (w.next + 1) % w.limit
+	w.n = min(w.n+1, w.limit)
 }
 
 // draw returns the injected outcome for one call: 0 (serve), -1 (drop the

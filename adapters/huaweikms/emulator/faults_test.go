@@ -2,6 +2,8 @@ package emulator_test
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -251,5 +253,107 @@ func TestFailKeyGatewayBodies(t *testing.T) {
 	status, body := call(t, url, raw{method: "POST", path: path("describe-key"), body: `{"key_id":"` + plainKey + `"}`})
 	if status != 429 || body["error_code"] != "APIG.0308" {
 		t.Errorf("describe-key: got %d %v, want 429 APIG.0308", status, body)
+	}
+}
+
+// TestWindowLimit checks the gateway's sliding-window count: a call that
+// would make the last Window hold more than WindowLimit accepted calls gets
+// 429 APIG.0308, calls it refuses do not count, and the window slides (a
+// fixed window starting at the first call would let the last calls of the
+// first case through).
+func TestWindowLimit(t *testing.T) {
+	type step struct {
+		at     time.Duration // from the first call
+		status int
+	}
+	cases := []struct {
+		name    string
+		f       emulator.Faults
+		steps   []step
+		wantMsg string
+	}{
+		{"sliding window, refused calls not counted", emulator.Faults{WindowLimit: 2, Window: 400 * time.Millisecond}, []step{
+			{0, 200}, {250 * time.Millisecond, 200}, {260 * time.Millisecond, 429}, // the window holds 0 and 250
+			{450 * time.Millisecond, 200}, // 0 has left; the 429 at 260 does not count
+			{460 * time.Millisecond, 429}, // 250 and 450 are in
+			{700 * time.Millisecond, 200}, // 250 has left
+		}, "limit:2,time:400ms"},
+		{"default window of one second", emulator.Faults{WindowLimit: 3}, []step{
+			{0, 200}, {0, 200}, {0, 200}, {0, 429}, {0, 429},
+		}, "The throttling threshold has been reached: policy user over ratelimit,limit:3,time:1 second"},
+		{"window and bucket both apply", emulator.Faults{WindowLimit: 5, RateLimit: 1, Burst: 2}, []step{
+			{0, 200}, {0, 200}, {0, 429}, // the bucket refuses the third
+		}, "limit:1,time:1 second"},
+		{"bucket-refused calls do not fill the window", emulator.Faults{WindowLimit: 2, RateLimit: 1, Burst: 1}, []step{
+			{0, 200}, {0, 429}, {0, 429}, {1100 * time.Millisecond, 200}, // the bucket has a token again, the window room
+		}, "limit:1,time:1 second"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, url := start(t, emulator.Options{})
+			s.SetFaults(tc.f)
+			start := time.Now()
+			var msg string
+			for i, st := range tc.steps {
+				time.Sleep(time.Until(start.Add(st.at)))
+				status, body := call(t, url, raw{method: "POST", path: path("list-keys"), body: `{}`})
+				if status != st.status {
+					t.Fatalf("call %d at %v: got %d %v, want %d", i, st.at, status, body, st.status)
+				}
+				if status == 429 {
+					if diff := cmp.Diff([]string{"error_code", "error_msg", "request_id"}, fieldNames(body)); diff != "" || body["error_code"] != "APIG.0308" {
+						t.Errorf("429 body %v: want the gateway's flat APIG.0308 body", body)
+					}
+					msg, _ = body["error_msg"].(string)
+				}
+			}
+			if !strings.Contains(msg, tc.wantMsg) {
+				t.Errorf("429 message %q does not contain %q", msg, tc.wantMsg)
+			}
+			want := 0
+			for _, st := range tc.steps {
+				if st.status == 429 {
+					want++
+				}
+			}
+			if got := s.Stats().Status[429]; got != want {
+				t.Errorf("emulator counted %d answers 429, want %d", got, want)
+			}
+		})
+	}
+}
+
+// TestSequence checks the scripted faults: the next calls get the listed
+// statuses in order (0 serves), then calls are served; SetFaults restarts.
+func TestSequence(t *testing.T) {
+	cases := []struct {
+		name string
+		seq  []int
+		want []string // status and code of each call, then one more served
+	}{
+		{"one 500 then 429s", []int{500, 429, 429}, []string{"500 KMS.0500", "429 APIG.0308", "429 APIG.0308", "200 "}},
+		{"served in between", []int{0, 503, 0, 404}, []string{"200 ", "503 KMS.0500", "200 ", "404 KMS.0207", "200 "}},
+		{"empty", nil, []string{"200 ", "200 "}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, url := start(t, emulator.Options{Seed: tagSeed()})
+			run := func() []string {
+				var got []string
+				for range tc.want {
+					status, body := call(t, url, raw{method: "GET", path: path(plainKey + "/tags")})
+					got = append(got, fmt.Sprintf("%d %s", status, errorCode(body)))
+				}
+				return got
+			}
+			s.SetFaults(emulator.Faults{Sequence: tc.seq})
+			if diff := cmp.Diff(tc.want, run()); diff != "" {
+				t.Errorf("answers (-want +got):\n%s", diff)
+			}
+			s.SetFaults(emulator.Faults{Sequence: tc.seq})
+			if diff := cmp.Diff(tc.want, run()); diff != "" {
+				t.Errorf("after SetFaults again (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

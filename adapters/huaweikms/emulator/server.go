@@ -52,6 +52,13 @@ type Options struct {
 	// answers as the live service did: bulk entries {key_details, tags} and
 	// flat gateway bodies for 401, 403, 404 (unknown API) and 429.
 	DocumentedShapes bool
+	// NumericDetails, with DocumentedShapes, writes the numeric fields of
+	// the bulk listing's resource_detail (creation_date,
+	// scheduled_deletion_date, key_state, default_key_flag, key_type,
+	// expiration_time, pending_days) as JSON numbers, as the API
+	// reference's example does; an empty one stays "". Without
+	// DocumentedShapes it changes nothing.
+	NumericDetails bool
 	// BulkOmitUntagged leaves keys with no tags (default keys included) out of
 	// resource_instances/action, as the live service was seen to do for some.
 	BulkOmitUntagged bool
@@ -378,10 +385,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"The project id in the path does not match the X-Project-Id header", reqID))
 		return
 	}
-	if fs.limiter != nil && !fs.limiter.Allow() {
-		s.write(w, rt.api, reqID, s.gatewayErr(http.StatusTooManyRequests, "APIG.0308",
-			"The throttling threshold has been reached: policy user over ratelimit,limit:"+
-				strconv.FormatFloat(fs.f.RateLimit, 'g', -1, 64)+",time:1 second", reqID))
+	if ok, msg := fs.admit(time.Now()); !ok {
+		s.write(w, rt.api, reqID, s.gatewayErr(http.StatusTooManyRequests, "APIG.0308", msg, reqID))
+		return
+	}
+	if status := fs.next(); status != 0 {
+		s.write(w, rt.api, reqID, s.failKey(status, rt.keyID, reqID))
 		return
 	}
 	if outcome > 0 {

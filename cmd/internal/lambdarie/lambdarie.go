@@ -25,8 +25,9 @@ const (
 	Version = "v0.0.0-20261030222936-bef5c4ba774d"
 )
 
-// BuildFlags are the go build flags of the function (platforms.md): no
-// net/rpc code, no local paths, no VCS stamp, no symbols, no build id.
+// BuildFlags are the go build flags of the function, as function.zip.mk
+// builds it (docs/deploy.md, "Package"): no net/rpc code, no local paths,
+// no VCS stamp, no symbols, no build id.
 var BuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid="}
 
 // DefaultTimeout is the function timeout given to the emulator when

@@ -1,5 +1,5 @@
 // Command envfn is the Lambda function of package lambdarie's test: it
-// returns its environment, the time left before its deadline and its
+// returns its environment, its deadline (Unix milliseconds) and its
 // payload, or an error when the payload is {"fail":"message"}.
 package main
 
@@ -14,9 +14,9 @@ import (
 )
 
 type result struct {
-	Env     []string        `json:"env"`
-	LeftMS  int64           `json:"left_ms"`
-	Payload json.RawMessage `json:"payload"`
+	Env        []string        `json:"env"`
+	DeadlineMS int64           `json:"deadline_ms"`
+	Payload    json.RawMessage `json:"payload"`
 }
 
 func main() {
@@ -27,6 +27,6 @@ func main() {
 		}
 		dl, _ := ctx.Deadline()
 		time.Sleep(20 * time.Millisecond) // overlapping invocations would reach the emulator together
-		return result{Env: os.Environ(), LeftMS: time.Until(dl).Milliseconds(), Payload: in}, nil
+		return result{Env: os.Environ(), DeadlineMS: dl.UnixMilli(), Payload: in}, nil
 	})
 }

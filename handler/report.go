@@ -1,0 +1,152 @@
+package handler
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// record counts and logs one key's outcome; r.mu is held.
+func (r *run) record(kr KeyReport) {
+	rep := r.rep
+	rep.Scanned++
+	switch kr.Outcome {
+	case OutcomeCompliant:
+		rep.Compliant++
+	case OutcomeChanged:
+		rep.Changed++
+	case OutcomePlanned:
+		rep.Planned++
+	case OutcomeViolation:
+		rep.Violating++
+	case OutcomeSkipped:
+		rep.Skipped++
+	default:
+		rep.Failed++
+	}
+	if kr.Outcome != OutcomeCompliant {
+		rep.Keys = append(rep.Keys, kr)
+	}
+	r.logKey(kr)
+}
+
+// notify calls Config.OnKey, if any, containing a panic of the hook.
+func (r *run) notify(o Outcome) {
+	if r.h.cfg.OnKey == nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.WithField("panic", fmt.Sprint(p)).Error("OnKey hook panicked")
+		}
+	}()
+	r.h.cfg.OnKey(o)
+}
+
+// logKey writes the one log entry of a key decision.
+func (r *run) logKey(kr KeyReport) {
+	fields := map[string]any{
+		"key_id":  kr.KeyID,
+		"alias":   kr.Alias,
+		"outcome": string(kr.Outcome),
+		"create":  len(kr.Create),
+		"delete":  len(kr.Delete),
+	}
+	if len(kr.Violations) > 0 {
+		var pols []string
+		for _, v := range kr.Violations {
+			if len(pols) == 0 || pols[len(pols)-1] != v.Policy {
+				pols = append(pols, v.Policy)
+			}
+		}
+		fields["policy"] = strings.Join(pols, ",")
+		fields["violations"] = len(kr.Violations)
+	}
+	if kr.Error != "" {
+		fields["error"] = kr.Error
+	}
+	if kr.Reason != "" {
+		fields["reason"] = kr.Reason
+	}
+	e := r.log.WithFields(fields)
+	switch kr.Outcome {
+	case OutcomeCompliant:
+		e.Debug("key compliant")
+	case OutcomeFailed:
+		e.Warn("key failed")
+	default:
+		e.Info("key " + string(kr.Outcome))
+	}
+}
+
+// budget bounds a report by its encoded size, so that it always fits in a
+// platform's synchronous response (6 MB on Lambda and FunctionGraph), and
+// by its number of key entries, so that memory stays bounded.
+//
+// The report's fixed fields, the longest continuation the request can
+// return and room for the reason are reserved first; each key entry costs
+// its JSON encoding. An entry that would cross the budget is not added:
+// its key goes to the continuation. The report is "full", and no new key
+// starts, once the entries of every worker still in flight, each as large
+// as the largest seen, might not fit.
+type budget struct {
+	limit    int // Config.MaxReportBytes
+	used     int // reserved bytes plus the entries added
+	largest  int // the largest entry seen
+	workers  int
+	maxKeys  int
+	deferred int
+}
+
+// Reserves of the budget, in bytes: the report's other fields (counts,
+// times, request id, reason, error), and per key a continuation may name.
+const (
+	reserveFixed  = 8 << 10
+	reservePerKey = 700 // an id and the prior values of up to 10 tags
+)
+
+func newBudget(cfg Config, rep *Report, ids int) budget {
+	b := budget{limit: cfg.MaxReportBytes, workers: cfg.Concurrency, maxKeys: cfg.MaxReportKeys}
+	// Keys the continuation may carry: those it was given, and those in
+	// flight or deferred when the request stops.
+	// At most half the budget, so that entries always have room.
+	b.used = min(reserveFixed+reservePerKey*(ids+2*cfg.Concurrency), b.limit/2)
+	return b
+}
+
+// entrySize is the bytes kr adds to the encoded report (with its comma).
+func entrySize(kr KeyReport) int {
+	b, err := json.Marshal(kr)
+	if err != nil {
+		return 4 << 10
+	}
+	return len(b) + 1
+}
+
+// admit adds kr's entry if it fits (nkeys entries are in the report) and
+// reports whether it did, and whether the report is now full.
+func (b *budget) admit(kr KeyReport, nkeys int) (fits, full bool) {
+	n := entrySize(kr)
+	b.largest = max(b.largest, n)
+	if b.used+n > b.limit && nkeys > 0 { // the first entry always goes in: a request moves on
+		b.deferred++
+		return false, true
+	}
+	b.used += n
+	full = b.used+b.workers*b.largest > b.limit || nkeys+1 >= b.maxKeys
+	return true, full
+}
+
+// force adds kr's entry whatever the budget: entries the request must
+// report (the keys an event named that were left undecided).
+func (b *budget) force(kr KeyReport) { b.used += entrySize(kr) }
+
+// reason says why the report was full.
+func (b *budget) reason(nkeys int) string {
+	why := fmt.Sprintf("report full: %d key entries in about %d bytes (%s=%d, %s=%d)",
+		nkeys, b.used, EnvMaxReportBytes, b.limit, EnvMaxReportKeys, b.maxKeys)
+	if b.deferred > 0 {
+		why += fmt.Sprintf("; %d decided keys did not fit and are left to the continuation, which reports them", b.deferred)
+	}
+	return why
+}

@@ -1,0 +1,148 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// nextPage starts the dedupe window of a new listing page.
+func (r *run) nextPage(size int) {
+	r.window[0], r.window[1] = r.window[1], make(map[string]struct{}, size)
+}
+
+// firstListed records a listed id and reports whether it is new: not an
+// explicit id of this run, nor on this or the previous page.
+func (r *run) firstListed(id string) bool {
+	if _, ok := r.seen[id]; ok {
+		return false
+	}
+	for _, w := range r.window {
+		if _, ok := w[id]; ok {
+			return false
+		}
+	}
+	r.window[1][id] = struct{}{}
+	return true
+}
+
+// fetched is a listing page, or the error of reading it.
+type fetched struct {
+	page Page
+	read time.Time // when it was asked for
+	err  error
+}
+
+// prefetch reads the listing one page ahead of the dispatcher, so that the
+// workers do not wait for the next page while the rate limit has room.
+// The channel closes after an error (io.EOF included) or when ctx ends.
+func (r *run) prefetch(ctx context.Context, lister Lister) <-chan fetched {
+	pages := make(chan fetched, 1)
+	go func() {
+		defer close(pages)
+		for {
+			f := fetched{read: r.h.now()}
+			f.page, f.err = safeNext(ctx, lister)
+			select {
+			case pages <- f:
+			case <-ctx.Done():
+				return
+			}
+			if f.err != nil {
+				return
+			}
+		}
+	}()
+	return pages
+}
+
+// sweep walks the listing from tok's cursor, dispatching each record once.
+// It returns the cursor to resume from (right after the records finished)
+// and whether the listing finished.
+func (r *run) sweep(tok continuation, dispatch func(item) bool) (string, bool) {
+	var (
+		page Page
+		done int // records of page dispatched or passed, a prefix
+	)
+	pos := func() string {
+		if page.After == nil || done == 0 {
+			if page.Cursor == "" {
+				return tok.Cursor
+			}
+			return page.Cursor
+		}
+		return page.After(done)
+	}
+	ctx, cancel := context.WithCancel(r.work)
+	pages := r.prefetch(ctx, r.store.List(ctx, tok.Cursor))
+	defer func() {
+		cancel()
+		for range pages { // the reader ends with the listing call it is in
+		}
+	}()
+	first := true
+	for {
+		if r.stopped() {
+			return pos(), false
+		}
+		f, ok := <-pages
+		if !ok {
+			r.stopped()
+			return pos(), false
+		}
+		if errors.Is(f.err, io.EOF) {
+			return "", true
+		}
+		if f.err != nil {
+			r.listingFailed(f.err, first && tok.Cursor != "")
+			return pos(), false
+		}
+		first = false
+		page, done = f.page, 0
+		r.nextPage(len(page.Records))
+		for _, rec := range page.Records {
+			if r.firstListed(rec.Key.ID) {
+				if !dispatch(item{rec: rec, id: rec.Key.ID, read: f.read}) {
+					return pos(), false
+				}
+			} else {
+				r.mu.Lock()
+				r.passed++
+				r.mu.Unlock()
+			}
+			done++
+		}
+	}
+}
+
+// listingFailed records an error of the listing. A store that refuses the
+// cursor of a verified continuation (its format changed, say) makes the
+// continuation invalid: resuming with it again cannot help.
+func (r *run) listingFailed(err error, resumed bool) {
+	switch {
+	case errors.Is(err, ErrDenied):
+		r.halt(fmt.Errorf("list keys: %w", err))
+	case r.work.Err() != nil:
+		r.stopped()
+	case resumed && errors.Is(err, ErrInvalid):
+		r.mu.Lock()
+		r.rep.fail(KindInvalidContinuation, fmt.Sprintf("invalid continuation: the store refused its listing position: %v", err))
+		r.mu.Unlock()
+	default:
+		r.mu.Lock()
+		r.rep.fail(KindListing, fmt.Sprintf("list keys: %v", err))
+		r.mu.Unlock()
+	}
+}
+
+// safeNext calls Next, turning a panic of the store into an error.
+func safeNext(ctx context.Context, l Lister) (p Page, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("listing panicked: %v", v)
+		}
+	}()
+	return l.Next(ctx)
+}
