@@ -93,6 +93,18 @@ var architecture = []rule{
 		why:       "the event decoders know neither KMS nor a platform's library",
 	},
 	{
+		name:      "the invocation pipeline knows no platform and no KMS",
+		pkg:       "adapters/invocation",
+		forbidden: []string{module + "adapters/functiongraph", module + "adapters/awslambda", module + "adapters/huaweikms", huaweiSDK, awsLambdaGo},
+		why:       "one pipeline for every platform: the platforms and the store come to it, it reaches for none",
+	},
+	{
+		name:      "configuration reaches no platform",
+		pkg:       "cmd/internal/config",
+		forbidden: []string{module + "adapters/functiongraph", module + "adapters/awslambda", module + "adapters/events", module + "adapters/invocation", awsLambdaGo},
+		why:       "the process's configuration is the same on every platform",
+	},
+	{
 		name:      "huaweikms knows no platform",
 		pkg:       "adapters/huaweikms",
 		forbidden: []string{module + "adapters/functiongraph", module + "adapters/awslambda", awsLambdaGo},

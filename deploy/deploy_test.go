@@ -1,6 +1,9 @@
 package deploy_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,13 +63,79 @@ func mapKeys(n *yaml.Node) []string {
 	return out
 }
 
-// tagwardenVars are the variables handler.ConfigFromEnv reads.
-var tagwardenVars = []string{
-	handler.EnvPolicies, handler.EnvRegion, handler.EnvEndpoint, handler.EnvProjectID, handler.EnvDryRun,
-	handler.EnvRateLimit, handler.EnvMargin, handler.EnvConcurrency, handler.EnvLogLevel, handler.EnvLogFormat,
-	handler.EnvBatchSize, handler.EnvKeyRetries, handler.EnvKeyRetryDelay, handler.EnvKeyRetryMaxDel,
-	handler.EnvMaxReportKeys, handler.EnvMaxReportBytes, handler.EnvMaxSnapshotAge,
-	handler.EnvContinuationKey, handler.EnvContinuationTTL,
+// configPackage is the package that reads the function's configuration.
+const configPackage = "cmd/internal/config"
+
+// The variables the templates must set, by their names in configPackage.
+const (
+	envRegion          = "EnvRegion"
+	envDryRun          = "EnvDryRun"
+	envRateLimit       = "EnvRateLimit"
+	envPolicies        = "EnvPolicies"
+	envContinuationKey = "EnvContinuationKey"
+)
+
+// configVars returns the variables the function reads: the Env* constants
+// of configPackage (whose TestConfigDocumented checks that config.FromEnv
+// reads exactly those docs/configuration.md lists), by constant name. The
+// package is internal to cmd/, so they are read from its source.
+func configVars(t *testing.T) map[string]string {
+	t.Helper()
+	dir := filepath.Join("..", configPackage)
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no Go file in %s (%v)", dir, err)
+	}
+	vars := map[string]string{}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			gd, ok := d.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, id := range vs.Names {
+					if !strings.HasPrefix(id.Name, "Env") || i >= len(vs.Values) {
+						continue
+					}
+					lit, ok := vs.Values[i].(*ast.BasicLit)
+					if !ok || lit.Kind != token.STRING {
+						t.Fatalf("%s: %s is not a string literal", configPackage, id.Name)
+					}
+					v, err := strconv.Unquote(lit.Value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					vars[id.Name] = v
+				}
+			}
+		}
+	}
+	for _, name := range []string{envRegion, envDryRun, envRateLimit, envPolicies, envContinuationKey} {
+		if !strings.HasPrefix(vars[name], "TAGWARDEN_") {
+			t.Fatalf("%s declares no %s naming a TAGWARDEN_ variable (found %v)", configPackage, name, vars)
+		}
+	}
+	return vars
+}
+
+// tagwardenVars returns the variables the function reads.
+func tagwardenVars(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, v := range configVars(t) {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // TestTemplate checks template.yaml for what SAM requires and what the
@@ -142,7 +211,8 @@ func TestTemplate(t *testing.T) {
 	// Environment: only variables the function reads; credentials only as secret references.
 	env := get(props, "Environment", "Variables")
 	names := mapKeys(env)
-	for _, want := range []string{handler.EnvRegion, handler.EnvDryRun, handler.EnvRateLimit, handler.EnvPolicies, handler.EnvContinuationKey} {
+	vars, read := configVars(t), tagwardenVars(t)
+	for _, want := range []string{vars[envRegion], vars[envDryRun], vars[envRateLimit], vars[envPolicies], vars[envContinuationKey]} {
 		if !slices.Contains(names, want) {
 			t.Errorf("environment lacks %s", want)
 		}
@@ -151,7 +221,7 @@ func TestTemplate(t *testing.T) {
 		v := get(env, name)
 		switch {
 		case strings.HasPrefix(name, "TAGWARDEN_"):
-			if !slices.Contains(tagwardenVars, name) {
+			if !slices.Contains(read, name) {
 				t.Errorf("environment variable %s is not read by the function", name)
 			}
 		case name == "HUAWEICLOUD_SDK_AK" || name == "HUAWEICLOUD_SDK_SK":
@@ -165,13 +235,13 @@ func TestTemplate(t *testing.T) {
 	}
 	// The continuation key is the deployer's secret: a NoEcho parameter,
 	// never a literal in the template.
-	if k := get(env, handler.EnvContinuationKey); k.Tag != "!Ref" {
-		t.Errorf("%s is %q (%s), want a !Ref to a NoEcho parameter", handler.EnvContinuationKey, k.Value, k.Tag)
+	if k := get(env, vars[envContinuationKey]); k.Tag != "!Ref" {
+		t.Errorf("%s is %q (%s), want a !Ref to a NoEcho parameter", vars[envContinuationKey], k.Value, k.Tag)
 	} else if p := get(&doc, "Parameters", k.Value); get(p, "NoEcho").Value != "true" || get(p, "MinLength").Value != "32" {
 		t.Errorf("parameter %s: want NoEcho true and MinLength 32", k.Value)
 	}
-	if got := scalar(get(env, handler.EnvPolicies), handler.EnvPolicies); got != "/var/task/policies" {
-		t.Errorf("%s %q, want /var/task/policies (the zip's policies/ folder)", handler.EnvPolicies, got)
+	if got := scalar(get(env, vars[envPolicies]), vars[envPolicies]); got != "/var/task/policies" {
+		t.Errorf("%s %q, want /var/task/policies (the zip's policies/ folder)", vars[envPolicies], got)
 	}
 
 	// The schedule sends the function's own manual payload.
@@ -281,8 +351,9 @@ func TestTerraform(t *testing.T) {
 		t.Error("main.tf does not set TAGWARDEN_CONTINUATION_KEY from a random_password: instances would refuse each other's continuations")
 	}
 	// The environment names only variables the function reads.
+	read := tagwardenVars(t)
 	for _, name := range regexp.MustCompile(`\b(TAGWARDEN_[A-Z_]+)\s*=`).FindAllStringSubmatch(main, -1) {
-		if !slices.Contains(tagwardenVars, name[1]) {
+		if !slices.Contains(read, name[1]) {
 			t.Errorf("main.tf sets %s, which the function does not read", name[1])
 		}
 	}

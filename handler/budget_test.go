@@ -167,3 +167,20 @@ func TestReportBudgetDefersChangedKeys(t *testing.T) {
 		t.Errorf("the cut sweeps wrote %d times, the uncut one %d: a deferred key was written twice", st.Writes, ref.Stats().Writes)
 	}
 }
+
+// TestReportBudgetKeyEvent: a key event has no continuation to defer keys
+// to, so every key it names is reported whatever the byte budget.
+func TestReportBudgetKeyEvent(t *testing.T) {
+	const n = 600
+	s := newStore(n, 500)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = keyID(i)
+	}
+	h, _ := newHandler(t, handler.Config{MaxReportBytes: handler.MinMaxReportBytes})
+	rep := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeKeys, KeyIDs: ids, Trigger: "cts"})
+	checkCounts(t, rep)
+	if rep.Scanned != n || rep.Continuation != "" || rep.Deferred != 0 || rep.Error != "" {
+		t.Errorf("key event of %d keys: %s, deferred %d; want every key reported", n, counts(rep), rep.Deferred)
+	}
+}

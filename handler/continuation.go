@@ -116,7 +116,7 @@ func (s sealer) seal(c continuation) string {
 }
 
 // errForeignKey is the message of a token whose MAC does not verify.
-const errForeignKey = "it does not verify: it was altered, made by hand, or issued by a deployment or process with another continuation key (" + EnvContinuationKey + ")"
+const errForeignKey = "it does not verify: it was altered, made by hand, or issued by a deployment or process with another continuation key (" + settingContinuationKey + ")"
 
 // open verifies tok and checks it against want. Every error says why the
 // token is refused; none repeats the token.

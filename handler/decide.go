@@ -34,7 +34,11 @@ func (r *run) process(it item) {
 		r.mu.Unlock()
 		return
 	}
-	if kr.Outcome != OutcomeCompliant {
+	if kr.Outcome != OutcomeCompliant && !r.resumable() {
+		// A key event's report has no continuation to defer to: its keys
+		// (at most MaxKeyIDs) are all reported.
+		r.budget.force(kr)
+	} else if kr.Outcome != OutcomeCompliant {
 		fits, full := r.budget.admit(kr, len(r.rep.Keys))
 		if full && !r.full && r.halted == nil {
 			// Stop starting new work; keys in flight still finish.

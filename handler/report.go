@@ -144,7 +144,7 @@ func (b *budget) force(kr KeyReport) { b.used += entrySize(kr) }
 // reason says why the report was full.
 func (b *budget) reason(nkeys int) string {
 	why := fmt.Sprintf("report full: %d key entries in about %d bytes (%s=%d, %s=%d)",
-		nkeys, b.used, EnvMaxReportBytes, b.limit, EnvMaxReportKeys, b.maxKeys)
+		nkeys, b.used, settingMaxReportBytes, b.limit, settingMaxReportKeys, b.maxKeys)
 	if b.deferred > 0 {
 		why += fmt.Sprintf("; %d decided keys did not fit and are left to the continuation, which reports them", b.deferred)
 	}

@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/tagwarden/tagwarden/policy"
@@ -31,6 +32,31 @@ type Request struct {
 	Trigger string `json:"trigger,omitempty"`
 	// Reason explains a ModeIgnore request, or why a key event was raised.
 	Reason string `json:"reason,omitempty"`
+}
+
+// The form of a key id (see ValidKeyID).
+const (
+	// MaxKeyIDLen is the longest key id, in bytes.
+	MaxKeyIDLen = 64
+	// KeyIDForm says what a key id is, for messages.
+	KeyIDForm = "1 to 64 letters, digits, '-' or '_'"
+)
+
+// ValidKeyID checks that id has the form of a KMS key id: 1 to MaxKeyIDLen
+// letters, digits, '-' or '_' (real ids are UUIDs). It is the one rule of
+// a key id: the event decoders refuse others, and the KMS adapter never
+// puts another into a URL path. The error, wrapping ErrInvalid, says what
+// a key id is and never repeats id.
+func ValidKeyID(id string) error {
+	ok := id != "" && len(id) <= MaxKeyIDLen
+	for i := 0; ok && i < len(id); i++ {
+		c := id[i]
+		ok = c == '-' || c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+	}
+	if !ok {
+		return fmt.Errorf("not a key id (%s): %w", KeyIDForm, ErrInvalid)
+	}
+	return nil
 }
 
 // Outcome of one key.
@@ -93,6 +119,31 @@ type Report struct {
 	Error string `json:"error,omitempty"`
 	// ErrorKind classifies Error; set exactly when Error is.
 	ErrorKind ErrorKind `json:"error_kind,omitempty"`
+}
+
+// Merge adds next, the report of the request that resumed r's
+// continuation, to r: the counts add up and next's key entries follow r's;
+// next's continuation and deferred count (the keys that continuation
+// carries), finish time, and its reason, error and error kind when set,
+// replace r's. Mode, trigger, dry run, request id and start time stay r's.
+func (r *Report) Merge(next Report) {
+	r.Finished = next.Finished
+	r.Scanned += next.Scanned
+	r.Compliant += next.Compliant
+	r.Changed += next.Changed
+	r.Planned += next.Planned
+	r.Violating += next.Violating
+	r.Failed += next.Failed
+	r.Skipped += next.Skipped
+	r.Keys = append(r.Keys, next.Keys...)
+	r.Deferred = next.Deferred
+	r.Continuation = next.Continuation
+	if next.Reason != "" {
+		r.Reason = next.Reason
+	}
+	if next.Error != "" {
+		r.Error, r.ErrorKind = next.Error, next.ErrorKind
+	}
 }
 
 // ErrorKind says what kind of failure a report's Error is, so that callers

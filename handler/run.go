@@ -253,7 +253,7 @@ func (r *run) noProgress() {
 		r.rep.fail(KindNoTime, "cancelled before any key was decided; nothing was done")
 	default:
 		r.rep.fail(KindNoTime, fmt.Sprintf("no time to work: the invocation ended its work %s before the deadline (%s) before deciding any key; nothing was done: raise the function timeout or lower %s",
-			r.h.cfg.Margin, EnvMargin, EnvMargin))
+			r.h.cfg.Margin, settingMargin, settingMargin))
 	}
 }
 

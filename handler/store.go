@@ -69,7 +69,8 @@ type KeyStore interface {
 	// Tags reads the current tags of one key. ErrNotFound if it does not exist.
 	Tags(ctx context.Context, id string) (map[string]string, error)
 	// Apply makes one BatchCreateKmsTags call. Deleting a tag that is already
-	// gone counts as done. ErrDefaultKey for a default key, ErrInvalid for a
-	// tag the API refuses.
+	// gone counts as done. A batch of no tags (of either action) is a no-op:
+	// nil, and no call, whatever the key. ErrDefaultKey for a default key,
+	// ErrInvalid for a tag the API refuses.
 	Apply(ctx context.Context, id string, b policy.Batch) error
 }

@@ -11,7 +11,8 @@
 // invoke or an EventBridge Scheduler Input), and CTS traces and EventGrid
 // CloudEvents relayed as they are. Huawei credentials come from the SDK's
 // credential chain (environment variables, profile), set up by the store
-// factory.
+// factory. Decoding, opening the store, handling and the answer are the one
+// invocation pipeline of package invocation.
 //
 // The result is the handler's report as JSON whenever the handler ran,
 // also for a request that failed as a whole (denied access, a failed

@@ -2,14 +2,14 @@ package awslambda
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
+	"errors"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/tagwarden/tagwarden/adapters/events"
+	"github.com/tagwarden/tagwarden/adapters/invocation"
 	"github.com/tagwarden/tagwarden/handler"
 )
 
@@ -22,11 +22,17 @@ func Decode(payload []byte) (handler.Request, error) {
 	return events.Decode(payload, Kinds...)
 }
 
+// Pipeline returns the invocation pipeline of Lambda-compatible runtimes:
+// their kinds of event, with h and the start-up error initErr.
+func Pipeline(h *handler.Handler, initErr error) invocation.Pipeline {
+	return invocation.Pipeline{Handler: h, Kinds: Kinds, InitErr: initErr}
+}
+
 // StoreFunc opens the key store for one invocation.
 type StoreFunc func(ctx context.Context) (handler.KeyStore, error)
 
 // Function is tagwarden on a Lambda-compatible runtime; it implements
-// lambda.Handler.
+// lambda.Handler over the one invocation pipeline (package invocation).
 type Function struct {
 	// Handler serves the requests; built once per instance.
 	Handler *handler.Handler
@@ -39,43 +45,22 @@ type Function struct {
 
 var _ lambda.Handler = (*Function)(nil)
 
-func fail(typ string, err error) error {
-	return messages.InvokeResponse_Error{Type: typ, Message: err.Error()}
-}
-
 // Invoke serves one invocation. Whenever the handler runs, the result is
 // its report as JSON, also when the request failed as a whole: the report
 // then carries error and error_kind, with the keys already handled and the
 // continuation. Only a payload of no known shape (InvalidEvent), a
 // configuration error or a key store that does not open
 // (ConfigurationError), and a report that does not encode (InternalError)
-// are invocation errors.
+// are invocation errors, each a messages.InvokeResponse_Error.
 func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	if f.InitErr != nil {
-		return nil, fail("ConfigurationError", f.InitErr)
-	}
-	req, err := Decode(payload)
-	if err != nil {
-		return nil, fail("InvalidEvent", err)
-	}
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		ctx = handler.WithRequestID(ctx, lc.AwsRequestID)
 	}
-	var store handler.KeyStore
-	if req.Mode != handler.ModeIgnore {
-		if f.OpenStore == nil {
-			return nil, fail("ConfigurationError", fmt.Errorf("no key store configured"))
-		}
-		store, err = f.OpenStore(ctx)
-		if err != nil {
-			return nil, fail("ConfigurationError", fmt.Errorf("open the key store: %w", err))
-		}
+	body, err := Pipeline(f.Handler, f.InitErr).Invoke(ctx, payload, invocation.OpenFunc(f.OpenStore))
+	if ie := (*invocation.Error)(nil); errors.As(err, &ie) {
+		return nil, messages.InvokeResponse_Error{Type: ie.Type, Message: ie.Error()}
 	}
-	body, err := json.Marshal(f.Handler.Handle(ctx, store, req))
-	if err != nil {
-		return nil, fail("InternalError", fmt.Errorf("encode the report: %w", err))
-	}
-	return body, nil
+	return body, err
 }
 
 // Start runs the Lambda invocation loop with f; it does not return.

@@ -20,6 +20,7 @@ import (
 	"github.com/tagwarden/tagwarden/adapters/events"
 	"github.com/tagwarden/tagwarden/handler"
 	"github.com/tagwarden/tagwarden/handler/memstore"
+	"github.com/tagwarden/tagwarden/policies"
 	"github.com/tagwarden/tagwarden/policy"
 )
 
@@ -149,7 +150,7 @@ func reportFunction(t *testing.T) (*awslambda.Function, *memstore.Store) {
 	cfg := handler.DefaultConfig()
 	cfg.Concurrency = 1
 	cfg.Margin = 200 * time.Millisecond
-	engine, err := handler.LoadEngine(cfg)
+	engine, err := policy.Load(policies.FS, policy.Options{Limits: policy.DefaultLimits()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,15 +113,15 @@ func traceKeyID(obj map[string]json.RawMessage) string {
 	}
 	resp, _ := embeddedObject(obj["response"])
 	if info, err := embeddedObject(resp["key_info"]); err == nil {
-		if id := flexString(info["key_id"]); ValidKeyID(id) {
+		if id := flexString(info["key_id"]); isKeyID(id) {
 			return id
 		}
 	}
-	if id := flexString(resp["key_id"]); ValidKeyID(id) {
+	if id := flexString(resp["key_id"]); isKeyID(id) {
 		return id
 	}
 	req, _ := embeddedObject(obj["request"])
-	if id := flexString(req["key_id"]); ValidKeyID(id) {
+	if id := flexString(req["key_id"]); isKeyID(id) {
 		return id
 	}
 	return ""
@@ -140,14 +140,14 @@ func resourceKeyID(raw json.RawMessage) string {
 		if i := strings.LastIndexAny(s, ":/"); i >= 0 {
 			s = s[i+1:]
 		}
-		if ValidKeyID(s) {
+		if isKeyID(s) {
 			return s
 		}
 		return ""
 	}
 	if o, err := embeddedObject(raw); err == nil {
 		for _, f := range []string{"key_id", "id"} {
-			if id := flexString(o[f]); ValidKeyID(id) {
+			if id := flexString(o[f]); isKeyID(id) {
 				return id
 			}
 		}

@@ -22,14 +22,18 @@
 // A JSON object with these fields and no others:
 //
 //	{"action": "sweep" | "check",   // required
-//	 "key_ids": ["<key id>", ...],  // check only: 1 to 100 key ids; required unless a continuation is given
+//	 "key_ids": ["<key id>", ...],  // check only: 1 to 1000 key ids; required unless a continuation is given
 //	 "dry_run": true | false,       // optional: overrides TAGWARDEN_DRY_RUN
 //	 "continuation": "<token>"}     // optional: resumes a sweep or a check cut short
 //
 // "sweep" evaluates every key of the project; "check" evaluates the named
 // keys. A key id is 1 to 64 letters, digits, '-' or '_'; duplicates are
-// dropped. A null field counts as absent. The continuation token is the
-// "continuation" field of a previous report, passed back as it is with the
+// dropped. These limits, of key ids and of the continuation, are the
+// handler's own (handler.MaxKeyIDs, handler.ValidKeyID,
+// handler.MaxContinuationLen), checked here so that a bad payload is
+// refused as an invalid event. A null field counts as absent. The
+// continuation token is the "continuation" field of a previous report,
+// passed back as it is with the
 // same action and dry_run: {"action":"sweep","continuation":"..."} resumes
 // a sweep, {"action":"check","continuation":"..."} a check (with key_ids
 // too, the token wins: the keys left in it are processed).

@@ -67,7 +67,7 @@ func checkResult(t *testing.T, req handler.Request, err error) {
 	}
 	seen := map[string]bool{}
 	for _, id := range req.KeyIDs {
-		if !events.ValidKeyID(id) || seen[id] {
+		if handler.ValidKeyID(id) != nil || seen[id] {
 			t.Fatalf("bad or duplicate key id %q in %v", id, req.KeyIDs)
 		}
 		seen[id] = true
@@ -103,7 +103,7 @@ func FuzzParseTrace(f *testing.F) {
 			checkResult(t, handler.Request{}, err)
 			return
 		}
-		if tr.KeyID != "" && !events.ValidKeyID(tr.KeyID) {
+		if tr.KeyID != "" && handler.ValidKeyID(tr.KeyID) != nil {
 			t.Fatalf("invalid key id %q", tr.KeyID)
 		}
 		checkResult(t, tr.Request("cts"), nil)

@@ -3,7 +3,6 @@ package events
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -16,15 +15,11 @@ const (
 	ActionCheck = "check"
 )
 
-// Limits of the manual payload.
-const (
-	// MaxKeyIDs is the most key ids one check takes.
-	MaxKeyIDs = 100
-	// MaxContinuation is the longest continuation token accepted, in bytes:
-	// the handler's own bound (a sweep's token carries the keys cut in
-	// flight, with the tags their writes were changing).
-	MaxContinuation = handler.MaxContinuationLen
-)
+// The manual payload takes the handler's own limits: at most
+// handler.MaxKeyIDs key ids in one check, each of the form handler.ValidKeyID
+// accepts, and a continuation of at most handler.MaxContinuationLen bytes
+// (a sweep's token carries the keys cut in flight, with the tags their
+// writes were changing).
 
 // Manual is the manual payload, as documented in the package comment. It is
 // what a person types in the FunctionGraph console's test event, passes to
@@ -44,11 +39,8 @@ var manualFields = map[string]string{
 	"continuation": "a string (the continuation of a previous report of the same action)",
 }
 
-var keyIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
-// ValidKeyID reports whether s has the form of a KMS key id: 1 to 64
-// letters, digits, '-' or '_'.
-func ValidKeyID(s string) bool { return keyIDRE.MatchString(s) }
+// isKeyID reports whether s has the form of a KMS key id (handler.ValidKeyID).
+func isKeyID(s string) bool { return handler.ValidKeyID(s) == nil }
 
 // ParseManual decodes the manual payload strictly.
 func ParseManual(payload []byte) (handler.Request, error) {
@@ -74,8 +66,8 @@ func (m Manual) Request(trigger string) (handler.Request, error) {
 	default:
 		return handler.Request{}, invalid(`manual payload: action is %s: expected "sweep" or "check"`, snippet(m.Action))
 	}
-	if len(m.Continuation) > MaxContinuation {
-		return handler.Request{}, invalid("manual payload: continuation is %d bytes: expected at most %d", len(m.Continuation), MaxContinuation)
+	if len(m.Continuation) > handler.MaxContinuationLen {
+		return handler.Request{}, invalid("manual payload: continuation is %d bytes: expected at most %d", len(m.Continuation), handler.MaxContinuationLen)
 	}
 	req := handler.Request{Trigger: trigger, DryRun: m.DryRun, Continuation: m.Continuation}
 	if m.Action == ActionSweep {
@@ -90,15 +82,15 @@ func (m Manual) Request(trigger string) (handler.Request, error) {
 		return req, nil
 	}
 	if len(m.KeyIDs) == 0 && m.Continuation == "" {
-		return handler.Request{}, invalid(`manual payload: action "check" needs key_ids: expected 1 to %d key ids (or the continuation of a check cut short)`, MaxKeyIDs)
+		return handler.Request{}, invalid(`manual payload: action "check" needs key_ids: expected 1 to %d key ids (or the continuation of a check cut short)`, handler.MaxKeyIDs)
 	}
-	if len(m.KeyIDs) > MaxKeyIDs {
-		return handler.Request{}, invalid("manual payload: %d key_ids: expected at most %d", len(m.KeyIDs), MaxKeyIDs)
+	if len(m.KeyIDs) > handler.MaxKeyIDs {
+		return handler.Request{}, invalid("manual payload: %d key_ids: expected at most %d", len(m.KeyIDs), handler.MaxKeyIDs)
 	}
 	seen := make(map[string]bool, len(m.KeyIDs))
 	for i, id := range m.KeyIDs {
-		if !ValidKeyID(id) {
-			return handler.Request{}, invalid("manual payload: key_ids[%d] is %s: expected a key id (1 to 64 letters, digits, '-' or '_')", i, snippet(id))
+		if !isKeyID(id) {
+			return handler.Request{}, invalid("manual payload: key_ids[%d] is %s: expected a key id (%s)", i, snippet(id), handler.KeyIDForm)
 		}
 		if !seen[id] {
 			seen[id] = true

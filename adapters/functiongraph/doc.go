@@ -7,8 +7,10 @@
 // agency's temporary credentials from the X-CFF-Access-Key /
 // X-CFF-Secret-Key / X-CFF-Security-Token headers (or the
 // X-CFF-Security-Access-Key / X-CFF-Security-Secret-Key family), and sets
-// the deadline to the event's arrival plus $RUNTIME_TIMEOUT seconds. Events
-// (TIMER, CTS, EventGrid, the manual payload) are decoded by package events.
+// the deadline to the event's arrival plus $RUNTIME_TIMEOUT seconds. The
+// rest (decode the event, open the store, handle, answer) is the one
+// invocation pipeline of package invocation, with FunctionGraph's events
+// (TIMER, CTS, EventGrid, the manual payload; package events).
 //
 // Contracts: a broken connection to the runtime API is retried with
 // backoff, never fatal; bad input, a function without an agency and a

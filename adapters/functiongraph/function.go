@@ -2,11 +2,10 @@ package functiongraph
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/tagwarden/tagwarden/adapters/events"
+	"github.com/tagwarden/tagwarden/adapters/invocation"
 	"github.com/tagwarden/tagwarden/handler"
 )
 
@@ -20,28 +19,25 @@ func Decode(payload []byte) (handler.Request, error) {
 	return events.Decode(payload, Kinds...)
 }
 
+// Pipeline returns the invocation pipeline of FunctionGraph: its kinds of
+// event and payload bound, with h and the start-up error initErr.
+func Pipeline(h *handler.Handler, initErr error) invocation.Pipeline {
+	return invocation.Pipeline{Handler: h, Kinds: Kinds, MaxPayload: MaxPayload, InitErr: initErr}
+}
+
+// TypeNoCredentials is the errorType of an invocation without temporary
+// credentials.
+const TypeNoCredentials = "NoCredentials"
+
 // ErrNoCredentials: the invocation carries no temporary credentials
 // because the function has no agency.
 var ErrNoCredentials = errors.New("no temporary credentials in the invocation: give the function an agency " +
 	"that grants FunctionGraph the KMS actions (kms:cmk:list, kms:cmk:get, kms:cmkTag:listInstance, kms:cmkTag:list, " +
 	"kms:cmkTag:batch); see docs/deploy.md")
 
-// Error is an invocation error with the errorType posted to the runtime API.
-type Error struct {
-	// Type is the errorType: InvalidEvent, NoCredentials, ConfigurationError
-	// or InternalError.
-	Type string
-	Err  error
-}
-
-// Error returns the cause's message.
-func (e *Error) Error() string { return e.Err.Error() }
-
-// Unwrap returns the cause.
-func (e *Error) Unwrap() error { return e.Err }
-
-// ErrorType returns the errorType for the runtime API.
-func (e *Error) ErrorType() string { return e.Type }
+// Error is an invocation error with the errorType posted to the runtime
+// API: InvalidEvent, NoCredentials, ConfigurationError or InternalError.
+type Error = invocation.Error
 
 // StoreFunc opens the key store for one invocation with its temporary
 // credentials.
@@ -49,7 +45,8 @@ type StoreFunc func(ctx context.Context, creds Credentials) (handler.KeyStore, e
 
 // Function is tagwarden on FunctionGraph: it decodes each event, opens the
 // key store with the invocation's credentials and hands the request to the
-// handler. Its Invoke method is a Func for Client.Serve.
+// handler, through the one invocation pipeline (package invocation). Its
+// Invoke method is a Func for Client.Serve.
 type Function struct {
 	// Handler serves the requests; built once per instance.
 	Handler *handler.Handler
@@ -66,38 +63,18 @@ type Function struct {
 // and the continuation. Only a payload of no known shape (InvalidEvent), an
 // invocation without credentials (NoCredentials), a configuration error or
 // a key store that does not open (ConfigurationError), and a report that
-// does not encode (InternalError) are errors.
+// does not encode (InternalError) are errors, each an *Error.
 func (f *Function) Invoke(ctx context.Context, inv Invocation) ([]byte, error) {
-	if f.InitErr != nil {
-		return nil, &Error{Type: "ConfigurationError", Err: f.InitErr}
-	}
-	if len(inv.Payload) > MaxPayload {
-		return nil, &Error{Type: "InvalidEvent", Err: fmt.Errorf("%w: payload larger than %d bytes", events.ErrInvalid, MaxPayload)}
-	}
-	req, err := Decode(inv.Payload)
-	if err != nil {
-		return nil, &Error{Type: "InvalidEvent", Err: err}
-	}
 	ctx = handler.WithRequestID(ctx, inv.RequestID)
-	var store handler.KeyStore
-	if req.Mode != handler.ModeIgnore {
+	return Pipeline(f.Handler, f.InitErr).Invoke(ctx, inv.Payload, func(ctx context.Context) (handler.KeyStore, error) {
 		switch {
 		case inv.CredentialsErr != nil:
-			return nil, &Error{Type: "NoCredentials", Err: inv.CredentialsErr}
+			return nil, &Error{Type: TypeNoCredentials, Err: inv.CredentialsErr}
 		case inv.Credentials == nil:
-			return nil, &Error{Type: "NoCredentials", Err: ErrNoCredentials}
+			return nil, &Error{Type: TypeNoCredentials, Err: ErrNoCredentials}
+		case f.OpenStore == nil:
+			return nil, &Error{Type: invocation.TypeConfiguration, Err: invocation.ErrNoStore}
 		}
-		if f.OpenStore == nil {
-			return nil, &Error{Type: "ConfigurationError", Err: errors.New("no key store configured")}
-		}
-		store, err = f.OpenStore(ctx, *inv.Credentials)
-		if err != nil {
-			return nil, &Error{Type: "ConfigurationError", Err: fmt.Errorf("open the key store: %w", err)}
-		}
-	}
-	body, err := json.Marshal(f.Handler.Handle(ctx, store, req))
-	if err != nil {
-		return nil, &Error{Type: "InternalError", Err: fmt.Errorf("encode the report: %w", err)}
-	}
-	return body, nil
+		return f.OpenStore(ctx, *inv.Credentials)
+	})
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/tagwarden/tagwarden/adapters/functiongraph"
 	"github.com/tagwarden/tagwarden/handler"
 	"github.com/tagwarden/tagwarden/handler/memstore"
+	"github.com/tagwarden/tagwarden/policies"
 	"github.com/tagwarden/tagwarden/policy"
 )
 
@@ -162,7 +163,7 @@ func reportFunction(t *testing.T) (*functiongraph.Function, *memstore.Store) {
 	cfg := handler.DefaultConfig()
 	cfg.Concurrency = 1
 	cfg.Margin = 200 * time.Millisecond
-	engine, err := handler.LoadEngine(cfg)
+	engine, err := policy.Load(policies.FS, policy.Options{Limits: policy.DefaultLimits()})
 	if err != nil {
 		t.Fatal(err)
 	}

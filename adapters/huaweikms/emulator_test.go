@@ -136,6 +136,7 @@ func TestConformance(t *testing.T) {
 					Store:  e.store,
 					Tags:   func(id string) (map[string]string, bool) { return e.srv.Tags(emulator.DefaultProject, id) },
 					Delete: func(id string) { e.srv.DeleteKey(emulator.DefaultProject, id) },
+					Writes: func() int { return e.srv.Stats().Calls[emulator.APITagsAction] },
 				}
 			})
 		})
@@ -553,9 +554,10 @@ func TestDeadline(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Errorf("got %v, want %v", err, tc.want)
 			}
-			// The slack absorbs scheduling delays on a loaded machine.
-			if took > 600*time.Millisecond {
-				t.Errorf("returned after %v, past the 300ms deadline", took)
+			// Without the deadline the retries (and the 10s HTTP timeout)
+			// would go on for seconds; the slack absorbs a loaded machine.
+			if took > 2*time.Second {
+				t.Errorf("returned after %v, long past the 300ms deadline", took)
 			}
 			if !errors.Is(err, context.DeadlineExceeded) && tc.limit == nil && tc.faults.RateLimit == 0 && tc.faults.Rate504 == 0 {
 				t.Errorf("error %v does not unwrap to context.DeadlineExceeded", err)
@@ -577,7 +579,7 @@ func TestInvalidTagRejectedLocally(t *testing.T) {
 	if n := e.srv.Stats().Calls[emulator.APITagsAction]; n != 0 {
 		t.Errorf("%d calls sent, want none", n)
 	}
-	for _, bad := range []string{"", "../x", "a/b", "k?x=1"} {
+	for _, bad := range []string{"", "../x", "a/b", "k?x=1", strings.Repeat("k", handler.MaxKeyIDLen+1)} {
 		if _, err := e.store.Tags(testCtx(t), bad); !errors.Is(err, handler.ErrInvalid) {
 			t.Errorf("Tags(%q): got %v, want ErrInvalid", bad, err)
 		}
@@ -860,8 +862,8 @@ func TestThrottleRetryBudget(t *testing.T) {
 		if !errors.Is(err, handler.ErrThrottled) {
 			t.Errorf("got %v, want ErrThrottled", err)
 		}
-		if took > 600*time.Millisecond {
-			t.Errorf("returned after %v, past the 300ms deadline", took)
+		if took > 2*time.Second { // the retries alone would take longer; slack for a loaded machine
+			t.Errorf("returned after %v, long past the 300ms deadline", took)
 		}
 		if n := e.srv.Stats().Calls[emulator.APIShowTags]; n <= e.cfg.MaxRetries+1 {
 			t.Errorf("%d calls before the deadline, want more than MaxRetries+1 (%d)", n, e.cfg.MaxRetries+1)

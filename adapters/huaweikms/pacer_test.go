@@ -295,8 +295,9 @@ func TestPacerDeadline(t *testing.T) {
 			if !errors.Is(err, errNoRoom) || !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("got %v, want errNoRoom", err)
 			}
-			if took := time.Since(start); took > 50*time.Millisecond {
-				t.Errorf("returned after %v, want at once", took)
+			// At once, not at the 100ms deadline it could not meet.
+			if took := time.Since(start); took >= 90*time.Millisecond {
+				t.Errorf("returned after %v, want at once, not at the deadline", took)
 			}
 			if tc.name == "spacing" {
 				// The cancelled reservation gave its token back: the next
@@ -375,9 +376,10 @@ func TestPacerAgainstWindowGateway(t *testing.T) {
 			if st.Status[429] != 0 {
 				t.Errorf("%d calls answered 429, want none", st.Status[429])
 			}
-			// Two windows of 20 and 5 more: at least 2.04 s; and not much
-			// more than calls/rate (2.25 s) with even spacing.
-			if lo, hi := 2*(GatewayWindow+WindowSlack), 3*time.Second; took < lo || took > hi {
+			// Two windows of 20 and 5 more: at least 2.04 s. The upper
+			// bound only catches a stall (the bench measures how close to
+			// calls/rate, 2.25 s, a sweep comes).
+			if lo, hi := 2*(GatewayWindow+WindowSlack), 10*time.Second; took < lo || took > hi {
 				t.Errorf("%d calls took %v, want %v..%v", calls, took, lo, hi)
 			}
 			if got := st.Calls[emulator.APIShowTags]; got != calls {

@@ -350,15 +350,10 @@ func isTagNotFound(err error) bool {
 	return errors.As(err, &e) && e.Code == "KMS.0416"
 }
 
-// checkKeyID refuses ids that cannot be a KMS key id (they would be put into
-// the URL path as they are).
+// checkKeyID refuses ids that cannot be a KMS key id (handler.ValidKeyID),
+// locally: they would be put into the URL path as they are.
 func checkKeyID(op, id string) error {
-	ok := id != "" && len(id) <= 128
-	for i := 0; ok && i < len(id); i++ {
-		c := id[i]
-		ok = c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-	}
-	if !ok {
+	if err := handler.ValidKeyID(id); err != nil {
 		return &Error{Op: op, KeyID: id, Kind: handler.ErrInvalid, Hint: "malformed key id"}
 	}
 	return nil

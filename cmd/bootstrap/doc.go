@@ -8,8 +8,9 @@
 //
 // Once per instance (cold start) it reads the TAGWARDEN_* configuration,
 // loads the policies and builds the handler and one KMS rate limiter shared
-// by every invocation. Policies come from TAGWARDEN_POLICIES when set;
-// otherwise from the policies/ folder beside the code
+// by every invocation, all through package cmd/internal/config. Policies
+// come from TAGWARDEN_POLICIES when set; otherwise from the policies/
+// folder beside the code
 // ($RUNTIME_CODE_ROOT/policies on FunctionGraph, $LAMBDA_TASK_ROOT/policies
 // on Lambda) when it exists; otherwise from the policies embedded in the
 // binary. A configuration or policy error does not stop the process: every

@@ -14,6 +14,7 @@ import (
 	"github.com/tagwarden/tagwarden/adapters/awslambda"
 	"github.com/tagwarden/tagwarden/adapters/functiongraph"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms"
+	"github.com/tagwarden/tagwarden/cmd/internal/config"
 	"github.com/tagwarden/tagwarden/handler"
 )
 
@@ -79,7 +80,7 @@ func run(getenv func(string) string, stderr io.Writer) int {
 		project = getenv(functiongraph.EnvProjectID)
 	}
 	if project == "" && inst.initErr == nil {
-		inst.initErr = fmt.Errorf("configuration: no project id: %s is not set (set %s)", functiongraph.EnvProjectID, handler.EnvProjectID)
+		inst.initErr = fmt.Errorf("configuration: no project id: %s is not set (set %s)", functiongraph.EnvProjectID, config.EnvProjectID)
 		inst.log.WithError(inst.initErr).Error("configuration error: every invocation will answer it")
 	}
 	fn := &functiongraph.Function{
@@ -105,45 +106,40 @@ func run(getenv func(string) string, stderr io.Writer) int {
 // instance is what one process builds once, at cold start.
 type instance struct {
 	log     *logrus.Logger
+	process config.Process // the configuration read, policy folder chosen
 	handler *handler.Handler
-	kms     huaweikms.Config // the per-invocation store's configuration, limiter shared
+	kms     huaweikms.Config // the per-invocation store's configuration, pacer shared
 	initErr error
 }
 
 func setup(getenv func(string) string) instance {
-	cfg, err := handler.ConfigFromEnv(getenv)
-	inst := instance{log: handler.NewLogger(cfg), initErr: err}
+	p, err := config.FromEnv(getenv)
+	inst := instance{log: config.NewLogger(p), process: p, initErr: err}
 	if err != nil {
 		return inst
 	}
-	if cfg.Region == "" && cfg.Endpoint == "" {
-		inst.initErr = fmt.Errorf("configuration: set %s (e.g. ap-southeast-1) or %s", handler.EnvRegion, handler.EnvEndpoint)
+	if p.Region == "" && p.Endpoint == "" {
+		inst.initErr = fmt.Errorf("configuration: set %s (e.g. ap-southeast-1) or %s", config.EnvRegion, config.EnvEndpoint)
 		return inst
 	}
-	if cfg.PoliciesDir == "" {
-		cfg.PoliciesDir = defaultPolicies(getenv)
+	if p.PoliciesDir == "" {
+		p.PoliciesDir = defaultPolicies(getenv)
+		inst.process = p
 	}
-	engine, err := handler.LoadEngine(cfg)
+	engine, err := config.LoadEngine(p)
 	if err != nil {
 		inst.initErr = err
 		return inst
 	}
-	inst.handler = handler.New(engine, cfg, inst.log)
-	inst.kms = huaweikms.Config{
-		Region:    cfg.Region,
-		Endpoint:  cfg.Endpoint,
-		ProjectID: cfg.ProjectID,
-		Pacer:     huaweikms.NewPacer(cfg.RateLimit), // one per process: every invocation's store shares it
-		Limits:    engine.Limits(),                   // the store refuses what the planner would never plan
-		Log:       inst.log,
-	}
-	src := cfg.PoliciesDir
+	inst.handler = handler.New(engine, p.Handler, inst.log)
+	inst.kms = p.KMS(engine, inst.log) // once: every invocation's store shares its pacer
+	src := p.PoliciesDir
 	if src == "" {
 		src = "embedded"
 	}
 	inst.log.WithFields(logrus.Fields{"policies": src, "policy_digest": engine.Digest()}).Info("policies loaded")
-	if len(cfg.ContinuationKey) == 0 {
-		inst.log.Warnf("%s is not set: this instance signs continuations with a key of its own, so another instance refuses them; set the same random key (32 bytes or more) on every instance", handler.EnvContinuationKey)
+	if len(p.Handler.ContinuationKey) == 0 {
+		inst.log.Warnf("%s is not set: this instance signs continuations with a key of its own, so another instance refuses them; set the same random key (32 bytes or more) on every instance", config.EnvContinuationKey)
 	}
 	return inst
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/tagwarden/tagwarden/adapters/functiongraph/runtimetest"
-	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 )
 
 func TestSetup(t *testing.T) {
@@ -33,7 +33,7 @@ func TestSetup(t *testing.T) {
 		env          map[string]string
 		wantErr      string
 		wantPolicies string  // "" = embedded
-		wantRate     float64 // the shared pacer's rate (0: handler.DefaultRateLimit)
+		wantRate     float64 // the shared pacer's rate (0: huaweikms.DefaultRateLimit)
 	}{
 		{"embedded policies", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1"}, "", "", 0},
 		{"code root policies", map[string]string{"TAGWARDEN_REGION": "ap-southeast-1", "RUNTIME_CODE_ROOT": withPolicies}, "", filepath.Join(withPolicies, "policies"), 0},
@@ -57,12 +57,12 @@ func TestSetup(t *testing.T) {
 			if inst.initErr != nil {
 				t.Fatal(inst.initErr)
 			}
-			if got := inst.handler.Config().PoliciesDir; got != tt.wantPolicies {
+			if got := inst.process.PoliciesDir; got != tt.wantPolicies {
 				t.Errorf("got policies %q, want %q", got, tt.wantPolicies)
 			}
 			want := tt.wantRate
 			if want == 0 {
-				want = handler.DefaultRateLimit
+				want = huaweikms.DefaultRateLimit
 			}
 			// One pacer per process, at the configured rate, shared by
 			// the store of every invocation (built from inst.kms).

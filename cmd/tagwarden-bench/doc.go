@@ -28,7 +28,7 @@
 //     binary with -serve-emulator) so that only the sweep's side counts;
 //     then each count again with every key compliant (an empty report), so
 //     that flatness is judged both with the report and without it.
-//   - lambda: builds cmd/bootstrap as packaged (platforms.md flags), zips
+//   - lambda: builds cmd/bootstrap as packaged (the flags of function.zip.mk, docs/deploy.md), zips
 //     it, and times cold start and warm invocations under the pinned Lambda
 //     runtime interface emulator (cmd/internal/lambdarie, shared with
 //     cmd/bootstrap's tests),

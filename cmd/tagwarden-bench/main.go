@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tagwarden/tagwarden/cmd/internal/config"
 	"github.com/tagwarden/tagwarden/handler"
 )
 
@@ -180,8 +181,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-non-compliant: %v is not a fraction between 0 and 1", o.ratio)
 	case o.rate <= 0 || o.rateKeys < 1 || o.rateLatency < 0:
 		return o, errors.New("-rate and -rate-keys must be positive, -rate-latency not negative")
-	case o.concurrency < 1 || o.concurrency > handler.MaxConcurrency:
-		return o, fmt.Errorf("-concurrency: want 1..%d", handler.MaxConcurrency)
+	case o.concurrency < 1 || o.concurrency > config.MaxConcurrency:
+		return o, fmt.Errorf("-concurrency: want 1..%d", config.MaxConcurrency)
 	case o.lambdaStarts < 1 || o.lambdaWarm < 1 || o.lambdaKeys < 1 || o.memSample <= 0 || o.evalDuration <= 0:
 		return o, errors.New("-lambda-starts, -lambda-warm, -lambda-keys, -memory-sample and -eval-duration must be positive")
 	}
@@ -228,7 +229,7 @@ func runtimeTarget() string { return runtime.GOOS + "/" + runtime.GOARCH }
 func measure(ctx context.Context, o options, progress io.Writer) Results {
 	start := time.Now()
 	res := Results{Go: runtime.Version(), OS: runtimeTarget(), CPUs: runtime.NumCPU(), Started: start.UTC(), Concurrent: o.concurrency}
-	e, err := handler.LoadEngine(handler.Config{})
+	e, err := config.LoadEngine(config.Process{})
 	if err != nil {
 		res.Errors = append(res.Errors, err.Error())
 		return res

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
+	"github.com/tagwarden/tagwarden/cmd/internal/config"
 	"github.com/tagwarden/tagwarden/handler"
 )
 
@@ -75,11 +76,11 @@ func runDemo(cmd *cobra.Command, g *globals, n int, all bool, output string) err
 	}
 	defer srv.Close()
 
-	cfg := handler.DefaultConfig()
+	cfg := config.Default()
 	cfg.Endpoint = url
 	cfg.ProjectID = emulator.DefaultProject
 	cfg.RateLimit = demoRateLimit
-	cfg.Concurrency = 8
+	cfg.Handler.Concurrency = 8
 	engine, err := loadPolicies(cfg)
 	if err != nil {
 		return err
@@ -91,7 +92,7 @@ func runDemo(cmd *cobra.Command, g *globals, n int, all bool, output string) err
 	run := func(dry bool) handler.Report {
 		bar := startProgress(g.stderr, g.wantProgress(output), "keys checked")
 		defer bar.Stop()
-		c := cfg
+		c := cfg.Handler
 		c.OnKey = bar.hook()
 		return runAll(ctx, engine, c, g, store, handler.Request{Mode: handler.ModeSweep, DryRun: &dry, Trigger: "demo"})
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/tagwarden/tagwarden/adapters/awslambda"
 	"github.com/tagwarden/tagwarden/adapters/functiongraph"
+	"github.com/tagwarden/tagwarden/adapters/invocation"
 	"github.com/tagwarden/tagwarden/handler"
 )
 
@@ -58,11 +60,13 @@ and 1 for an event the function would refuse.`,
 			if err != nil {
 				return err
 			}
-			decode, ok := decoders[platform]
+			pipe, ok := pipelines[platform]
 			if !ok {
 				return fmt.Errorf("--platform: %q is not one of functiongraph, lambda", platform)
 			}
-			req, err := decode(payload)
+			// The function's own pipeline: its decoders, then its store,
+			// handler and answer.
+			req, err := pipe.Decode(payload)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
@@ -83,23 +87,25 @@ and 1 for an event the function would refuse.`,
 			if err != nil {
 				return err
 			}
+			bar := startProgress(g.stderr, g.wantProgress(output) && req.Mode == handler.ModeSweep, "keys checked")
+			cfg.Handler.OnKey = bar.hook()
+			pipe.Handler = handler.New(engine, cfg.Handler, g.logger())
 			ctx := handler.WithRequestID(cmd.Context(), uuid.NewString())
-			if req.Mode == handler.ModeIgnore {
-				// Nothing to call: the handler still reports why.
-				rep := handler.New(engine, cfg, g.logger()).Handle(ctx, nil, req)
-				return finishReport(cmd.Context(), g, output, rep, true)
-			}
-			store, err := newStore(cfg, engine, nil, g)
+			rep, err := pipe.Run(ctx, req, func(ctx context.Context) (handler.KeyStore, error) {
+				store, err := newStore(cfg, engine, nil, g)
+				if err == nil {
+					err = checkReachable(ctx, cfg)
+				}
+				if err != nil {
+					// The CLI's own account, as it is.
+					return nil, &invocation.Error{Type: invocation.TypeConfiguration, Err: err}
+				}
+				return store, nil
+			})
+			bar.Stop()
 			if err != nil {
 				return err
 			}
-			if err := checkReachable(ctx, cfg); err != nil {
-				return err
-			}
-			bar := startProgress(g.stderr, g.wantProgress(output) && req.Mode == handler.ModeSweep, "keys checked")
-			cfg.OnKey = bar.hook()
-			rep := handler.New(engine, cfg, g.logger()).Handle(ctx, store, req)
-			bar.Stop()
 			return finishReport(cmd.Context(), g, output, rep, true)
 		},
 	}
@@ -110,10 +116,11 @@ and 1 for an event the function would refuse.`,
 	return cmd
 }
 
-// decoders are the platforms' own event decoders, by --platform.
-var decoders = map[string]func([]byte) (handler.Request, error){
-	"functiongraph": functiongraph.Decode,
-	"lambda":        awslambda.Decode,
+// pipelines are the platforms' own invocation pipelines, by --platform;
+// the handler is set per command.
+var pipelines = map[string]invocation.Pipeline{
+	"functiongraph": functiongraph.Pipeline(nil, nil),
+	"lambda":        awslambda.Pipeline(nil, nil),
 }
 
 // readEvent reads an event file, or standard input for "-", refusing one

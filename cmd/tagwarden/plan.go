@@ -51,7 +51,7 @@ Exit status: 0 every key complies, 2 changes are needed or violations were found
 				return err
 			}
 			dry := !apply
-			cfg.DryRun = dry
+			cfg.Handler.DryRun = dry
 			engine, err := loadPolicies(cfg)
 			if err != nil {
 				return err
@@ -70,8 +70,8 @@ Exit status: 0 every key complies, 2 changes are needed or violations were found
 				req.Mode, req.KeyIDs = handler.ModeKeys, keys
 			}
 			bar := startProgress(g.stderr, g.wantProgress(output) && req.Mode == handler.ModeSweep, "keys checked")
-			cfg.OnKey = bar.hook()
-			rep := runAll(cmd.Context(), engine, cfg, g, store, req)
+			cfg.Handler.OnKey = bar.hook()
+			rep := runAll(cmd.Context(), engine, cfg.Handler, g, store, req)
 			bar.Stop()
 			return finishReport(cmd.Context(), g, output, rep, false)
 		},
@@ -121,33 +121,12 @@ func runAll(ctx context.Context, engine *policy.Engine, cfg handler.Config, g *g
 		req.Continuation = rep.Continuation
 		next := h.Handle(ctx, store, req)
 		stuck := next.Continuation == req.Continuation && next.Scanned == 0
-		rep = mergeReports(rep, next)
+		rep.Merge(next)
 		if stuck {
 			break
 		}
 	}
 	return rep
-}
-
-// mergeReports adds the report of a resumed sweep to the one it continues.
-func mergeReports(a, b handler.Report) handler.Report {
-	a.Finished = b.Finished
-	a.Scanned += b.Scanned
-	a.Compliant += b.Compliant
-	a.Changed += b.Changed
-	a.Violating += b.Violating
-	a.Failed += b.Failed
-	a.Skipped += b.Skipped
-	a.Keys = append(a.Keys, b.Keys...)
-	a.Continuation = b.Continuation
-	a.Planned += b.Planned
-	if b.Reason != "" {
-		a.Reason = b.Reason
-	}
-	if b.Error != "" {
-		a.Error, a.ErrorKind = b.Error, b.ErrorKind
-	}
-	return a
 }
 
 // finishReport prints a report and returns the exit status it calls for:

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms"
+	"github.com/tagwarden/tagwarden/cmd/internal/config"
 	"github.com/tagwarden/tagwarden/handler"
 	"github.com/tagwarden/tagwarden/policy"
 )
@@ -37,9 +38,9 @@ func (t *target) addFlags(fs *pflag.FlagSet) {
 	fs.Float64Var(&t.rateLimit, "rate-limit", 0, "KMS requests per second (default $TAGWARDEN_RATE_LIMIT, else 20)")
 }
 
-// config builds the handler's configuration (see settings) and checks that
-// it names a KMS endpoint.
-func (t *target) config(cmd *cobra.Command) (handler.Config, error) {
+// config builds the configuration (see settings) and checks that it names
+// a KMS endpoint.
+func (t *target) config(cmd *cobra.Command) (config.Process, error) {
 	cfg, err := t.settings(cmd)
 	if err != nil {
 		return cfg, err
@@ -47,10 +48,10 @@ func (t *target) config(cmd *cobra.Command) (handler.Config, error) {
 	return cfg, checkTarget(cfg)
 }
 
-// settings builds the handler's configuration: the TAGWARDEN_* environment
-// first, as the function reads it, then the flags that were set.
-func (t *target) settings(cmd *cobra.Command) (handler.Config, error) {
-	cfg, err := handler.ConfigFromEnv(os.Getenv)
+// settings builds the configuration: the TAGWARDEN_* environment first, as
+// the function reads it, then the flags that were set.
+func (t *target) settings(cmd *cobra.Command) (config.Process, error) {
+	cfg, err := config.FromEnv(os.Getenv)
 	if err != nil {
 		return cfg, fmt.Errorf("configuration from the environment: %w", err)
 	}
@@ -71,7 +72,7 @@ func (t *target) settings(cmd *cobra.Command) (handler.Config, error) {
 		if t.concurrency < 1 {
 			return cfg, fmt.Errorf("--concurrency: %d is not a positive number", t.concurrency)
 		}
-		cfg.Concurrency = t.concurrency
+		cfg.Handler.Concurrency = t.concurrency
 	}
 	if set("rate-limit") {
 		if t.rateLimit <= 0 {
@@ -80,14 +81,14 @@ func (t *target) settings(cmd *cobra.Command) (handler.Config, error) {
 		cfg.RateLimit = t.rateLimit
 	}
 	if set("dry-run") {
-		cfg.DryRun = t.dryRun
+		cfg.Handler.DryRun = t.dryRun
 	}
 	return cfg, nil
 }
 
 // checkTarget gives the short, clear errors a user needs before anything
 // is sent: no region, a region the SDK does not know, a bad endpoint.
-func checkTarget(cfg handler.Config) error {
+func checkTarget(cfg config.Process) error {
 	if cfg.Endpoint != "" {
 		u, err := url.Parse(cfg.Endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -106,7 +107,7 @@ func checkTarget(cfg handler.Config) error {
 
 // endpointURL is the URL the store will call: the override, or the
 // region's endpoint in the SDK.
-func endpointURL(cfg handler.Config) string {
+func endpointURL(cfg config.Process) string {
 	if cfg.Endpoint != "" {
 		return cfg.Endpoint
 	}
@@ -122,7 +123,7 @@ func endpointURL(cfg handler.Config) string {
 
 // checkReachable dials the endpoint once, so that an unreachable one fails in
 // seconds with a clear message rather than after every retry.
-func checkReachable(ctx context.Context, cfg handler.Config) error {
+func checkReachable(ctx context.Context, cfg config.Process) error {
 	raw := endpointURL(cfg)
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -159,11 +160,11 @@ func unwrapDial(err error) error {
 // loadPolicies loads the policies cfg names (the shipped ones when
 // PoliciesDir is empty) exactly as the function does. Its error lists each
 // problem on one line, file:line:column first.
-func loadPolicies(cfg handler.Config) (*policy.Engine, error) {
+func loadPolicies(cfg config.Process) (*policy.Engine, error) {
 	if err := checkPolicyDir(cfg.PoliciesDir); err != nil {
 		return nil, err
 	}
-	e, err := handler.LoadEngine(cfg)
+	e, err := config.LoadEngine(cfg)
 	if err == nil {
 		return e, nil
 	}
@@ -182,18 +183,12 @@ func loadPolicies(cfg handler.Config) (*policy.Engine, error) {
 }
 
 // newStore builds the KMS adapter for cfg with credentials creds (nil = the
-// SDK's chain: environment, then profile), refusing what engine's planner
-// would never plan, as the function does.
-func newStore(cfg handler.Config, engine *policy.Engine, creds *huaweikms.Credentials, g *globals) (handler.KeyStore, error) {
-	s, err := huaweikms.New(huaweikms.Config{
-		Region:      cfg.Region,
-		Endpoint:    cfg.Endpoint,
-		ProjectID:   cfg.ProjectID,
-		Credentials: creds,
-		RateLimit:   cfg.RateLimit,
-		Limits:      engine.Limits(),
-		Log:         g.logger(),
-	})
+// SDK's chain: environment, then profile), as the function does (see
+// config.Process.KMS): refusing what engine's planner would never plan.
+func newStore(cfg config.Process, engine *policy.Engine, creds *huaweikms.Credentials, g *globals) (handler.KeyStore, error) {
+	kc := cfg.KMS(engine, g.logger())
+	kc.Credentials = creds
+	s, err := huaweikms.New(kc)
 	if err != nil {
 		return nil, explainStoreError(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/cmd/internal/config"
 	"github.com/tagwarden/tagwarden/policy"
 )
 
@@ -22,7 +22,7 @@ func policyDir(args []string) string {
 	if len(args) > 0 {
 		return args[0]
 	}
-	if d := os.Getenv(handler.EnvPolicies); d != "" {
+	if d := os.Getenv(config.EnvPolicies); d != "" {
 		return d
 	}
 	if info, err := os.Stat("policies"); err == nil && info.IsDir() {
@@ -59,7 +59,7 @@ func loadForCheck(dir string) (*policy.Engine, error) {
 	if err := checkPolicyDir(dir); err != nil {
 		return nil, err
 	}
-	return handler.LoadEngine(handler.Config{PoliciesDir: dir})
+	return config.LoadEngine(config.Process{PoliciesDir: dir})
 }
 
 // checkPolicyDir says clearly when a policy folder is missing or not a

@@ -18,6 +18,7 @@ func TestConformance(t *testing.T) {
 				s.HideTags(f.Key.ID)
 			}
 		}
-		return storetest.Backend{Store: s, Tags: s.TagsOf, Delete: s.Delete}
+		return storetest.Backend{Store: s, Tags: s.TagsOf, Delete: s.Delete,
+			Writes: func() int { st := s.Stats(); return st.Writes + st.Rejected }}
 	})
 }

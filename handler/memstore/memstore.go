@@ -291,7 +291,9 @@ func (s *Store) Tags(ctx context.Context, id string) (map[string]string, error) 
 }
 
 // Apply creates (overwriting values) or deletes tags as one batch: all or
-// nothing. Deleting a missing tag is done. ErrNotFound, ErrDefaultKey, or
+// nothing. Deleting a missing tag is done. A batch of no tags (of a valid
+// action) is a no-op, as in the KMS adapter: nothing to write, whatever the
+// key, not counted in Stats.Writes. ErrNotFound, ErrDefaultKey, or
 // ErrInvalid for a batch the API would refuse.
 func (s *Store) Apply(ctx context.Context, id string, b policy.Batch) error {
 	if err := s.begin(ctx, OpApply, id); err != nil {
@@ -299,6 +301,9 @@ func (s *Store) Apply(ctx context.Context, id string, b policy.Batch) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(b.Tags) == 0 && (b.Action == policy.ActionCreate || b.Action == policy.ActionDelete) {
+		return nil
+	}
 	err := s.apply(id, b)
 	if err != nil {
 		s.stats.Rejected++
@@ -319,9 +324,6 @@ func (s *Store) apply(id string, b policy.Batch) error {
 	}
 	if b.Action != policy.ActionCreate && b.Action != policy.ActionDelete {
 		return fmt.Errorf("action %q: %w", b.Action, handler.ErrInvalid)
-	}
-	if len(b.Tags) == 0 {
-		return fmt.Errorf("no tags: %w", handler.ErrInvalid)
 	}
 	if len(b.Tags) > s.limits.MaxBatch {
 		return fmt.Errorf("%d tags in one call, at most %d: %w", len(b.Tags), s.limits.MaxBatch, handler.ErrInvalid)

@@ -31,6 +31,10 @@ type Backend struct {
 	Tags func(id string) (map[string]string, bool)
 	// Delete deletes a key behind the store's back.
 	Delete func(id string)
+	// Writes, when set, counts the tag writes the backend received (calls
+	// that reached it, accepted or not), to check that a store sends none
+	// where the contract says so.
+	Writes func() int
 }
 
 // ListingSize is the number of keys of the listing fixtures: more than one
@@ -100,6 +104,7 @@ func Run(t *testing.T, newBackend func(t *testing.T, fixtures []Fixture) Backend
 	t.Run("KeyAndTagsFresh", func(t *testing.T) { testFresh(t, newBackend) })
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, newBackend) })
 	t.Run("Apply", func(t *testing.T) { testApply(t, newBackend) })
+	t.Run("EmptyBatchIsANoOp", func(t *testing.T) { testEmptyBatch(t, newBackend) })
 	t.Run("Refused", func(t *testing.T) { testRefused(t, newBackend) })
 	t.Run("DeletedBehindTheStoresBack", func(t *testing.T) { testDeleted(t, newBackend) })
 	t.Run("CancelledContext", func(t *testing.T) { testCancelled(t, newBackend) })
@@ -453,6 +458,49 @@ func testApply(t *testing.T, newBackend func(*testing.T, []Fixture) Backend) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("%s: Tags (-want +got):\n%s", st.name, diff)
 		}
+	}
+}
+
+// testEmptyBatch: a batch of no tags, of either action, is accepted and
+// changes nothing: no call, whatever the key (a plain one, a default key, a
+// key that does not exist).
+func testEmptyBatch(t *testing.T, newBackend func(*testing.T, []Fixture) Backend) {
+	fx := small()
+	b := newBackend(t, fx)
+	c := ctx(t)
+	writes := func() int {
+		if b.Writes == nil {
+			return 0
+		}
+		return b.Writes()
+	}
+	before := writes()
+	cases := []struct {
+		name, id string
+	}{
+		{"plain key", fx[3].Key.ID},
+		{"default key", defaultFixture(t, fx).Key.ID},
+		{"unknown key", KeyID(len(fx) + 1000)},
+	}
+	for _, tc := range cases {
+		for _, action := range []policy.Action{policy.ActionCreate, policy.ActionDelete} {
+			t.Run(tc.name+" "+string(action), func(t *testing.T) {
+				want, exists := b.Tags(tc.id)
+				for _, tags := range [][]policy.Tag{nil, {}} {
+					if err := b.Store.Apply(c, tc.id, policy.Batch{Action: action, Tags: tags}); err != nil {
+						t.Fatalf("Apply(%v tags): got %v, want nil (nothing to do)", tags, err)
+					}
+				}
+				if exists {
+					checkTags(t, b, tc.id, want)
+				} else if _, ok := b.Tags(tc.id); ok {
+					t.Errorf("key %s exists after an empty batch", tc.id)
+				}
+			})
+		}
+	}
+	if n := writes() - before; n != 0 {
+		t.Errorf("%d tag writes reached the backend, want none", n)
 	}
 }
 

@@ -2,7 +2,7 @@
 // builds huaweikms Stores against it: the one test setup of the KMS
 // adapter over the official SDK, signed requests and loopback HTTP, for
 // the test packages that use the adapter from outside (the end-to-end
-// tests in adapters/huaweikms/e2e, the commands).
+// tests in adapters/huaweikms/e2e, the CLI's tests in cmd/tagwarden).
 //
 // Package huaweikms's own tests cannot import it (kmstest imports
 // huaweikms) and keep a setup of their own. Like emulatortest, it is a

@@ -1,0 +1,228 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/tagwarden/tagwarden/adapters/huaweikms"
+	"github.com/tagwarden/tagwarden/handler"
+)
+
+// Environment variables read by FromEnv.
+const (
+	EnvPolicies         = "TAGWARDEN_POLICIES"
+	EnvRegion           = "TAGWARDEN_REGION"
+	EnvEndpoint         = "TAGWARDEN_KMS_ENDPOINT"
+	EnvProjectID        = "TAGWARDEN_PROJECT_ID"
+	EnvDryRun           = "TAGWARDEN_DRY_RUN"
+	EnvRateLimit        = "TAGWARDEN_RATE_LIMIT"
+	EnvMargin           = "TAGWARDEN_DEADLINE_MARGIN"
+	EnvConcurrency      = "TAGWARDEN_CONCURRENCY"
+	EnvLogLevel         = "TAGWARDEN_LOG_LEVEL"
+	EnvLogFormat        = "TAGWARDEN_LOG_FORMAT"
+	EnvBatchSize        = "TAGWARDEN_BATCH_SIZE"
+	EnvKeyRetries       = "TAGWARDEN_KEY_RETRIES"
+	EnvKeyRetryDelay    = "TAGWARDEN_KEY_RETRY_DELAY"
+	EnvKeyRetryMaxDelay = "TAGWARDEN_KEY_RETRY_MAX_DELAY"
+	EnvMaxReportKeys    = "TAGWARDEN_MAX_REPORT_KEYS"
+	EnvMaxReportBytes   = "TAGWARDEN_MAX_REPORT_BYTES"
+	EnvMaxSnapshotAge   = "TAGWARDEN_MAX_SNAPSHOT_AGE"
+	EnvContinuationKey  = "TAGWARDEN_CONTINUATION_KEY"
+	EnvContinuationTTL  = "TAGWARDEN_CONTINUATION_TTL"
+)
+
+// Defaults of the process's own settings (the handler's options take
+// handler.DefaultConfig, the rate limit huaweikms.DefaultRateLimit).
+const (
+	DefaultLogLevel  = "info"
+	DefaultLogFormat = "json"
+)
+
+// Bounds of the values FromEnv accepts.
+const (
+	// MinRateLimit is the slowest request rate accepted: below it a sweep
+	// cannot read a listing page and a key within any function timeout.
+	MinRateLimit = 1.0
+	// MaxRateLimit is the fastest request rate accepted.
+	MaxRateLimit = 1000.0
+	// MaxConcurrency bounds the keys processed at once: more workers than
+	// this only queue behind the rate limit.
+	MaxConcurrency = 64
+	// MaxMaxReportBytes is the largest report budget accepted: the platforms
+	// refuse a synchronous response over 6 MB.
+	MaxMaxReportBytes = 6000000
+)
+
+// Process is the configuration of one process: its own settings and the
+// handler's options.
+type Process struct {
+	// PoliciesDir is a folder of policy YAML files; "" means the shipped
+	// policies embedded in the binary (package policies).
+	PoliciesDir string
+	// Region is the Huawei Cloud region (e.g. ap-southeast-1).
+	Region string
+	// Endpoint overrides the KMS endpoint (e.g. an emulator's URL).
+	Endpoint string
+	// ProjectID is the project whose keys are enforced; platforms usually
+	// set it (FunctionGraph: RUNTIME_PROJECT_ID).
+	ProjectID string
+	// RateLimit is the KMS request rate (requests per second) of the one
+	// pacer every key store of the process shares (see KMS).
+	RateLimit float64
+	// LogLevel is a logrus level: trace, debug, info, warn, error.
+	LogLevel string
+	// LogFormat is json or text.
+	LogFormat string
+	// Handler holds the handler's options.
+	Handler handler.Config
+}
+
+// Default returns the configuration with every default applied.
+func Default() Process {
+	return Process{
+		RateLimit: huaweikms.DefaultRateLimit,
+		LogLevel:  DefaultLogLevel,
+		LogFormat: DefaultLogFormat,
+		Handler:   handler.DefaultConfig(),
+	}
+}
+
+var (
+	regionRE  = regexp.MustCompile(`^[a-z]{2,3}-[a-z]+-[0-9]+$`)
+	projectRE = regexp.MustCompile(`^[0-9A-Za-z-]{1,64}$`)
+)
+
+// FromEnv reads the TAGWARDEN_* variables through getenv (os.Getenv in
+// production), applies defaults and validates every value. Unset or empty
+// variables take their defaults; surrounding spaces are ignored. It
+// reports all problems at once; each names the variable and the bad value
+// (a continuation key, a secret, only by its length).
+func FromEnv(getenv func(string) string) (Process, error) {
+	p := Default()
+	h := &p.Handler
+	var errs []error
+	bad := func(name, val, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s=%q: %s", name, val, fmt.Sprintf(format, args...)))
+	}
+	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+
+	p.PoliciesDir = get(EnvPolicies)
+	if v := get(EnvRegion); v != "" {
+		if !regionRE.MatchString(v) {
+			bad(EnvRegion, v, "not a region name like ap-southeast-1")
+		}
+		p.Region = v
+	}
+	if v := get(EnvEndpoint); v != "" {
+		u, err := url.Parse(v)
+		switch {
+		case err != nil:
+			bad(EnvEndpoint, v, "not a URL")
+		case u.Scheme != "http" && u.Scheme != "https":
+			bad(EnvEndpoint, v, "want an http:// or https:// URL")
+		case u.Host == "":
+			bad(EnvEndpoint, v, "URL has no host")
+		}
+		p.Endpoint = v
+	}
+	if v := get(EnvProjectID); v != "" {
+		if !projectRE.MatchString(v) {
+			bad(EnvProjectID, v, "not a project id (letters, digits and -, at most 64)")
+		}
+		p.ProjectID = v
+	}
+	if v := get(EnvDryRun); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad(EnvDryRun, v, "want true or false")
+		}
+		h.DryRun = b
+	}
+	if v := get(EnvRateLimit); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		switch {
+		case err != nil:
+			bad(EnvRateLimit, v, "not a number (requests per second)")
+		case !(f >= MinRateLimit && f <= MaxRateLimit): // NaN too
+			bad(EnvRateLimit, v, "want requests per second from %g to %g: slower, a sweep cannot read a listing page and a key within a function's timeout", MinRateLimit, MaxRateLimit)
+		default:
+			p.RateLimit = f
+		}
+	}
+	durationVar := func(name string, dst *time.Duration, min time.Duration) {
+		v := get(name)
+		if v == "" {
+			return
+		}
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			bad(name, v, "not a duration like 10s or 500ms")
+		case d < min:
+			bad(name, v, "must be at least %s", min)
+		default:
+			*dst = d
+		}
+	}
+	intVar := func(name string, dst *int, min, max int) {
+		v := get(name)
+		if v == "" {
+			return
+		}
+		n, err := strconv.Atoi(v)
+		switch {
+		case err != nil:
+			bad(name, v, "not a whole number")
+		case n < min || n > max:
+			bad(name, v, "want %d to %d", min, max)
+		default:
+			*dst = n
+		}
+	}
+	durationVar(EnvMargin, &h.Margin, 0)
+	intVar(EnvConcurrency, &h.Concurrency, 1, MaxConcurrency)
+	intVar(EnvBatchSize, &h.BatchSize, 1, 100)
+	intVar(EnvKeyRetries, &h.KeyRetries, 0, 20)
+	intVar(EnvMaxReportKeys, &h.MaxReportKeys, 10, 1000000)
+	intVar(EnvMaxReportBytes, &h.MaxReportBytes, handler.MinMaxReportBytes, MaxMaxReportBytes)
+	durationVar(EnvMaxSnapshotAge, &h.MaxSnapshotAge, time.Millisecond)
+	durationVar(EnvContinuationTTL, &h.ContinuationTTL, time.Minute)
+	if v := get(EnvContinuationKey); v != "" {
+		if len(v) < handler.MinContinuationKeyLen {
+			// The value is a secret: never repeat it.
+			errs = append(errs, fmt.Errorf("%s: %d bytes, want at least %d (a random string, the same for every instance)", EnvContinuationKey, len(v), handler.MinContinuationKeyLen))
+		}
+		h.ContinuationKey = []byte(v)
+	}
+	durationVar(EnvKeyRetryDelay, &h.KeyRetryDelay, time.Millisecond)
+	durationVar(EnvKeyRetryMaxDelay, &h.KeyRetryMaxDelay, time.Millisecond)
+	if h.KeyRetryMaxDelay < h.KeyRetryDelay {
+		bad(EnvKeyRetryMaxDelay, h.KeyRetryMaxDelay.String(), "must not be less than %s (%s)", EnvKeyRetryDelay, h.KeyRetryDelay)
+	}
+	if v := get(EnvLogLevel); v != "" {
+		if lvl, err := logrus.ParseLevel(v); err != nil || lvl < logrus.ErrorLevel {
+			// panic and fatal would silence every key decision and error.
+			bad(EnvLogLevel, v, "want trace, debug, info, warn or error")
+		}
+		p.LogLevel = strings.ToLower(v)
+	}
+	if v := get(EnvLogFormat); v != "" {
+		switch strings.ToLower(v) {
+		case "json", "text":
+			p.LogFormat = strings.ToLower(v)
+		default:
+			bad(EnvLogFormat, v, "want json or text")
+		}
+	}
+	if len(errs) > 0 {
+		return p, fmt.Errorf("configuration: %w", errors.Join(errs...))
+	}
+	return p, nil
+}
