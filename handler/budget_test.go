@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -145,11 +147,31 @@ func bigKeys(s *memstore.Store, n int) {
 // report fills do not fit; their keys, already changed, are deferred, and
 // the next request reports their changes as changes, not as compliant.
 func TestReportBudgetDefersChangedKeys(t *testing.T) {
-	const n, big = 300, 48
+	const n, big, workers = 300, 48, 32
 	cut, ref := newStore(n, 500), newStore(n, 500)
 	bigKeys(cut, big)
 	bigKeys(ref, big)
-	reps, _ := budgetChain(t, handler.Config{MaxReportBytes: handler.MinMaxReportBytes, Concurrency: 16}, cut)
+	// The first writes of the big keys wait for one another, so that a
+	// worker's worth of large entries is in flight at once when they land.
+	var mu sync.Mutex
+	arrived, release := 0, make(chan struct{})
+	cut.Hook = func(_ context.Context, op, id string) error {
+		if op != memstore.OpApply || !strings.HasPrefix(id, "big-") {
+			return nil
+		}
+		mu.Lock()
+		arrived++
+		if arrived == workers {
+			close(release)
+		}
+		mu.Unlock()
+		select {
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
+		return nil
+	}
+	reps, _ := budgetChain(t, handler.Config{MaxReportBytes: handler.MinMaxReportBytes, Concurrency: workers}, cut)
 	deferred := 0
 	for _, r := range reps {
 		deferred += r.Deferred

@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -77,6 +78,9 @@ func (r *run) putBack(id string, prior map[string]*string) {
 // For a key it changed, it sets *prior to the values the written tags had
 // before (nil: absent).
 func (r *run) decide(it item, prior *map[string]*string) (KeyReport, bool) {
+	// The key's calls carry its place in the dispatch order: a store that
+	// schedules calls can let the keys started first finish first.
+	ctx := WithKeyOrder(r.work, it.order)
 	rec := it.rec
 	kr := KeyReport{KeyID: it.id}
 	if it.fresh {
@@ -85,7 +89,7 @@ func (r *run) decide(it item, prior *map[string]*string) (KeyReport, bool) {
 			attempts int
 			requeue  bool
 		)
-		rec, attempts, it.read, requeue, err = r.readFresh(it.id)
+		rec, attempts, it.read, requeue, err = r.readFresh(ctx, it.id)
 		if requeue {
 			return kr, true
 		}
@@ -113,22 +117,22 @@ func (r *run) decide(it item, prior *map[string]*string) (KeyReport, bool) {
 	if tags == nil {
 		it.read = r.h.now()
 		var err error
-		if tags, err = r.tags(it.id); err != nil {
+		if tags, err = r.tags(ctx, it.id); err != nil {
 			return r.classify(kr, fmt.Errorf("read tags: %w", err))
 		}
 	}
-	d := r.h.engine.Evaluate(rec.Key, tags, r.now)
+	d := r.evaluate(it.id, rec.Key, tags)
 	if d.HasChanges() && !r.dry && r.h.now().Sub(it.read) > r.h.cfg.MaxSnapshotAge {
 		// The tags were read too long ago to write on: someone may have
 		// changed them since. Read them again and decide on what is there.
 		var err error
-		if tags, err = r.tags(it.id); err != nil {
+		if tags, err = r.tags(ctx, it.id); err != nil {
 			return r.classify(kr, fmt.Errorf("read tags again before writing: %w", err))
 		}
-		d = r.h.engine.Evaluate(rec.Key, tags, r.now)
+		d = r.evaluate(it.id, rec.Key, tags)
 	}
 	if d.HasChanges() && !r.dry {
-		if kr, requeue, failed := r.write(it, tags, d, kr); failed {
+		if kr, requeue, failed := r.write(ctx, it, tags, d, kr); failed {
 			return kr, requeue
 		}
 	}
@@ -148,8 +152,8 @@ func untaggable(k policy.Key) string {
 }
 
 // tags reads a key's current tags, never nil.
-func (r *run) tags(id string) (map[string]string, error) {
-	tags, err := r.store.Tags(r.work, id)
+func (r *run) tags(ctx context.Context, id string) (map[string]string, error) {
+	tags, err := r.store.Tags(ctx, id)
 	if err == nil && tags == nil {
 		tags = map[string]string{}
 	}
@@ -158,9 +162,9 @@ func (r *run) tags(id string) (map[string]string, error) {
 
 // write applies d's batches. On a failure it returns the key's report and
 // whether the key goes back in the continuation, with failed set.
-func (r *run) write(it item, tags map[string]string, d policy.Decision, kr KeyReport) (KeyReport, bool, bool) {
+func (r *run) write(ctx context.Context, it item, tags map[string]string, d policy.Decision, kr KeyReport) (KeyReport, bool, bool) {
 	for _, b := range d.Batches(r.batch) {
-		if err := r.store.Apply(r.work, it.id, b); err != nil {
+		if err := r.store.Apply(ctx, it.id, b); err != nil {
 			kr, requeue := r.classify(kr, fmt.Errorf("%s %d tags: %w", b.Action, len(b.Tags), err))
 			if requeue {
 				// The write may have landed: keep what it was changing,
@@ -256,7 +260,7 @@ func (r *run) priorPlan(key policy.Key, current map[string]string, touched map[s
 			prior[k] = *v
 		}
 	}
-	d = r.h.engine.Evaluate(key, prior, r.now)
+	d = r.evaluate(key.ID, key, prior)
 	return d, d.HasChanges() && maps.Equal(d.Apply(prior), after)
 }
 
@@ -267,7 +271,9 @@ func (r *run) classify(kr KeyReport, err error) (KeyReport, bool) {
 	case errors.Is(err, ErrDenied):
 		r.halt(err)
 		return kr, true
-	case r.work.Err() != nil:
+	case r.work.Err() != nil, errors.Is(err, context.DeadlineExceeded):
+		// Cut by the deadline (the store saw it would not finish in time):
+		// the key is not failed, it goes to the continuation.
 		return kr, true
 	case errors.Is(err, ErrNotFound):
 		kr.Outcome = OutcomeSkipped
@@ -287,12 +293,12 @@ func (r *run) classify(kr KeyReport, err error) (KeyReport, bool) {
 // waits, while the key is not found or pending activation; a wait cut by the
 // stop time asks for the key to be put back in the continuation.
 // read is when the last read was sent.
-func (r *run) readFresh(id string) (rec Record, attempts int, read time.Time, requeue bool, err error) {
+func (r *run) readFresh(ctx context.Context, id string) (rec Record, attempts int, read time.Time, requeue bool, err error) {
 	delay := r.h.cfg.KeyRetryDelay
 	for {
 		attempts++
 		read = r.h.now()
-		rec, err = r.store.Key(r.work, id)
+		rec, err = r.store.Key(ctx, id)
 		retry := errors.Is(err, ErrNotFound) || (err == nil && rec.Key.State == policy.StatePendingActivation)
 		if !retry || r.req.Mode != ModeKeys || attempts > r.h.cfg.KeyRetries {
 			return rec, attempts, read, false, err

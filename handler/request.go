@@ -32,6 +32,10 @@ type Request struct {
 	Trigger string `json:"trigger,omitempty"`
 	// Reason explains a ModeIgnore request, or why a key event was raised.
 	Reason string `json:"reason,omitempty"`
+	// Events holds, by key id, the event that named each key of a key event
+	// (ModeKeys): policies see it as `event` (policy.Event). Keys without
+	// one, sweeps and manual checks are evaluated with no event.
+	Events map[string]policy.Event `json:"events,omitempty"`
 }
 
 // The form of a key id (see ValidKeyID).

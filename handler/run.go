@@ -20,6 +20,8 @@ type item struct {
 	// touched, for a key whose writes an earlier request cut short, maps
 	// each tag those writes changed to its value before (nil: absent).
 	touched map[string]*string
+	// order is the key's place in the dispatch order, from 1.
+	order int64
 }
 
 // run is the state of one Handle call.
@@ -186,10 +188,13 @@ func (r *run) dispatchAll(tok continuation) continuation {
 		close(jobs)
 		wg.Wait()
 	}()
+	var order int64
 	dispatch := func(it item) bool {
 		if r.stopped() {
 			return false
 		}
+		order++
+		it.order = order
 		select {
 		case jobs <- it:
 			return true

@@ -74,3 +74,22 @@ type KeyStore interface {
 	// ErrInvalid for a tag the API refuses.
 	Apply(ctx context.Context, id string, b policy.Batch) error
 }
+
+type keyOrderKey struct{}
+
+// WithKeyOrder returns a context carrying a key's place in the order the
+// handler started its keys (from 1). The handler sets it on every call it
+// makes for a key; calls for no key (listings) carry none.
+func WithKeyOrder(ctx context.Context, order int64) context.Context {
+	return context.WithValue(ctx, keyOrderKey{}, order)
+}
+
+// KeyOrder returns the order set by WithKeyOrder, or 0 when there is none.
+// A store that queues calls (behind a rate limit, say) should serve the
+// lowest order first, calls for no key before all: the keys started first
+// then finish first, so that an invocation cut by its deadline has finished
+// keys rather than many half-done ones.
+func KeyOrder(ctx context.Context) int64 {
+	o, _ := ctx.Value(keyOrderKey{}).(int64)
+	return o
+}

@@ -124,8 +124,12 @@ func (r *run) listingFailed(err error, resumed bool) {
 	switch {
 	case errors.Is(err, ErrDenied):
 		r.halt(fmt.Errorf("list keys: %w", err))
-	case r.work.Err() != nil:
+	case r.work.Err() != nil, errors.Is(err, context.DeadlineExceeded):
+		// Cut by the deadline, or the store saw it would not finish in time.
 		r.stopped()
+		r.mu.Lock()
+		r.deadline = true
+		r.mu.Unlock()
 	case resumed && errors.Is(err, ErrInvalid):
 		r.mu.Lock()
 		r.rep.fail(KindInvalidContinuation, fmt.Sprintf("invalid continuation: the store refused its listing position: %v", err))

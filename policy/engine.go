@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -199,6 +200,7 @@ func (e *Engine) get() *state {
 
 func (e *Engine) put(st *state) {
 	st.env.Tags = nil
+	st.env.Event = eventEnv{}
 	st.boxed = nil
 	clear(st.work)
 	st.items = st.items[:0]
@@ -251,7 +253,8 @@ func (e *Engine) plan(st *state, k Key, tags map[string]string, now time.Time) D
 		return d
 	}
 	// Later rounds run on a private copy of the tags.
-	copyTags(st.work, tags)
+	clear(st.work)
+	maps.Copy(st.work, tags)
 	e.apply(st)
 	converged := false
 	for range maxRounds {
@@ -310,13 +313,6 @@ func (e *Engine) plan(st *state, k Key, tags map[string]string, now time.Time) D
 	slices.SortFunc(d.Create, func(a, b Tag) int { return strings.Compare(a.Key, b.Key) })
 	slices.SortFunc(d.Delete, func(a, b Tag) int { return strings.Compare(a.Key, b.Key) })
 	return d
-}
-
-func copyTags(dst, src map[string]string) {
-	clear(dst)
-	for k, v := range src {
-		dst[k] = v
-	}
 }
 
 // violations builds the reported violations: those of the first round, and

@@ -34,7 +34,10 @@ type env struct {
 	Key  keyEnv            `expr:"key"`
 	Tags map[string]string `expr:"tags"`
 	Now  time.Time         `expr:"now"`
-	Has  func(string) bool `expr:"has"`
+	// Event is the event that named the key; its fields are nil when there
+	// is none (see Engine.EvaluateEvent).
+	Event eventEnv          `expr:"event"`
+	Has   func(string) bool `expr:"has"`
 	// lower, upper and trim replace expr's builtins of the same names with
 	// typed functions, which the VM calls without reflection.
 	Lower func(string) string `expr:"lower"`
@@ -94,5 +97,6 @@ var exprMessage = strings.NewReplacer(
 	"policy.keyEnv", "key",
 	"*policy.env", "the environment",
 	"policy.env", "the environment",
+	"*string", "text or nil",
 	"error parsing regexp: ", "not a valid regular expression: ",
 )

@@ -25,7 +25,10 @@ type TestCase struct {
 	Key      Key
 	Tags     map[string]string
 	Now      time.Time
-	Want     Expectation
+	// Event is the key event the case evaluates under (its `event:`); nil
+	// for none, as in a sweep.
+	Event *Event
+	Want  Expectation
 
 	policiesAt [2]int // line and column of the policies list, when given
 }
@@ -131,7 +134,7 @@ func RunCases(cases []TestCase, e *Engine) ([]CaseResult, error) {
 			}
 			eng = sub
 		}
-		got := eng.Evaluate(c.Key, c.Tags, c.Now)
+		got := eng.EvaluateEvent(c.Key, c.Tags, c.Now, c.Event)
 		diff := c.Want.Diff(got)
 		out = append(out, CaseResult{File: c.File, Line: c.Line, Name: c.Name, Passed: diff == "", Diff: diff, Got: got})
 	}
@@ -218,7 +221,9 @@ func (wv WantViolation) String() string {
 
 var (
 	testFileFields = []string{"policies", "now", "cases"}
-	caseFields     = []string{"name", "policies", "key", "tags", "now", "want"}
+	caseFields     = []string{"name", "policies", "key", "tags", "now", "event", "want"}
+	eventFields    = []string{"operation", "user", "source_ip"}
+	userFields     = []string{"name", "id"}
 	keyFields      = []string{"id", "alias", "state", "spec", "usage", "origin", "created", "default", "description", "enterprise_project", "keystore", "rotation_enabled"}
 	wantFields     = []string{"create", "delete", "violations"}
 	violFields     = []string{"policy", "rule", "tag", "remediated", "message"}
@@ -303,6 +308,9 @@ func (s *source) testCase(n *yaml.Node, policies []string, policiesAt [2]int, no
 	if v, ok := f["tags"]; ok {
 		c.Tags = s.stringMap(v.value, "tags")
 	}
+	if v, ok := f["event"]; ok {
+		c.Event = s.event(v.value)
+	}
 	if v, ok := f["want"]; ok {
 		c.Want = s.want(v.value)
 	}
@@ -325,6 +333,28 @@ func (s *source) key(n *yaml.Node, k *Key) {
 			*strField[name], _ = s.str(fl.value, name)
 		}
 	}
+}
+
+// event decodes a case's event: {operation, user: {name, id}, source_ip}.
+func (s *source) event(n *yaml.Node) *Event {
+	ev := &Event{}
+	for name, fl := range s.fields(n, "an event", eventFields) {
+		switch name {
+		case "operation":
+			ev.Operation, _ = s.str(fl.value, "event.operation")
+		case "source_ip":
+			ev.SourceIP, _ = s.str(fl.value, "event.source_ip")
+		case "user":
+			for un, ufl := range s.fields(fl.value, "event.user", userFields) {
+				if un == "name" {
+					ev.UserName, _ = s.str(ufl.value, "event.user.name")
+				} else {
+					ev.UserID, _ = s.str(ufl.value, "event.user.id")
+				}
+			}
+		}
+	}
+	return ev
 }
 
 func (s *source) stringMap(n *yaml.Node, what string) map[string]string {

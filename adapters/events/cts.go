@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/policy"
 )
 
 // Trace names that concern tagwarden, lower-cased. createKey brings a new
@@ -44,6 +45,9 @@ type Trace struct {
 	KeyID string
 	// Time is when the call happened (zero when absent or unreadable).
 	Time time.Time
+	// UserName and UserID are the trace's user.name and user.id (who made
+	// the call), SourceIP its source_ip; "" when absent.
+	UserName, UserID, SourceIP string
 }
 
 // ParseTrace decodes one CTS audit trace tolerantly: request, response and
@@ -72,7 +76,17 @@ func ParseTrace(data []byte) (Trace, error) {
 		t.Code = c
 	}
 	t.KeyID = traceKeyID(obj)
+	t.SourceIP = flexString(obj["source_ip"])
+	if user, err := embeddedObject(obj["user"]); err == nil {
+		t.UserName, t.UserID = flexString(user["name"]), flexString(user["id"])
+	}
 	return t, nil
+}
+
+// Event is what policies see of the trace (policy.Event): the operation,
+// the user who made the call, and where from.
+func (t Trace) Event() policy.Event {
+	return policy.Event{Operation: t.Name, UserName: t.UserName, UserID: t.UserID, SourceIP: t.SourceIP}
 }
 
 // Request says what the trace asks of tagwarden: the key to evaluate, or
@@ -101,7 +115,8 @@ func (t Trace) Request(trigger string) handler.Request {
 	if t.ID != "" {
 		reason += " (trace " + t.ID + ")"
 	}
-	return handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{t.KeyID}, Trigger: trigger, Reason: reason}
+	return handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{t.KeyID}, Trigger: trigger, Reason: reason,
+		Events: map[string]policy.Event{t.KeyID: t.Event()}}
 }
 
 // traceKeyID finds the key id: resource_id (a string, possibly a URN whose
@@ -274,6 +289,7 @@ func cloudEventBatch(obj map[string]json.RawMessage) (handler.Request, error) {
 	var keys, reasons, ignored []string
 	var bad []error
 	seen := map[string]bool{}
+	evs := map[string]policy.Event{}
 	for i, raw := range list {
 		ev, err := object(raw)
 		if err != nil {
@@ -295,6 +311,11 @@ func cloudEventBatch(obj map[string]json.RawMessage) (handler.Request, error) {
 			if !seen[k] {
 				seen[k] = true
 				keys = append(keys, k)
+			}
+			// A key named by several events is evaluated once, under the
+			// event that created it if one did, else under the first.
+			if prev, ok := evs[k]; !ok || !strings.EqualFold(prev.Operation, createTrace) && strings.EqualFold(t.Name, createTrace) {
+				evs[k] = r.Events[k]
 			}
 		}
 	}
@@ -318,7 +339,7 @@ func cloudEventBatch(obj map[string]json.RawMessage) (handler.Request, error) {
 		}
 		reason += fmt.Sprintf("; %d malformed event(s) skipped: %s", len(bad), summarize(msgs))
 	}
-	return handler.Request{Mode: handler.ModeKeys, KeyIDs: keys, Trigger: TriggerEventGrid, Reason: reason}, nil
+	return handler.Request{Mode: handler.ModeKeys, KeyIDs: keys, Trigger: TriggerEventGrid, Reason: reason, Events: evs}, nil
 }
 
 // summarize joins reasons, keeping the first few.

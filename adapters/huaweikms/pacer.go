@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/tagwarden/tagwarden/handler"
 )
 
 // Pacing constants: the API gateway's counting window and the pacer's margin
@@ -73,6 +77,11 @@ type Pacer struct {
 	pause    time.Time   // no send before this (after a 429)
 	pausedAt time.Time   // when the latest pause was set
 	strikes  int         // pauses in a row followed by another 429
+
+	qmu      sync.Mutex
+	queue    []*waiter // callers waiting for their turn, in order
+	active   *waiter   // the caller whose turn it is
+	arrivals uint64
 }
 
 // NewPacer returns a pacer for rps requests per second. Zero or NaN means
@@ -135,10 +144,23 @@ func (p *Pacer) limit() rate.Limit {
 // errNoRoom is returned when the wait for a send would pass ctx's deadline.
 var errNoRoom = fmt.Errorf("the rate limit leaves no room before the deadline: %w", context.DeadlineExceeded)
 
+// waiter is a caller queued for a send.
+type waiter struct {
+	order int64  // handler.KeyOrder of its call: lower goes first, 0 first of all
+	seq   uint64 // arrival, among equal orders
+	turn  chan struct{}
+}
+
 // wait blocks until a call may be sent and returns its send time, which the
 // caller passes to throttled if the call is answered 429. It returns at
 // once with an error when ctx ends, or when the wait would pass ctx's
 // deadline (errNoRoom).
+//
+// Callers take turns in the order of their keys (handler.KeyOrder), calls
+// for no key first, then by arrival: with many workers behind a slow rate,
+// the keys started first finish first, instead of every key advancing a
+// call at a time and none finishing before the deadline. A queue of its
+// own, because golang.org/x/time/rate serves its waiters in no order.
 func (p *Pacer) wait(ctx context.Context) (time.Time, error) {
 	if err := ctx.Err(); err != nil {
 		return time.Time{}, err
@@ -146,6 +168,69 @@ func (p *Pacer) wait(ctx context.Context) (time.Time, error) {
 	if p.lim == nil {
 		return time.Now(), nil
 	}
+	w, err := p.enqueue(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer p.dequeue(w)
+	select {
+	case <-w.turn:
+	case <-ctx.Done():
+		return time.Time{}, ctx.Err()
+	}
+	return p.paced(ctx)
+}
+
+// enqueue queues a caller, or refuses with errNoRoom when the callers ahead
+// of it alone, one interval each, would take it past ctx's deadline.
+func (p *Pacer) enqueue(ctx context.Context) (*waiter, error) {
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
+	p.arrivals++
+	w := &waiter{order: handler.KeyOrder(ctx), seq: p.arrivals, turn: make(chan struct{})}
+	i := sort.Search(len(p.queue), func(i int) bool {
+		q := p.queue[i]
+		return q.order > w.order || q.order == w.order && q.seq > w.seq
+	})
+	ahead := i
+	if p.active != nil {
+		ahead++
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < time.Duration(ahead)*p.interval {
+		return nil, errNoRoom
+	}
+	p.queue = slices.Insert(p.queue, i, w)
+	p.grant()
+	return w, nil
+}
+
+// dequeue ends a caller's turn, or takes it out of the queue, and gives
+// the turn to the next.
+func (p *Pacer) dequeue(w *waiter) {
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
+	if p.active == w {
+		p.active = nil
+	} else if i := slices.Index(p.queue, w); i >= 0 {
+		p.queue = slices.Delete(p.queue, i, i+1)
+	}
+	p.grant()
+}
+
+// grant gives the turn to the first queued caller when nobody has it.
+// p.qmu held.
+func (p *Pacer) grant() {
+	if p.active != nil || len(p.queue) == 0 {
+		return
+	}
+	p.active = p.queue[0]
+	p.queue = slices.Delete(p.queue, 0, 1)
+	close(p.active.turn)
+}
+
+// paced waits, as the caller whose turn it is, for the spacing, the window
+// and any pause, and records the send.
+func (p *Pacer) paced(ctx context.Context) (time.Time, error) {
 	for {
 		p.mu.Lock()
 		now := time.Now()

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
+	"github.com/tagwarden/tagwarden/handler"
 )
 
 func TestNewPacer(t *testing.T) {
@@ -387,4 +388,68 @@ func TestPacerAgainstWindowGateway(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPacerOrder: callers queued behind the rate take their turns by the
+// order of their keys (handler.KeyOrder), calls for no key first, then by
+// arrival; so the keys started first finish first.
+func TestPacerOrder(t *testing.T) {
+	p := NewPacer(50) // one send every 20 ms
+	ctx := context.Background()
+	if _, err := p.wait(ctx); err != nil { // the first send: the others queue behind the spacing
+		t.Fatal(err)
+	}
+	orders := []int64{5, 3, 0, 4, 1, 0, 2}
+	var mu sync.Mutex
+	var got []int64
+	var wg sync.WaitGroup
+	for _, o := range orders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := ctx
+			if o > 0 {
+				c = handler.WithKeyOrder(ctx, o)
+			}
+			if _, err := p.wait(c); err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			got = append(got, o)
+			mu.Unlock()
+		}()
+		time.Sleep(2 * time.Millisecond) // arrive in this order, within the first interval
+	}
+	wg.Wait()
+	// The first arrival takes its turn before the others queue; the rest
+	// go in key order.
+	want := append([]int64{orders[0]}, slices.Sorted(slices.Values(orders[1:]))...)
+	if !slices.Equal(got, want) {
+		t.Errorf("turns taken in order %v, want %v", got, want)
+	}
+}
+
+// TestPacerQueueDeadline: a caller with more callers ahead of it than its
+// deadline leaves intervals for is refused at once, as a deadline cut.
+func TestPacerQueueDeadline(t *testing.T) {
+	p := NewPacer(10) // 100 ms apart
+	ctx := context.Background()
+	if _, err := p.wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 5 { // 500 ms of turns ahead
+		wg.Add(1)
+		go func() { defer wg.Done(); p.wait(ctx) }() //nolint:errcheck // only fills the queue
+	}
+	time.Sleep(10 * time.Millisecond)
+	c, cancel := context.WithTimeout(handler.WithKeyOrder(ctx, 9), 150*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := p.wait(c)
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) >= 100*time.Millisecond {
+		t.Errorf("got %v after %v, want an immediate deadline error", err, time.Since(start))
+	}
+	wg.Wait()
 }

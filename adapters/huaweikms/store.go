@@ -150,7 +150,8 @@ func (s *Store) do(ctx context.Context, op, keyID string, fn func(*v2.KmsClient)
 		sent, err := s.cfg.Pacer.wait(ctx)
 		if err != nil {
 			if last != nil {
-				return last
+				// The deadline, not the last failure, ends the call.
+				return s.stopped(op, keyID, last, context.DeadlineExceeded)
 			}
 			return &Error{Op: op, KeyID: keyID, Kind: handler.ErrThrottled,
 				Hint: "the rate limit leaves no room for this call before the deadline", Message: err.Error(), Err: context.DeadlineExceeded}
@@ -196,7 +197,9 @@ func (s *Store) do(ctx context.Context, op, keyID string, fn func(*v2.KmsClient)
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
 			s.log.WithFields(logrus.Fields{"api": op, "key_id": keyID, "attempt": attempt}).
 				Debug("not retrying: the backoff would cross the deadline")
-			return e
+			// The deadline, not the failure, ends the call: the caller may
+			// try again in its next invocation.
+			return s.stopped(op, keyID, e, context.DeadlineExceeded)
 		}
 		s.log.WithFields(logrus.Fields{"api": op, "key_id": keyID, "attempt": attempt, "status": e.Status, "code": e.Code, "backoff": wait.String()}).
 			Debug("retrying kms call")
@@ -214,12 +217,14 @@ func (s *Store) do(ctx context.Context, op, keyID string, fn func(*v2.KmsClient)
 // failure if there was one (throttled stays throttled), else transient.
 func (s *Store) stopped(op, keyID string, last *Error, cause error) error {
 	if last != nil {
-		if last.Err == nil {
-			c := *last
+		c := *last
+		switch {
+		case c.Err == nil:
 			c.Err = cause
-			return &c
+		case !errors.Is(c.Err, cause):
+			c.Err = errors.Join(c.Err, cause)
 		}
-		return last
+		return &c
 	}
 	return &Error{Op: op, KeyID: keyID, Kind: handler.ErrTransient, Hint: "deadline reached before the call", Message: cause.Error(), Err: cause}
 }

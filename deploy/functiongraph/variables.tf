@@ -4,9 +4,16 @@ variable "region" {
 }
 
 variable "function_name" {
-  description = "Name of the FunctionGraph function (also prefixes the agency, the custom policy and the triggers)."
+  description = "Name of the FunctionGraph function (also prefixes the agencies, the custom policy and the triggers)."
   type        = string
   default     = "tagwarden"
+  validation {
+    # A trigger name starts with a letter and has at most 64 letters, digits,
+    # "-" and "_" (the provider's docs/resources/fgs_trigger.md, timer); the
+    # longest trigger name here adds "_create_key" (11) to this name.
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{0,52}$", var.function_name))
+    error_message = "function_name must start with a letter and have at most 53 letters, digits, \"-\" and \"_\"."
+  }
 }
 
 variable "zip_path" {
@@ -22,9 +29,26 @@ variable "dry_run" {
 }
 
 variable "rate_limit" {
-  description = "KMS requests per second (TAGWARDEN_RATE_LIMIT); KMS allows 20 per user."
+  description = "KMS requests per second for the whole function, shared by its instances: each gets floor(rate_limit / max_instances) as TAGWARDEN_RATE_LIMIT. KMS allows 20 per user."
   type        = number
   default     = 20
+  validation {
+    condition     = var.rate_limit >= 1 && var.rate_limit <= 1000
+    error_message = "rate_limit must be 1 to 1000 requests per second (TAGWARDEN_RATE_LIMIT's range)."
+  }
+}
+
+variable "max_instances" {
+  description = "Most instances of the function at once (max_instance_num). Each instance has its own KMS rate limiter, so they share rate_limit: 1 gives a sweep the whole rate, and key events wait while a sweep runs (docs/deploy.md)."
+  type        = number
+  default     = 1
+  validation {
+    # The provider accepts -1 (no limit) to 1000, 0 disabling the function
+    # (docs/resources/fgs_function.md); without a limit the instances'
+    # limiters would together exceed KMS's.
+    condition     = var.max_instances >= 1 && var.max_instances <= 1000 && floor(var.max_instances) == var.max_instances
+    error_message = "max_instances must be a whole number from 1 to 1000 (and at most rate_limit)."
+  }
 }
 
 variable "schedule_type" {
@@ -50,9 +74,15 @@ variable "sweep_payload" {
 }
 
 variable "enable_cts_trigger" {
-  description = "Evaluate each new key as soon as CTS records its createKey (needs CTS enabled with a tracker in the region)."
+  description = "Evaluate each new key as soon as CTS records its createKey. Needs CTS enabled in the region, a region where FunctionGraph offers CTS triggers, and fewer than 10 CTS triggers in the project (checked at plan time; docs/deploy.md)."
   type        = bool
   default     = true
+}
+
+variable "cts_trigger_roles" {
+  description = "System roles or custom policies the configuration agency holds for the CTS trigger (FunctionGraph user guide, \"Using a CTS trigger\": an agency with CTS permissions). The function's code never receives them."
+  type        = list(string)
+  default     = ["CTS Administrator"]
 }
 
 variable "memory_size" {
@@ -62,9 +92,17 @@ variable "memory_size" {
 }
 
 variable "timeout" {
-  description = "Function timeout in seconds (3-900). A sweep stops TAGWARDEN_DEADLINE_MARGIN before it and returns a continuation."
+  description = "Function timeout in seconds. A sweep stops TAGWARDEN_DEADLINE_MARGIN (10 s) before it, or when its report is full (TAGWARDEN_MAX_REPORT_KEYS), and returns a continuation; a timer sweep is not resumed by itself. 900 s lets a sweep reach the report cap at 20 requests per second (docs/deploy.md, \"Timeout\")."
   type        = number
-  default     = 300
+  default     = 900
+  validation {
+    # The provider accepts 3 to 259200 (docs/resources/fgs_function.md,
+    # timeout; the FunctionGraph API's CreateFunctionRequestBody.Timeout in
+    # huaweicloud-sdk-go-v3 services/functiongraph/v2/model says the same).
+    # Below three times the 10 s deadline margin a sweep has next to no time.
+    condition     = var.timeout >= 30 && var.timeout <= 259200
+    error_message = "timeout must be 30 to 259200 seconds (FunctionGraph accepts 3 to 259200; tagwarden stops 10 s before the deadline)."
+  }
 }
 
 variable "log_level" {

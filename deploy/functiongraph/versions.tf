@@ -1,13 +1,15 @@
 terraform {
-  required_version = ">= 1.3"
+  required_version = ">= 1.4" # terraform_data
   required_providers {
     huaweicloud = {
-      source  = "huaweicloud/huaweicloud"
-      version = ">= 1.60.0"
-    }
-    random = {
-      source  = "hashicorp/random"
-      version = ">= 3.5.0"
+      source = "huaweicloud/huaweicloud"
+      # Checked against the provider's source (docs/deploy.md, "Provider
+      # versions"): every resource, data source and argument used here is in
+      # each release tag from v1.80.2 to v1.97.1. The lower bound is the
+      # first release with the data source huaweicloud_fgs_trigger_types
+      # (CHANGELOG.md, 1.80.2; huaweicloud_fgs_function_trigger itself
+      # appears in 1.62.1); the upper bound is the newest release checked.
+      version = ">= 1.80.2, <= 1.97.1"
     }
   }
 }
