@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -196,16 +197,18 @@ func TestKeyDetailsToKey(t *testing.T) {
 }
 
 func TestCursor(t *testing.T) {
-	for _, c := range []cursor{{Phase: phaseBulk}, {Phase: phaseBulk, Offset: 3000}, {Phase: phaseKeys, Marker: "abc", Limit: 500}, {Phase: phaseKeys, Marker: "abc", Skip: 3, SkipID: "k3"}, {Phase: phaseBulk, Offset: 1000, Skip: 999, SkipID: "x"}, {Phase: phaseDone}} {
+	for _, c := range []cursor{{Phase: phaseBulk}, {Phase: phaseBulk, Offset: 3000}, {Phase: phaseKeys, Marker: "abc", Limit: 500}, {Phase: phaseKeys, Marker: "abc", Skip: 3, Anchors: []string{"k1", "k2", "k3"}}, {Phase: phaseBulk, Offset: 1000, Skip: 999, Anchors: []string{"x"}}, {Phase: phaseDone}} {
 		got, err := decodeCursor(c.encode())
-		if err != nil || got != c {
+		if err != nil || !reflect.DeepEqual(got, c) {
 			t.Errorf("round trip of %+v: got %+v, %v", c, got, err)
 		}
 	}
 	for _, bad := range []string{"%%%", "bm90IGpzb24", "eyJwIjo5fQ", "eyJwIjoxLCJvIjotNX0",
-		cursor{Phase: phaseBulk, Skip: 3}.encode(),                            // a position without its check
-		cursor{Phase: phaseBulk, Skip: maxPageSize + 1, SkipID: "k"}.encode(), // past any page
-		base64.RawURLEncoding.EncodeToString([]byte(`{"p":1,"b":7}`)),         // unknown field
+		cursor{Phase: phaseBulk, Skip: 3}.encode(),                                                                 // a position without its anchors
+		cursor{Phase: phaseBulk, Skip: maxPageSize + 1, Anchors: []string{"k"}}.encode(),                           // past any page
+		cursor{Phase: phaseBulk, Skip: 9, Anchors: []string{"1", "2", "3", "4", "5", "6", "7", "8", "9"}}.encode(), // too many anchors
+		cursor{Phase: phaseBulk, Skip: 2, Anchors: []string{"", "k"}}.encode(),                                     // an empty anchor
+		base64.RawURLEncoding.EncodeToString([]byte(`{"p":1,"b":7}`)),                                              // unknown field
 	} {
 		if _, err := decodeCursor(bad); err == nil {
 			t.Errorf("decodeCursor(%q) accepted", bad)
@@ -297,7 +300,7 @@ func FuzzDecodeBulk(f *testing.F) {
 }
 
 func FuzzDecodeCursor(f *testing.F) {
-	f.Add(cursor{Phase: phaseKeys, Marker: "m", Skip: 5, SkipID: "k"}.encode())
+	f.Add(cursor{Phase: phaseKeys, Marker: "m", Skip: 5, Anchors: []string{"k"}}.encode())
 	f.Add("")
 	f.Add("e30")
 	f.Fuzz(func(t *testing.T, s string) {
@@ -305,7 +308,7 @@ func FuzzDecodeCursor(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if c.Phase < phaseBulk || c.Phase > phaseDone || c.Offset < 0 || c.Skip < 0 || (c.Skip > 0) != (c.SkipID != "") {
+		if c.Phase < phaseBulk || c.Phase > phaseDone || c.Offset < 0 || c.Skip < 0 || (c.Skip > 0) != (len(c.Anchors) > 0) || len(c.Anchors) > maxAnchors {
 			t.Errorf("accepted %+v", c)
 		}
 	})

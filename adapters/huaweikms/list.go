@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -40,8 +41,15 @@ type cursor struct {
 	Marker string `json:"m,omitempty"` // phase 2: ListKeys marker of the page
 	Limit  int    `json:"n,omitempty"` // phase 2: ListKeys page size in use
 	Skip   int    `json:"s,omitempty"` // raw entries of the page already done
-	SkipID string `json:"i,omitempty"` // the id of the last of them, a check
+	// Anchors are the ids of the last of them (at most maxAnchors, the
+	// last done last): a resumed listing goes on after the latest one it
+	// still finds, so keys added or removed before the position, or the
+	// last done key deleted, neither skip nor repeat a key.
+	Anchors []string `json:"a,omitempty"`
 }
+
+// maxAnchors bounds the ids a cursor keeps to find its position again.
+const maxAnchors = 8
 
 func (c cursor) encode() string {
 	b, _ := json.Marshal(c)
@@ -63,7 +71,7 @@ func decodeCursor(s string) (cursor, error) {
 		return cursor{}, fmt.Errorf("malformed listing cursor: %w", err)
 	}
 	if c.Phase < phaseBulk || c.Phase > phaseDone || c.Offset < 0 || c.Skip < 0 || c.Limit < 0 || c.Limit > maxPageSize ||
-		c.Skip > maxPageSize || (c.Skip > 0) != (c.SkipID != "") {
+		c.Skip > maxPageSize || (c.Skip > 0) != (len(c.Anchors) > 0) || len(c.Anchors) > maxAnchors || slices.Contains(c.Anchors, "") {
 		return cursor{}, errors.New("malformed listing cursor: bad phase, offset or position")
 	}
 	return c, nil
@@ -72,25 +80,16 @@ func decodeCursor(s string) (cursor, error) {
 // maxPageSize bounds the page sizes a cursor may carry.
 const maxPageSize = 10000
 
-// resumeAt finds where to resume in a page read again: after its first
-// skip entries, checked against the id of the last of them. When that
-// entry moved (keys added or removed before it), resume after it where it
-// is now; when it is gone (deleted since), the entries after it moved up by
-// one: resuming one entry earlier processes the first entry not done rather
-// than skip it.
-func resumeAt(ids []string, skip int, skipID string) int {
-	if skip <= 0 {
-		return 0
-	}
-	if skip <= len(ids) && ids[skip-1] == skipID {
-		return skip
-	}
-	for i, id := range ids {
-		if id == skipID {
-			return i + 1
+// resumeAt finds where to resume in a page read again: after the latest
+// anchor (the last done entries, the last done last) found in it. It
+// reports false when the page holds none of them.
+func resumeAt(ids, anchors []string) (int, bool) {
+	for k := len(anchors) - 1; k >= 0; k-- {
+		if i := slices.Index(ids, anchors[k]); i >= 0 {
+			return i + 1, true
 		}
 	}
-	return min(skip-1, len(ids))
+	return 0, false
 }
 
 // List starts a listing at cursor ("" = the start, or a page's Cursor, or
@@ -178,25 +177,41 @@ func (l *lister) Next(ctx context.Context) (handler.Page, error) {
 type pageBuilder struct {
 	start cursor // the page, with no skip
 	page  handler.Page
-	raw   []int // raw entry index of each record
+	ids   []string // the page's raw entries
+	raw   []int    // raw entry index of each record
 }
 
-// newPage starts the page at start; the first page of a resumed listing
-// keeps the cursor it resumed at, and skips the entries done before.
-func (l *lister) newPage(start cursor, ids []string) (*pageBuilder, int) {
-	start.Skip, start.SkipID = 0, ""
-	b := &pageBuilder{start: start}
+// newPage starts the page at start, whose raw entries are ids, delivering
+// from entry from on; the first page of a resumed listing keeps the cursor
+// it resumed at, and the entries done before join the seen set.
+func (l *lister) newPage(start cursor, ids []string, from int) *pageBuilder {
+	start.Skip, start.Anchors = 0, nil
+	b := &pageBuilder{start: start, ids: ids}
 	b.page.Cursor = start.encode()
-	from := 0
 	if l.resume != "" {
-		from = resumeAt(ids, l.pos.Skip, l.pos.SkipID)
 		b.page.Cursor = l.resume
 		l.resume = ""
 		for _, id := range ids[:from] {
 			l.seen.add(id) // done before: a later page may repeat it
 		}
 	}
-	return b, from
+	return b
+}
+
+// resumeFrom returns where to start in the first page of a resumed listing
+// (0 for any other page). When none of the cursor's anchors is in the page,
+// its position is lost: it resumes one entry before the raw position (right
+// when only the last done key was deleted) and logs a warning.
+func (l *lister) resumeFrom(ids []string) int {
+	if l.resume == "" || l.pos.Skip == 0 {
+		return 0
+	}
+	if from, ok := resumeAt(ids, l.pos.Anchors); ok {
+		return from
+	}
+	l.s.log.WithFields(logrus.Fields{"skip": l.pos.Skip, "page_entries": len(ids)}).
+		Warn("resumed listing: none of the keys done before the cut is on its page any more; resuming near the old position")
+	return min(l.pos.Skip-1, len(ids))
 }
 
 func (b *pageBuilder) add(rec handler.Record, raw int) {
@@ -210,13 +225,14 @@ func (b *pageBuilder) done() handler.Page {
 	if len(p.Records) == 0 {
 		return p
 	}
-	start, recs, raw := b.start, p.Records, b.raw
+	start, ids, raw := b.start, b.ids, b.raw
 	p.After = func(n int) string {
 		if n <= 0 {
 			return p.Cursor
 		}
 		c := start
-		c.Skip, c.SkipID = raw[n-1]+1, recs[n-1].Key.ID
+		c.Skip = raw[n-1] + 1
+		c.Anchors = slices.Clone(ids[max(0, c.Skip-maxAnchors):c.Skip])
 		return c.encode()
 	}
 	return p
@@ -249,7 +265,23 @@ func (l *lister) nextBulk(ctx context.Context) (handler.Page, error) {
 	for i, r := range recs {
 		ids[i] = r.Key.ID
 	}
-	b, from := l.newPage(start, ids)
+	if l.resume != "" && l.pos.Skip > 0 {
+		if _, ok := resumeAt(ids, l.pos.Anchors); !ok {
+			// Keys added or removed before the position moved it off this
+			// page: find it on the pages around.
+			off, found, err := l.relocate(ctx, start.Offset, l.pos.Anchors)
+			if err != nil {
+				return handler.Page{}, err
+			}
+			if found {
+				l.pos.Offset, l.pos.Skip, l.pos.Anchors = off, 0, nil
+				l.rebuildEnd = max(l.rebuildEnd, off) // the ids before it were delivered before
+				return handler.Page{}, nil
+			}
+		}
+	}
+	from := l.resumeFrom(ids)
+	b := l.newPage(start, ids, from)
 	for i := from; i < len(recs); i++ {
 		if r := recs[i]; l.seen.add(r.Key.ID) {
 			b.add(handler.Record{Key: r.Key, Tags: r.Tags}, i)
@@ -299,7 +331,8 @@ func (l *lister) nextKeys(ctx context.Context) (handler.Page, error) {
 	for i, k := range keys {
 		ids[i] = k.ID
 	}
-	b, from := l.newPage(start, ids)
+	from := l.resumeFrom(ids)
+	b := l.newPage(start, ids, from)
 	for i := from; i < len(keys); i++ {
 		if l.seen.add(keys[i].ID) {
 			b.add(handler.Record{Key: keys[i]}, i)
@@ -320,6 +353,38 @@ func (l *lister) nextKeys(ctx context.Context) (handler.Page, error) {
 		l.pos = cursor{Phase: phaseKeys, Marker: marker}
 	}
 	return b.done(), nil
+}
+
+// relocate looks for a resumed bulk position on the pages before and after
+// the one at offset, and returns the offset right after the latest anchor
+// found. Bulk pages are read by offset, so keys added or removed before the
+// position move it by as many entries: up to a page either way is found.
+func (l *lister) relocate(ctx context.Context, offset int, anchors []string) (int, bool, error) {
+	size := l.s.cfg.BulkPageSize
+	for _, at := range []int{offset - size, offset + size} {
+		if at < 0 {
+			continue
+		}
+		data, err := l.s.bulk(ctx, at)
+		var recs []bulkRecord
+		if err == nil {
+			recs, _, _, _, err = decodeBulk(data)
+		}
+		if err != nil {
+			if errors.Is(err, handler.ErrDenied) || ctx.Err() != nil {
+				return 0, false, err
+			}
+			continue
+		}
+		ids := make([]string, len(recs))
+		for i, r := range recs {
+			ids[i] = r.Key.ID
+		}
+		if from, ok := resumeAt(ids, anchors); ok {
+			return at + from, true, nil
+		}
+	}
+	return 0, false, nil
 }
 
 // minPageSize is the smallest ListKeys page size tried when the service

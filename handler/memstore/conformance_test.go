@@ -19,6 +19,7 @@ func TestConformance(t *testing.T) {
 			}
 		}
 		return storetest.Backend{Store: s, Tags: s.TagsOf, Delete: s.Delete,
+			Add:    func(f storetest.Fixture) { s.Put(f.Key, f.Tags) },
 			Writes: func() int { st := s.Stats(); return st.Writes + st.Rejected }}
 	})
 }

@@ -35,6 +35,9 @@ type Backend struct {
 	// that reached it, accepted or not), to check that a store sends none
 	// where the contract says so.
 	Writes func() int
+	// Add, when set, adds a key behind the store's back, as a CreateKey
+	// elsewhere would.
+	Add func(f Fixture)
 }
 
 // ListingSize is the number of keys of the listing fixtures: more than one
@@ -101,6 +104,7 @@ func Run(t *testing.T, newBackend func(t *testing.T, fixtures []Fixture) Backend
 	t.Run("ListEveryKeyOnce", func(t *testing.T) { testList(t, newBackend) })
 	t.Run("ResumeFromEveryCursor", func(t *testing.T) { testResume(t, newBackend) })
 	t.Run("ResumeAfterRecordsWithWritesBetween", func(t *testing.T) { testResumeAfter(t, newBackend) })
+	t.Run("ResumeAfterKeysAddedAndDeleted", func(t *testing.T) { testResumeAfterChanges(t, newBackend) })
 	t.Run("KeyAndTagsFresh", func(t *testing.T) { testFresh(t, newBackend) })
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, newBackend) })
 	t.Run("Apply", func(t *testing.T) { testApply(t, newBackend) })
@@ -320,6 +324,90 @@ func testResumeAfter(t *testing.T, newBackend func(*testing.T, []Fixture) Backen
 	if len(written) == 0 {
 		t.Error("no key was tagged between the cuts: the fixtures changed")
 	}
+}
+
+// testResumeAfterChanges cuts a listing in the middle of every page, then,
+// as other users of the project would between two invocations, deletes the
+// last key listed before the cut and many others before it (on earlier
+// pages too), and adds keys listed before all others: the resumed listing
+// yields exactly the keys after the cut, each once. A listing that counts
+// positions (offsets) must find its place again by the keys it had done.
+func testResumeAfterChanges(t *testing.T, newBackend func(*testing.T, []Fixture) Backend) {
+	fx := Fixtures(ListingSize)
+	pages := listAll(t, newBackend(t, fx).Store, "")
+	for i, p := range pages {
+		// Cut early in the page (fewer done there than deleted: the
+		// position moves to the page before), in its middle, and late (the
+		// keys added push it to the page after).
+		for _, n := range []int{min(10, len(p.Records)/2), len(p.Records) / 2, len(p.Records) - min(5, len(p.Records)/2)} {
+			if n > 0 {
+				resumeAfterChanges(t, newBackend, fx, pages, i, n)
+			}
+		}
+	}
+}
+
+// resumeAfterChanges is one case of testResumeAfterChanges: a cut after n
+// records of page i.
+func resumeAfterChanges(t *testing.T, newBackend func(*testing.T, []Fixture) Backend, fx []Fixture, pages []handler.Page, i, n int) {
+	t.Run(fmt.Sprintf("page %d after %d", i, n), func(t *testing.T) {
+		b := newBackend(t, fx)
+		// The listing of this backend, as the invocation before the cut saw it.
+		mine := listAll(t, b.Store, "")
+		if len(mine) != len(pages) {
+			t.Fatalf("%d pages, then %d", len(pages), len(mine))
+		}
+		cut := mine[i]
+		var done []string
+		for _, q := range mine[:i] {
+			for _, r := range q.Records {
+				done = append(done, r.Key.ID)
+			}
+		}
+		for _, r := range cut.Records[:n] {
+			done = append(done, r.Key.ID)
+		}
+		// The last done key, and every third done key before it, up to 60.
+		deleted := []string{done[len(done)-1]}
+		for j := len(done) - 2; j >= 0 && len(deleted) < 60; j -= 3 {
+			deleted = append(deleted, done[j])
+		}
+		for _, id := range deleted {
+			b.Delete(id)
+		}
+		added := map[string]bool{}
+		if b.Add != nil {
+			for j := range 40 {
+				f := fx[j%len(fx)]
+				f.Key.ID = fmt.Sprintf("00000000-0000-4000-8000-%012d", j) // listed before every fixture
+				f.Key.Default, f.Key.Alias = false, fmt.Sprintf("added-%02d", j)
+				b.Add(f)
+				added[f.Key.ID] = true
+			}
+		}
+		var want []string
+		for _, r := range cut.Records[n:] {
+			want = append(want, r.Key.ID)
+		}
+		want = append(want, ids(mine[i+1:])...)
+		all := ids(listAll(t, b.Store, cut.After(n)))
+		if d := duplicates(all); len(d) > 0 {
+			t.Errorf("%d keys listed twice, e.g. %v", len(d), d[:min(3, len(d))])
+		}
+		// A key added during the listing may be listed or not (once);
+		// every key that was there is listed if and only if it comes
+		// after the cut.
+		var got []string
+		for _, id := range all {
+			if !added[id] {
+				got = append(got, id)
+			}
+		}
+		if diff := cmp.Diff(sorted(want), sorted(got)); diff != "" {
+			t.Errorf("resume after %d records of page %d, %d keys deleted and %d added before the cut: keys differ from the rest of the listing (-want +got):\n%s",
+				n, i, len(deleted), len(added), diff)
+		}
+	})
 }
 
 func sorted(s []string) []string {
