@@ -129,11 +129,11 @@ func (s sealer) open(tok string, want binding, now time.Time) (continuation, err
 	if !ok {
 		return c, errors.New("not a continuation token of this version (no signature)")
 	}
-	mac, err := base64.RawURLEncoding.DecodeString(sig)
+	mac, err := base64.RawURLEncoding.Strict().DecodeString(sig)
 	if err != nil || !hmac.Equal(mac, s.mac(payload)) {
 		return c, errors.New(errForeignKey)
 	}
-	b, err := base64.RawURLEncoding.DecodeString(payload)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(payload)
 	if err != nil {
 		return c, errors.New("not a continuation token (bad encoding)")
 	}

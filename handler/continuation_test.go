@@ -155,3 +155,33 @@ func TestContinuationOfMaxKeysFits(t *testing.T) {
 		t.Errorf("token of %d key ids refused: %v", MaxKeyIDs, err)
 	}
 }
+
+// TestContinuationCanonical: a token is accepted in its one encoding only;
+// another spelling of the same bytes (spare bits set in the last
+// character) is refused like any altered token.
+func TestContinuationCanonical(t *testing.T) {
+	good := sealed(continuation{Mode: ModeSweep, List: true, Cursor: "c"})
+	s := newSealer(testKey, 0)
+	if _, err := s.open(good, testBind, testNow); err != nil {
+		t.Fatalf("the token itself: %v", err)
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	want, _ := base64.RawURLEncoding.DecodeString(good[strings.Index(good, ".")+1:])
+	tried := 0
+	for _, c := range alphabet {
+		alt := good[:len(good)-1] + string(c)
+		if alt == good {
+			continue
+		}
+		if got, err := base64.RawURLEncoding.DecodeString(alt[strings.Index(alt, ".")+1:]); err != nil || string(got) != string(want) {
+			continue // not the same bytes
+		}
+		tried++
+		if _, err := s.open(alt, testBind, testNow); err == nil {
+			t.Errorf("another spelling of the signature, ending %q, was accepted", c)
+		}
+	}
+	if tried == 0 {
+		t.Fatal("no other spelling found: the test checks nothing")
+	}
+}

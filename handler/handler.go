@@ -129,6 +129,13 @@ func (h *Handler) Handle(ctx context.Context, store KeyStore, req Request) (rep 
 	}
 	r := newRun(ctx, h, store, &rep, log, req)
 	defer r.close()
+	r.budget = newBudget(h.cfg, &rep, min(len(tok.IDs), MaxKeyIDs))
+	if len(tok.IDs) > MaxKeyIDs {
+		// An event naming more keys than one request takes: nobody can
+		// send the rest again, so they are reported, not dropped.
+		r.skipAll(tok.IDs[MaxKeyIDs:], fmt.Sprintf("the event names %d keys, more than the %d one request checks: not checked; the next sweep checks it", len(tok.IDs), MaxKeyIDs))
+		tok.IDs = tok.IDs[:MaxKeyIDs]
+	}
 	r.execute(tok)
 	return rep
 }
@@ -179,7 +186,7 @@ func (h *Handler) start(store KeyStore, req Request, rep *Report) (continuation,
 		rep.fail(KindInvalidRequest, "key request names no key ids")
 		return tok, false
 	}
-	if len(tok.IDs) > MaxKeyIDs {
+	if len(tok.IDs) > MaxKeyIDs && !IsEventTrigger(req.Trigger) {
 		rep.fail(KindInvalidRequest, fmt.Sprintf("key request names %d keys, at most %d: use a sweep", len(tok.IDs), MaxKeyIDs))
 		return tok, false
 	}

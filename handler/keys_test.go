@@ -5,6 +5,7 @@ package handler_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -177,5 +178,39 @@ func TestKeyRetryBackoff(t *testing.T) {
 	}
 	if total := reads[4].Sub(reads[0]); total > 2*time.Second {
 		t.Errorf("retries took %s: the waits are not capped", total)
+	}
+}
+
+// TestKeyEventOverflow: an event naming more keys than one request takes
+// reports the rest skipped with the reason; a manual check of as many is
+// refused (its caller can split it).
+func TestKeyEventOverflow(t *testing.T) {
+	const n = handler.MaxKeyIDs + 5
+	s := newStore(20, 5)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = keyID(i % 20)
+		if i >= 20 {
+			ids[i] = fmt.Sprintf("missing-%04d", i)
+		}
+	}
+	h, _ := newHandler(t, handler.Config{KeyRetries: 0})
+	rep := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeKeys, KeyIDs: ids, Trigger: "eventgrid"})
+	checkCounts(t, rep)
+	if rep.Scanned != n || rep.Error != "" || rep.Continuation != "" {
+		t.Fatalf("event of %d keys: %s, want every key reported", n, counts(rep))
+	}
+	over := 0
+	for _, kr := range rep.Keys {
+		if strings.Contains(kr.Reason, "more than the 1000 one request checks") {
+			over++
+		}
+	}
+	if over != 5 {
+		t.Errorf("%d keys reported over the limit, want 5", over)
+	}
+	manual := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeKeys, KeyIDs: ids, Trigger: "manual"})
+	if manual.ErrorKind != handler.KindInvalidRequest || manual.Scanned != 0 {
+		t.Errorf("manual check of %d keys: %s (%s), want invalid_request", n, counts(manual), manual.ErrorKind)
 	}
 }

@@ -140,7 +140,6 @@ func (r *run) firstSeen(id string) bool {
 // execute dispatches the work tok describes and sets the report's
 // continuation from where it stopped.
 func (r *run) execute(tok continuation) {
-	r.budget = newBudget(r.h.cfg, r.rep, len(tok.IDs))
 	next := r.dispatchAll(tok)
 	next.IDs = append(next.IDs, r.requeue...)
 	next.Touched = r.touched
@@ -259,6 +258,18 @@ func (r *run) noProgress() {
 	default:
 		r.rep.fail(KindNoTime, fmt.Sprintf("no time to work: the invocation ended its work %s before the deadline (%s) before deciding any key; nothing was done: raise the function timeout or lower %s",
 			r.h.cfg.Margin, settingMargin, settingMargin))
+	}
+}
+
+// skipAll reports keys skipped with the reason, whatever the report's
+// budget.
+func (r *run) skipAll(ids []string, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range ids {
+		kr := KeyReport{KeyID: id, Outcome: OutcomeSkipped, Reason: reason}
+		r.budget.force(kr)
+		r.record(kr)
 	}
 }
 

@@ -9,7 +9,9 @@
 // returned when there is any.
 //
 // Engine.Evaluate is pure and safe for concurrent use: it reads a Key, its
-// tags and the evaluation time, and returns a Decision. It never fails and
+// tags and the evaluation time, and returns a Decision. Engine.EvaluateEvent
+// also takes the key event that named the key (an Event: the CTS trace's
+// operation, user and source IP), which expressions read as `event`. It never fails and
 // never writes; violations are results, not errors. Its contracts:
 //   - only tags some rule targets are touched, and a compliant key gets no
 //     change at all;

@@ -531,7 +531,11 @@ func (e *Engine) forbid(st *state, p *compiled, r *rule, tags map[string]string)
 	if p.enforce {
 		switch r.remediate {
 		case remedyDelete:
-			it.fix = fixDelete
+			if why := e.undeletable(r.tag, cur); why != "" {
+				it.reason = why
+			} else {
+				it.fix = fixDelete
+			}
 		case remedyReplace:
 			it.fix, it.value, it.reason = e.fallback(st, r, r.replaceProblem)
 		default:
@@ -556,9 +560,12 @@ func (e *Engine) forbidKeys(st *state, tags map[string]string) {
 			}
 			it := item{pol: kr.pol, rule: kr.rule, label: kr.rule.label, tag: t, present: true, cur: v, violated: true}
 			if kr.pol.enforce {
-				if kr.rule.remediate == remedyNone {
+				switch why := e.undeletable(t, v); {
+				case kr.rule.remediate == remedyNone:
 					it.reason = "the rule does not remediate (remediate: none)"
-				} else {
+				case why != "":
+					it.reason = why
+				default:
 					it.fix = fixDelete
 				}
 			}
@@ -581,6 +588,21 @@ func (e *Engine) forbidKeys(st *state, tags map[string]string) {
 			}
 		}
 	}
+}
+
+// undeletable says why the API cannot delete a tag, or "": a delete sends
+// the tag's key and value, and the API refuses either when it breaks its
+// rules (a tag set before those rules, or by another channel). Planning
+// such a delete would make a dry run promise what a real run cannot do.
+func (e *Engine) undeletable(key, value string) string {
+	err := e.limits.CheckKey(key)
+	if err == nil {
+		err = e.limits.CheckValue(value)
+	}
+	if err != nil {
+		return fmt.Sprintf("cannot remediate: the tag %q cannot be deleted through the API: %v", key, err)
+	}
+	return ""
 }
 
 // outcome describes a fix for messages.

@@ -321,6 +321,42 @@ func applyDecision(tags map[string]string, d policy.Decision) map[string]string 
 	return out
 }
 
+// TestUndeletableTag: a forbidden tag whose key or value breaks the API's
+// rules cannot be deleted through the API: it is reported "cannot
+// remediate", and no delete is planned (a dry run promises only what a real
+// run can do).
+func TestUndeletableTag(t *testing.T) {
+	e := load(t, `{policies: [{name: p, rules: [{forbid_key: '^temp-'}, {forbid: scratch}]}]}`, policy.Limits{})
+	k := policy.Key{ID: "k", State: policy.StateEnabled}
+	tests := []struct {
+		name string
+		tags map[string]string
+		tag  string
+	}{
+		{"key with *", map[string]string{"temp-a*b": "1", "temp-ok": "2"}, "temp-a*b"},
+		{"value with =", map[string]string{"scratch": "a=b"}, "scratch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := e.Evaluate(k, tt.tags, time.Now())
+			for _, del := range d.Delete {
+				if del.Key == tt.tag {
+					t.Errorf("plans to delete %q, which the API refuses", tt.tag)
+				}
+			}
+			found := false
+			for _, v := range d.Violations {
+				if v.Tag == tt.tag && !v.Remediated && strings.Contains(v.Message, "cannot remediate: the tag") {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no cannot-remediate violation for %q: %+v", tt.tag, d.Violations)
+			}
+		})
+	}
+}
+
 func TestBatchesSplit(t *testing.T) {
 	e := load(t, `{policies: [{name: p, rules: [{forbid_key: '^t'}]}]}`, policy.Limits{MaxTags: 50, MaxBatch: 10})
 	tags := map[string]string{}
@@ -472,6 +508,14 @@ func checkPlan(l policy.Limits, k policy.Key, tags map[string]string, d policy.D
 		if l.Reserved(t.Key) {
 			return fmt.Errorf("deletes reserved tag %q", t.Key)
 		}
+		// A delete sends key and value: the API refuses either if it
+		// breaks the rules, so such a delete is never planned.
+		if err := l.CheckKey(t.Key); err != nil {
+			return fmt.Errorf("plans a delete the API refuses: %w", err)
+		}
+		if err := l.CheckValue(t.Value); err != nil {
+			return fmt.Errorf("plans a delete the API refuses: %w", err)
+		}
 		if v, ok := tags[t.Key]; !ok || v != t.Value {
 			return fmt.Errorf("deletes %q, which the key does not have", t.Key)
 		}
@@ -486,7 +530,7 @@ func checkPlan(l policy.Limits, k policy.Key, tags map[string]string, d policy.D
 
 var (
 	aliases   = []string{"app-a1", "app-b2", "prod-db", "stg-x", "fin-ledger", "misc", "", "prod-app-b"}
-	tagKeys   = []string{"owner", "env", "cost-center", "region", "lifecycle", "tmp-1", "scratch", "temp-x", "TMP_y", "_sys_a", "tagwarden-exempt", "exempt-reason", "change-ticket", "x1", "x2", "x3", "x4"}
+	tagKeys   = []string{"owner", "env", "cost-center", "region", "lifecycle", "tmp-1", "scratch", "temp-x", "TMP_y", "_sys_a", "tagwarden-exempt", "exempt-reason", "change-ticket", "x1", "x2", "x3", "x4", "temp-a*b"}
 	tagValues = []string{"", " ", "team-a", " Team-B ", "PROD ", "prod", "production", "dev", "qa", "cc-ops", "CC-X", "scratch", "temporary", "true", "TRUE", "cn-north-4", "ap-southeast-1", "a*b", "unassigned", "x"}
 	descs     = []string{"", "CHG-1", "bad=desc", strings.Repeat("d", 50)}
 )

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -72,9 +73,11 @@ func ParseTrace(data []byte) (Trace, error) {
 	if t.Name == "" {
 		return Trace{}, invalid("cts trace has no trace_name (fields %s): expected a CTS audit trace", fieldList(obj))
 	}
-	if c, err := strconv.Atoi(strings.TrimSpace(flexString(obj["code"]))); err == nil {
-		t.Code = c
+	code, err := traceCode(obj["code"])
+	if err != nil {
+		return Trace{}, invalid("cts trace %q: %v", t.Name, err)
 	}
+	t.Code = code
 	t.KeyID = traceKeyID(obj)
 	t.SourceIP = flexString(obj["source_ip"])
 	if user, err := embeddedObject(obj["user"]); err == nil {
@@ -349,4 +352,21 @@ func summarize(reasons []string) string {
 		return strings.Join(reasons, "; ")
 	}
 	return strings.Join(reasons[:keep], "; ") + fmt.Sprintf("; and %d more", len(reasons)-keep)
+}
+
+// traceCode reads a trace's code, the HTTP status of the audited call: a
+// whole number from 100 to 599, as a JSON number or a string ("204",
+// 204.0); absent, null or "" is 0 (unknown). Anything else is refused: a
+// call whose outcome cannot be read is neither a success nor a failure.
+func traceCode(raw json.RawMessage) (int, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" || string(raw) == `""` {
+		return 0, nil
+	}
+	text := strings.TrimSpace(flexString(raw))
+	f, err := strconv.ParseFloat(text, 64)
+	if text == "" || err != nil || f != math.Trunc(f) || f < 100 || f > 599 {
+		return 0, fmt.Errorf("code %s is not an HTTP status (a whole number from 100 to 599)", rawSnippet(raw))
+	}
+	return int(f), nil
 }

@@ -205,7 +205,8 @@ func TestManual(t *testing.T) {
 			handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{"k"}, Continuation: "tok", Trigger: "manual", Reason: "manual check, resumed"}, ""},
 		{"continuation resumes a sweep", `{"action":"sweep","continuation":"tok","dry_run":false}`,
 			handler.Request{Mode: handler.ModeSweep, Continuation: "tok", DryRun: ptr(false), Trigger: "manual", Reason: "manual sweep, resumed"}, ""},
-		{"check with an empty continuation needs key ids", `{"action":"check","continuation":""}`, handler.Request{}, `action "check" needs key_ids`},
+		{"an empty continuation is refused", `{"action":"check","continuation":""}`, handler.Request{}, `continuation is empty: omit it`},
+		{"an empty sweep continuation does not restart the sweep", `{"action":"sweep","continuation":""}`, handler.Request{}, `continuation is empty`},
 		{"check with a null continuation needs key ids", `{"action":"check","continuation":null}`, handler.Request{}, `action "check" needs key_ids`},
 		{"key ids are checked with a continuation", `{"action":"check","key_ids":["bad key"],"continuation":"tok"}`, handler.Request{}, `key_ids[0] is "bad key"`},
 		{"too many key ids with a continuation", `{"action":"check","key_ids":[` + strings.Repeat(`"k",`, handler.MaxKeyIDs) + `"k"],"continuation":"tok"}`, handler.Request{}, "1001 key_ids"},
@@ -420,6 +421,52 @@ func TestScheduledDetail(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("request mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestTraceCode: a trace's code is read as an HTTP status; a failed call
+// (400 and up) is ignored, a code that is no status is refused.
+func TestTraceCode(t *testing.T) {
+	const key = "0d0466b0-e727-4d9c-b35d-f84bb474a37f"
+	trace := func(code string) []byte {
+		return []byte(`{"cts":{"trace_name":"createKey","resource_type":"cmk","service_type":"KMS","resource_id":"` + key + `","code":` + code + `}}`)
+	}
+	tests := []struct {
+		code    string
+		mode    handler.Mode // "" when refused
+		wantErr string
+	}{
+		{`200`, handler.ModeKeys, ""},
+		{`"200"`, handler.ModeKeys, ""},
+		{`200.0`, handler.ModeKeys, ""},
+		{`" 204 "`, handler.ModeKeys, ""},
+		{`null`, handler.ModeKeys, ""},
+		{`""`, handler.ModeKeys, ""},
+		{`404`, handler.ModeIgnore, ""},
+		{`"500"`, handler.ModeIgnore, ""},
+		{`404.0`, handler.ModeIgnore, ""},
+		{`1e3`, "", "not an HTTP status"},
+		{`400.5`, "", "not an HTTP status"},
+		{`1e300`, "", "not an HTTP status"},
+		{`18446744073709551616`, "", "not an HTTP status"},
+		{`-1`, "", "not an HTTP status"},
+		{`"abc"`, "", "not an HTTP status"},
+		{`true`, "", "not an HTTP status"},
+		{`{}`, "", "not an HTTP status"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.code, func(t *testing.T) {
+			req, err := events.Decode(trace(tt.code), events.KindCTS)
+			if tt.wantErr != "" {
+				if err == nil || !errors.Is(err, events.ErrInvalid) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %+v, %v; want an invalid event saying %q", req, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || req.Mode != tt.mode {
+				t.Errorf("got mode %q, %v; want mode %q", req.Mode, err, tt.mode)
 			}
 		})
 	}

@@ -136,6 +136,11 @@ func manual(obj map[string]json.RawMessage, trigger string) (handler.Request, er
 		case "continuation":
 			dst = &m.Continuation
 		}
+		if name == "continuation" && strings.TrimSpace(string(raw)) == `""` {
+			// An empty token is no "start over": a follower that passes on the
+			// continuation of a finished report would restart the sweep.
+			return handler.Request{}, invalid(`manual payload: continuation is empty: omit it (or send null) to start a new request; a report without a continuation is finished`)
+		}
 		if err := json.Unmarshal(raw, dst); err != nil {
 			if name == "key_ids" && jsonType(raw) == "an array" {
 				return handler.Request{}, invalid("manual payload: key_ids has an element that is not a string: expected %s", manualFields[name])

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -174,10 +175,7 @@ func (c Config) withDefaults() Config {
 // endpoint resolves the KMS endpoint from the override or the region.
 func (c Config) endpoint() (string, error) {
 	if ep := strings.TrimRight(strings.TrimSpace(c.Endpoint), "/"); ep != "" {
-		if !strings.HasPrefix(ep, "http://") && !strings.HasPrefix(ep, "https://") {
-			ep = "https://" + ep
-		}
-		return ep, nil
+		return checkEndpoint(ep)
 	}
 	if c.Region == "" {
 		return "", errors.New("no KMS endpoint: set a region or an endpoint")
@@ -191,6 +189,31 @@ func (c Config) endpoint() (string, error) {
 		ep = "https://" + ep
 	}
 	return ep, nil
+}
+
+// checkEndpoint returns an endpoint override in the one form the SDK takes
+// (scheme in lower case, https:// when none is given), or why it cannot be
+// one: only a scheme, a host and a path prefix; no user, query or fragment,
+// which the SDK would sign wrongly or send nowhere.
+func checkEndpoint(ep string) (string, error) {
+	if !strings.Contains(ep, "://") {
+		ep = "https://" + ep
+	}
+	u, err := url.Parse(ep)
+	if err != nil {
+		return "", errors.New("the KMS endpoint is not a URL")
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("the KMS endpoint's scheme is %q: want http or https", u.Scheme)
+	case u.Host == "":
+		return "", errors.New("the KMS endpoint has no host")
+	case u.User != nil:
+		return "", errors.New("the KMS endpoint holds a user name or password: give the host only (credentials go in the credentials)")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return "", fmt.Errorf("the KMS endpoint %s has a query or fragment: give the scheme, host and port only", u.Redacted())
+	}
+	return u.String(), nil
 }
 
 // credentials builds the SDK's basic credentials, the project id always set.

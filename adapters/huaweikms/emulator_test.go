@@ -137,7 +137,9 @@ func TestConformance(t *testing.T) {
 					Tags:   func(id string) (map[string]string, bool) { return e.srv.Tags(emulator.DefaultProject, id) },
 					Delete: func(id string) { e.srv.DeleteKey(emulator.DefaultProject, id) },
 					Writes: func() int { return e.srv.Stats().Calls[emulator.APITagsAction] },
-					Add:    func(f storetest.Fixture) { e.srv.AddKey(emulator.DefaultProject, seedFromFixtures([]storetest.Fixture{f})[0]) },
+					Add: func(f storetest.Fixture) {
+						e.srv.AddKey(emulator.DefaultProject, seedFromFixtures([]storetest.Fixture{f})[0])
+					},
 				}
 			})
 		})

@@ -253,3 +253,32 @@ func TestRedactor(t *testing.T) {
 		})
 	}
 }
+
+// TestEndpointForms: an endpoint override is used in the one form the SDK
+// takes; what it cannot use is refused when the store is built.
+func TestEndpointForms(t *testing.T) {
+	tests := []struct{ in, want, err string }{
+		{"http://127.0.0.1:8080", "http://127.0.0.1:8080", ""},
+		{"HTTP://127.0.0.1:8080/", "http://127.0.0.1:8080", ""},
+		{"Https://kms.example.com", "https://kms.example.com", ""},
+		{"kms.example.com", "https://kms.example.com", ""},
+		{"http://127.0.0.1:8080?x=1", "", "query or fragment"},
+		{"http://127.0.0.1:8080#f", "", "query or fragment"},
+		{"http://u:pw@127.0.0.1:8080", "", "user name or password"},
+		{"ftp://x", "", `scheme is "ftp"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := Config{Endpoint: tt.in}.endpoint()
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) || strings.Contains(err.Error(), "pw") {
+					t.Errorf("got %q, %v; want an error saying %q (and no password)", got, err, tt.err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}

@@ -122,6 +122,10 @@ func FromEnv(getenv func(string) string) (Process, error) {
 	}
 	if v := get(EnvEndpoint); v != "" {
 		u, err := url.Parse(v)
+		shown := v
+		if err == nil && u.User != nil {
+			shown = u.Redacted() // never repeat a password
+		}
 		switch {
 		case err != nil:
 			bad(EnvEndpoint, v, "not a URL")
@@ -129,6 +133,10 @@ func FromEnv(getenv func(string) string) (Process, error) {
 			bad(EnvEndpoint, v, "want an http:// or https:// URL")
 		case u.Host == "":
 			bad(EnvEndpoint, v, "URL has no host")
+		case u.User != nil:
+			bad(EnvEndpoint, shown, "a user name or password in the URL: give the scheme, host and port only (credentials are not configured here)")
+		case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+			bad(EnvEndpoint, v, "a query or fragment in the URL: give the scheme, host and port only")
 		}
 		p.Endpoint = v
 	}
