@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/handler/handlertest"
 	"github.com/tagwarden/tagwarden/handler/memstore"
 	"github.com/tagwarden/tagwarden/policy"
 )
@@ -31,7 +32,7 @@ func budgetChain(t *testing.T, cfg handler.Config, s *memstore.Store) (reps []ha
 			t.Fatal("no end after 1000 invocations")
 		}
 		rep := h.Handle(context.Background(), s, req)
-		checkCounts(t, rep)
+		handlertest.CheckCounts(t, rep)
 		b, err := json.Marshal(rep)
 		if err != nil {
 			t.Fatal(err)
@@ -44,7 +45,7 @@ func budgetChain(t *testing.T, cfg handler.Config, s *memstore.Store) (reps []ha
 		}
 		reps, sizes = append(reps, rep), append(sizes, len(b))
 		if rep.Continuation == "" {
-			finalCheck(t, s, byID(mergedKeys(reps)))
+			finalCheck(t, s, handlertest.ByID(mergedKeys(reps)))
 			return reps, sizes
 		}
 		req.Continuation = rep.Continuation
@@ -119,11 +120,11 @@ func TestReportByteBudget(t *testing.T) {
 			if scanned != n {
 				t.Errorf("scanned %d keys over the reports, want %d", scanned, n)
 			}
-			got := byID(mergedKeys(reps))
+			got := handlertest.ByID(mergedKeys(reps))
 			if len(got) != len(mergedKeys(reps)) {
 				t.Errorf("a key is reported twice")
 			}
-			if diff := cmp.Diff(byID(uncut.Keys), got); diff != "" {
+			if diff := cmp.Diff(handlertest.ByID(uncut.Keys), got); diff != "" {
 				t.Errorf("the cut reports differ from the uncut one (-uncut +cut):\n%s", diff)
 			}
 		})
@@ -182,7 +183,7 @@ func TestReportBudgetDefersChangedKeys(t *testing.T) {
 	}
 	h, _ := newHandler(t, handler.Config{})
 	uncut := h.Handle(context.Background(), ref, handler.Request{Mode: handler.ModeSweep})
-	if diff := cmp.Diff(byID(uncut.Keys), byID(mergedKeys(reps))); diff != "" {
+	if diff := cmp.Diff(handlertest.ByID(uncut.Keys), handlertest.ByID(mergedKeys(reps))); diff != "" {
 		t.Errorf("reports with deferred keys differ from the uncut one (-uncut +cut):\n%s", diff)
 	}
 	if st := cut.Stats(); st.Writes != ref.Stats().Writes {
@@ -201,8 +202,8 @@ func TestReportBudgetKeyEvent(t *testing.T) {
 	}
 	h, _ := newHandler(t, handler.Config{MaxReportBytes: handler.MinMaxReportBytes})
 	rep := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeKeys, KeyIDs: ids, Trigger: "cts"})
-	checkCounts(t, rep)
+	handlertest.CheckCounts(t, rep)
 	if rep.Scanned != n || rep.Continuation != "" || rep.Deferred != 0 || rep.Error != "" {
-		t.Errorf("key event of %d keys: %s, deferred %d; want every key reported", n, counts(rep), rep.Deferred)
+		t.Errorf("key event of %d keys: %s, deferred %d; want every key reported", n, handlertest.Counts(rep), rep.Deferred)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/handler/handlertest"
 	"github.com/tagwarden/tagwarden/handler/memstore"
 	"github.com/tagwarden/tagwarden/policy"
 )
@@ -41,18 +42,18 @@ func TestReportBeforeDeadline(t *testing.T) {
 		t.Errorf("report returned %s before the deadline, want about 300ms (half the margin)", left)
 	}
 	if rep.Continuation == "" || rep.Error != "" || !strings.Contains(rep.Reason, "before the deadline") {
-		t.Fatalf("cut sweep: %s", counts(rep))
+		t.Fatalf("cut sweep: %s", handlertest.Counts(rep))
 	}
-	if _, ok := byID(rep.Keys)[hung]; ok {
+	if _, ok := handlertest.ByID(rep.Keys)[hung]; ok {
 		t.Errorf("the interrupted key %s is reported, want it in the continuation", hung)
 	}
 	s.Hook = nil
 	next := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep, Continuation: rep.Continuation})
-	if kr := byID(next.Keys)[hung]; kr.Outcome != handler.OutcomeChanged {
+	if kr := handlertest.ByID(next.Keys)[hung]; kr.Outcome != handler.OutcomeChanged {
 		t.Errorf("resumed: key %s: %+v, want changed", hung, kr)
 	}
 	if rep.Scanned+next.Scanned != n || next.Continuation != "" {
-		t.Errorf("scanned %d then %d, want %d in all: %s", rep.Scanned, next.Scanned, n, counts(next))
+		t.Errorf("scanned %d then %d, want %d in all: %s", rep.Scanned, next.Scanned, n, handlertest.Counts(next))
 	}
 }
 
@@ -86,7 +87,7 @@ func TestWritesCutInFlight(t *testing.T) {
 	h, _ := newHandler(t, handler.Config{Margin: 200 * time.Millisecond})
 	uncut := h.Handle(context.Background(), uncutStore, handler.Request{Mode: handler.ModeKeys, KeyIDs: ids})
 	if uncut.Changed != 3 || uncut.Continuation != "" {
-		t.Fatalf("uncut: %s", counts(uncut))
+		t.Fatalf("uncut: %s", handlertest.Counts(uncut))
 	}
 	for _, partial := range []bool{false, true} {
 		t.Run(fmt.Sprintf("partial=%t", partial), func(t *testing.T) {
@@ -95,13 +96,13 @@ func TestWritesCutInFlight(t *testing.T) {
 			first := h.Handle(ctx, cutWrites{s, partial}, handler.Request{Mode: handler.ModeKeys, KeyIDs: ids})
 			cancel()
 			if first.Continuation == "" || first.Scanned != 0 {
-				t.Fatalf("first request: %s; want every key cut and put in the continuation", counts(first))
+				t.Fatalf("first request: %s; want every key cut and put in the continuation", handlertest.Counts(first))
 			}
 			resumed := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeKeys, Continuation: first.Continuation})
 			if resumed.Continuation != "" || resumed.Scanned != len(ids) {
-				t.Fatalf("resumed: %s", counts(resumed))
+				t.Fatalf("resumed: %s", handlertest.Counts(resumed))
 			}
-			if diff := cmp.Diff(byID(uncut.Keys), byID(resumed.Keys)); diff != "" {
+			if diff := cmp.Diff(handlertest.ByID(uncut.Keys), handlertest.ByID(resumed.Keys)); diff != "" {
 				t.Errorf("resumed report differs from the uncut one (-uncut +resumed):\n%s", diff)
 			}
 			for _, id := range ids {
@@ -149,7 +150,7 @@ func TestNoProgressNoContinuation(t *testing.T) {
 			rep := h.Handle(ctx, s, handler.Request{Mode: handler.ModeSweep, Continuation: given})
 			cancel()
 			if rep.Continuation != "" || rep.ErrorKind != handler.KindNoTime || rep.Scanned != 0 {
-				t.Errorf("window %s, continuation given %t: %s (%s), want no_time and no continuation", window, given != "", counts(rep), rep.ErrorKind)
+				t.Errorf("window %s, continuation given %t: %s (%s), want no_time and no continuation", window, given != "", handlertest.Counts(rep), rep.ErrorKind)
 			}
 		}
 	}

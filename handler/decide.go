@@ -35,11 +35,11 @@ func (r *run) process(it item) {
 		r.mu.Unlock()
 		return
 	}
-	if kr.Outcome != OutcomeCompliant && !r.resumable() {
+	if kr.listed() && !r.resumable() {
 		// A key event's report has no continuation to defer to: its keys
 		// (at most MaxKeyIDs) are all reported.
 		r.budget.force(kr)
-	} else if kr.Outcome != OutcomeCompliant {
+	} else if kr.listed() {
 		fits, full := r.budget.admit(kr, len(r.rep.Keys))
 		if full && !r.full && r.halted == nil {
 			// Stop starting new work; keys in flight still finish.
@@ -188,12 +188,12 @@ func (r *run) outcome(it item, key policy.Key, tags map[string]string, d policy.
 	// would have, report that plan, as the uncut request would have.
 	if it.touched != nil && !r.dry {
 		if p, ok := r.priorPlan(key, tags, it.touched, d.Apply(tags)); ok {
-			kr.Violations, kr.Create, kr.Delete = p.Violations, p.Create, p.Delete
+			kr.Violations, kr.Create, kr.Delete, kr.Exemptions = p.Violations, p.Create, p.Delete, p.Exemptions
 			kr.Outcome = OutcomeChanged
 			return kr, it.touched
 		}
 	}
-	kr.Violations = d.Violations
+	kr.Violations, kr.Exemptions = d.Violations, d.Exemptions
 	switch {
 	case !d.HasChanges() && d.Compliant():
 		kr.Outcome = OutcomeCompliant

@@ -10,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/handler/handlertest"
 	"github.com/tagwarden/tagwarden/handler/memstore"
 	"github.com/tagwarden/tagwarden/policy"
 )
@@ -58,7 +59,7 @@ func TestRequestEvents(t *testing.T) {
 				}
 				s.Put(policy.Key{ID: id, Alias: id, State: policy.StateEnabled}, tags)
 			}
-			log, _ := jsonLogger(logrus.WarnLevel)
+			log, _ := handlertest.JSONLogger(logrus.WarnLevel)
 			h := handler.New(engine, handler.Config{ContinuationKey: testContinuationKey}, log)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()

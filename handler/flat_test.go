@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/handler/handlertest"
 	"github.com/tagwarden/tagwarden/policy"
 )
 
@@ -76,7 +77,7 @@ func TestSweepMemoryFlat(t *testing.T) {
 	h := handler.New(testEngine(t), handler.Config{Concurrency: 4}, nil)
 	rep := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep})
 	if rep.Scanned != n || rep.Compliant != n || rep.Error != "" {
-		t.Fatalf("sweep: %s", counts(rep))
+		t.Fatalf("sweep: %s", handlertest.Counts(rep))
 	}
 	first, last := s.heap[10], s.heap[n/pageSize-1]
 	growth := int64(last) - int64(first)

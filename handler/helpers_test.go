@@ -1,15 +1,14 @@
 package handler_test
 
 // Helpers shared by the handler's tests, which run on the in-memory store
-// (handler/memstore): the test policies, a JSON log buffer, a store
-// populated with every kind of key, and the report checks. The end-to-end
-// tests, through the KMS adapter and the official SDK against the KMS
-// emulator, are in adapters/huaweikms/e2e.
+// (handler/memstore): the test policies, a store populated with every kind
+// of key, and the final check. The report checks and the JSON log buffer are
+// handler/handlertest's, shared with the end-to-end tests, through the KMS
+// adapter and the official SDK against the KMS emulator, in
+// adapters/huaweikms/e2e.
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/handler/handlertest"
 	"github.com/tagwarden/tagwarden/handler/memstore"
 	"github.com/tagwarden/tagwarden/policy"
 )
@@ -44,69 +44,12 @@ func testEngine(tb testing.TB) *policy.Engine {
 	return testPolicies.e
 }
 
-// logBuffer collects log lines; logrus serialises writes.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// entries decodes the JSON log lines.
-func (b *logBuffer) entries(t *testing.T) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line is not JSON: %q", line)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-// keyDecisions counts the key decision entries per key id.
-func (b *logBuffer) keyDecisions(t *testing.T) map[string]int {
-	t.Helper()
-	n := map[string]int{}
-	for _, e := range b.entries(t) {
-		if _, ok := e["outcome"]; ok {
-			n[e["key_id"].(string)]++
-		}
-	}
-	return n
-}
-
-// jsonLogger logs JSON lines, from level up, into a buffer.
-func jsonLogger(level logrus.Level) (*logrus.Logger, *logBuffer) {
-	logs := &logBuffer{}
-	log := logrus.New()
-	log.SetOutput(logs)
-	log.SetFormatter(&logrus.JSONFormatter{})
-	log.SetLevel(level)
-	return log, logs
-}
-
 // newHandler builds a handler on the test policies, logging JSON at debug
 // level into the buffer it returns; Concurrency 4 and testContinuationKey
 // unless cfg says otherwise.
-func newHandler(t *testing.T, cfg handler.Config) (*handler.Handler, *logBuffer) {
+func newHandler(t *testing.T, cfg handler.Config) (*handler.Handler, *handlertest.LogBuffer) {
 	t.Helper()
-	log, logs := jsonLogger(logrus.DebugLevel)
+	log, logs := handlertest.JSONLogger(logrus.DebugLevel)
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = 4
 	}
@@ -179,24 +122,6 @@ func newStore(n, pageSize int) *memstore.Store {
 // ptr returns a pointer to v.
 func ptr[T any](v T) *T { return &v }
 
-// counts shows a report's counts, error and continuation, not its keys.
-func counts(r handler.Report) string {
-	return fmt.Sprintf("scanned %d compliant %d changed %d planned %d violating %d failed %d skipped %d; error %q; reason %q; continuation %t",
-		r.Scanned, r.Compliant, r.Changed, r.Planned, r.Violating, r.Failed, r.Skipped, r.Error, r.Reason, r.Continuation != "")
-}
-
-// checkCounts checks that every scanned key counts once.
-func checkCounts(t *testing.T, r handler.Report) {
-	t.Helper()
-	sum := r.Compliant + r.Changed + r.Planned + r.Violating + r.Failed + r.Skipped
-	if sum != r.Scanned {
-		t.Errorf("outcome counts add to %d, scanned %d: %s", sum, r.Scanned, counts(r))
-	}
-	if got, want := len(r.Keys), r.Scanned-r.Compliant; got != want {
-		t.Errorf("report lists %d keys, want %d (every key not compliant)", got, want)
-	}
-}
-
 // finalCheck re-evaluates every key's final tags: each key is compliant or
 // reported with an outcome other than changed.
 func finalCheck(t *testing.T, s *memstore.Store, reported map[string]handler.KeyReport) {
@@ -217,15 +142,6 @@ func finalCheck(t *testing.T, s *memstore.Store, reported map[string]handler.Key
 			}
 		}
 	}
-}
-
-// byID indexes key reports by key id.
-func byID(keys []handler.KeyReport) map[string]handler.KeyReport {
-	m := map[string]handler.KeyReport{}
-	for _, k := range keys {
-		m[k.KeyID] = k
-	}
-	return m
 }
 
 // resumeAll runs a request and every continuation until done.

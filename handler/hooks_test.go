@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/handler/handlertest"
 	"github.com/tagwarden/tagwarden/handler/memstore"
 )
 
@@ -77,7 +78,7 @@ func TestOnKey(t *testing.T) {
 	}
 	first := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep})
 	if first.Continuation == "" || first.Scanned == n {
-		t.Fatalf("denied sweep: %s", counts(first))
+		t.Fatalf("denied sweep: %s", handlertest.Counts(first))
 	}
 	if diff := cmp.Diff(outcomes(first), c.take()); diff != "" {
 		t.Errorf("denied sweep: OnKey calls differ from the report (-report +calls):\n%s", diff)
@@ -99,7 +100,7 @@ func TestOnKeyPanics(t *testing.T) {
 	h, logs := newHandler(t, handler.Config{OnKey: func(handler.Outcome) { panic("hook") }})
 	rep := h.Handle(context.Background(), newStore(40, 10), handler.Request{Mode: handler.ModeSweep})
 	if rep.Scanned != 40 || rep.Error != "" || rep.Continuation != "" {
-		t.Errorf("sweep with a panicking OnKey: %s", counts(rep))
+		t.Errorf("sweep with a panicking OnKey: %s", handlertest.Counts(rep))
 	}
 	if got := strings.Count(logs.String(), "OnKey hook panicked"); got != 40 {
 		t.Errorf("%d log entries of the hook's panic, want 40", got)

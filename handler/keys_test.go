@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/handler/handlertest"
 	"github.com/tagwarden/tagwarden/handler/memstore"
 	"github.com/tagwarden/tagwarden/policy"
 )
@@ -84,7 +85,7 @@ func TestKeys(t *testing.T) {
 			}
 			h, _ := newHandler(t, handler.Config{KeyRetries: 2, KeyRetryDelay: time.Millisecond, KeyRetryMaxDelay: 2 * time.Millisecond})
 			rep := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeKeys, KeyIDs: tt.ids, DryRun: &tt.dry})
-			checkCounts(t, rep)
+			handlertest.CheckCounts(t, rep)
 			if rep.Error != tt.wantErr {
 				t.Errorf("error %q, want %q", rep.Error, tt.wantErr)
 			}
@@ -112,12 +113,12 @@ func TestKeysDeadlineDuringRetries(t *testing.T) {
 	defer cancel()
 	rep := h.Handle(ctx, s, handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{"late", keyID(3)}})
 	if rep.Continuation == "" || rep.Scanned != 1 || rep.Changed != 1 {
-		t.Fatalf("want key-00003 changed and the missing key in the continuation: %s", counts(rep))
+		t.Fatalf("want key-00003 changed and the missing key in the continuation: %s", handlertest.Counts(rep))
 	}
 	s.Put(policy.Key{ID: "late", State: policy.StateEnabled}, map[string]string{"owner": "x", "env": "dev", "cost-center": "c"})
 	next := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeKeys, Continuation: rep.Continuation})
 	if next.Continuation != "" || next.Scanned != 1 || next.Compliant != 1 || next.Error != "" {
-		t.Errorf("resumed key request: %s", counts(next))
+		t.Errorf("resumed key request: %s", handlertest.Counts(next))
 	}
 }
 
@@ -132,11 +133,11 @@ func TestKeyEventNotVisible(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 			defer cancel()
 			rep := h.Handle(ctx, s, handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{"late", keyID(3)}, Trigger: trigger})
-			checkCounts(t, rep)
+			handlertest.CheckCounts(t, rep)
 			if rep.Continuation != "" || rep.Scanned != 2 || rep.Changed != 1 || rep.Skipped != 1 || rep.Error != "" {
-				t.Fatalf("want key-00003 changed, the missing key skipped and no continuation: %s", counts(rep))
+				t.Fatalf("want key-00003 changed, the missing key skipped and no continuation: %s", handlertest.Counts(rep))
 			}
-			late := byID(rep.Keys)["late"]
+			late := handlertest.ByID(rep.Keys)["late"]
 			if late.Outcome != handler.OutcomeSkipped || !strings.Contains(late.Reason, "the next sweep checks it") {
 				t.Errorf("the key not visible: %+v, want skipped with the reason", late)
 			}
@@ -196,9 +197,9 @@ func TestKeyEventOverflow(t *testing.T) {
 	}
 	h, _ := newHandler(t, handler.Config{KeyRetries: 0})
 	rep := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeKeys, KeyIDs: ids, Trigger: "eventgrid"})
-	checkCounts(t, rep)
+	handlertest.CheckCounts(t, rep)
 	if rep.Scanned != n || rep.Error != "" || rep.Continuation != "" {
-		t.Fatalf("event of %d keys: %s, want every key reported", n, counts(rep))
+		t.Fatalf("event of %d keys: %s, want every key reported", n, handlertest.Counts(rep))
 	}
 	over := 0
 	for _, kr := range rep.Keys {
@@ -211,6 +212,6 @@ func TestKeyEventOverflow(t *testing.T) {
 	}
 	manual := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeKeys, KeyIDs: ids, Trigger: "manual"})
 	if manual.ErrorKind != handler.KindInvalidRequest || manual.Scanned != 0 {
-		t.Errorf("manual check of %d keys: %s (%s), want invalid_request", n, counts(manual), manual.ErrorKind)
+		t.Errorf("manual check of %d keys: %s (%s), want invalid_request", n, handlertest.Counts(manual), manual.ErrorKind)
 	}
 }

@@ -24,7 +24,7 @@ func (r *run) record(kr KeyReport) {
 	default:
 		rep.Failed++
 	}
-	if kr.Outcome != OutcomeCompliant {
+	if kr.listed() {
 		rep.Keys = append(rep.Keys, kr)
 	}
 	r.logKey(kr)
@@ -61,6 +61,26 @@ func (r *run) logKey(kr KeyReport) {
 		}
 		fields["policy"] = strings.Join(pols, ",")
 		fields["violations"] = len(kr.Violations)
+		due := ""
+		for _, v := range kr.Violations {
+			if v.Due != "" && (due == "" || v.Due < due) {
+				due = v.Due
+			}
+		}
+		if due != "" {
+			fields["due"] = due // the earliest fix held back by a grace period
+		}
+	}
+	if len(kr.Exemptions) > 0 {
+		var xs []string
+		for _, x := range kr.Exemptions {
+			if !x.Expired {
+				xs = append(xs, x.Entry)
+			}
+		}
+		if len(xs) > 0 {
+			fields["exempted_by"] = strings.Join(xs, ",")
+		}
 	}
 	if kr.Error != "" {
 		fields["error"] = kr.Error

@@ -84,8 +84,19 @@ type KeyReport struct {
 	Create     []policy.Tag       `json:"create,omitempty"`
 	Delete     []policy.Tag       `json:"delete,omitempty"`
 	Violations []policy.Violation `json:"violations,omitempty"`
-	Error      string             `json:"error,omitempty"`
-	Reason     string             `json:"reason,omitempty"`
+	// Exemptions lists the entries of the exemptions file that name the
+	// key, expired ones included: a key an entry names is listed in the
+	// report even when compliant, so that a sweep shows what each entry
+	// exempts (and which entries exempt nothing).
+	Exemptions []policy.ExemptionMatch `json:"exemptions,omitempty"`
+	Error      string                  `json:"error,omitempty"`
+	Reason     string                  `json:"reason,omitempty"`
+}
+
+// listed reports whether a key's entry goes in Report.Keys: a key that is
+// not compliant, or that an exemption entry names.
+func (kr KeyReport) listed() bool {
+	return kr.Outcome != OutcomeCompliant || len(kr.Exemptions) > 0
 }
 
 // Report is the result of one request.
@@ -106,8 +117,9 @@ type Report struct {
 	Violating int `json:"violating"`
 	Failed    int `json:"failed"`
 	Skipped   int `json:"skipped"`
-	// Keys lists every key that was not compliant: changed or planned, with
-	// violations, failed, or skipped.
+	// Keys lists every key that was not compliant (changed or planned, with
+	// violations, failed, or skipped), and every compliant key an exemption
+	// entry names.
 	Keys []KeyReport `json:"keys"`
 	// Deferred counts keys decided by this request whose entries did not
 	// fit in the report (Config.MaxReportBytes): they are in the

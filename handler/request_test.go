@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/handler/handlertest"
 	"github.com/tagwarden/tagwarden/handler/memstore"
 )
 
@@ -23,7 +24,7 @@ func TestRequestErrors(t *testing.T) {
 		hm, _ := newHandler(t, handler.Config{MaxReportKeys: 1, Concurrency: 1})
 		rep := hm.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep})
 		if rep.Continuation == "" {
-			t.Fatalf("no continuation from a full report: %s", counts(rep))
+			t.Fatalf("no continuation from a full report: %s", handlertest.Counts(rep))
 		}
 		return rep.Continuation
 	}()
@@ -86,7 +87,7 @@ func TestRequestErrors(t *testing.T) {
 	// The foreign token: from another deployment, refused whatever the request.
 	rep := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true), Continuation: foreignTok})
 	if foreignTok == "" || rep.ErrorKind != handler.KindInvalidContinuation || rep.Scanned != 0 {
-		t.Errorf("token of another deployment: %s (%s)", counts(rep), rep.ErrorKind)
+		t.Errorf("token of another deployment: %s (%s)", handlertest.Counts(rep), rep.ErrorKind)
 	}
 }
 
@@ -103,7 +104,7 @@ func TestNoTimeToWork(t *testing.T) {
 	defer cancel()
 	rep := h.Handle(ctx, s, handler.Request{Mode: handler.ModeSweep})
 	if rep.Scanned != 0 || rep.Continuation != "" || rep.ErrorKind != handler.KindNoTime || !strings.Contains(rep.Error, "no time to work") {
-		t.Fatalf("got %s (%s), want no work, a no_time error and no continuation", counts(rep), rep.ErrorKind)
+		t.Fatalf("got %s (%s), want no work, a no_time error and no continuation", handlertest.Counts(rep), rep.ErrorKind)
 	}
 	// Resumed from a real continuation, an invocation with no time does not
 	// hand the token back either.
@@ -115,12 +116,12 @@ func TestNoTimeToWork(t *testing.T) {
 	defer cancel2()
 	again := h.Handle(ctx2, s, handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true), Continuation: tok})
 	if tok == "" || again.Continuation != "" || again.ErrorKind != handler.KindNoTime {
-		t.Errorf("resumed with no time: %s (%s), want a no_time error and no continuation", counts(again), again.ErrorKind)
+		t.Errorf("resumed with no time: %s (%s), want a no_time error and no continuation", handlertest.Counts(again), again.ErrorKind)
 	}
 	h2, _ := newHandler(t, handler.Config{})
 	next := h2.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep})
 	if next.Scanned != 20 || next.Continuation != "" {
-		t.Errorf("the same request with time: %s", counts(next))
+		t.Errorf("the same request with time: %s", handlertest.Counts(next))
 	}
 }
 
@@ -147,16 +148,16 @@ func TestCancelled(t *testing.T) {
 	// A manual check: nothing done, no continuation, an error saying so.
 	rep := h.Handle(ctx, s, handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{keyID(3)}, Reason: "manual"})
 	if rep.Scanned != 0 || rep.Continuation != "" || rep.ErrorKind != handler.KindNoTime || rep.Reason != "manual; cancelled" {
-		t.Fatalf("cancelled request: %s (%s)", counts(rep), rep.ErrorKind)
+		t.Fatalf("cancelled request: %s (%s)", handlertest.Counts(rep), rep.ErrorKind)
 	}
 	// A key event: nobody follows a continuation, so the key is reported
 	// skipped with the reason.
 	ev := h.Handle(ctx, s, handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{keyID(3)}, Trigger: "cts", Reason: "cts createKey"})
 	if ev.Scanned != 1 || ev.Skipped != 1 || ev.Continuation != "" || len(ev.Keys) != 1 || !strings.Contains(ev.Keys[0].Reason, "not decided before the deadline") {
-		t.Fatalf("cancelled key event: %s %+v", counts(ev), ev.Keys)
+		t.Fatalf("cancelled key event: %s %+v", handlertest.Counts(ev), ev.Keys)
 	}
 	next := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeKeys, KeyIDs: []string{keyID(3)}})
 	if next.Changed != 1 || next.Continuation != "" {
-		t.Errorf("sent again: %s", counts(next))
+		t.Errorf("sent again: %s", handlertest.Counts(next))
 	}
 }

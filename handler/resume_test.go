@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/handler/handlertest"
 	"github.com/tagwarden/tagwarden/handler/memstore"
 )
 
@@ -35,7 +36,7 @@ func TestSweepResumedEqualsUncut(t *testing.T) {
 			h, _ := newHandler(t, handler.Config{Concurrency: 3, Margin: 10 * time.Millisecond})
 			uncut := h.Handle(context.Background(), uncutStore, handler.Request{Mode: handler.ModeSweep, DryRun: &dry})
 			if uncut.Continuation != "" || uncut.Scanned != n {
-				t.Fatalf("uncut sweep: %s", counts(uncut))
+				t.Fatalf("uncut sweep: %s", handlertest.Counts(uncut))
 			}
 
 			// Every call takes a millisecond: a 25ms invocation does a few keys.
@@ -51,7 +52,7 @@ func TestSweepResumedEqualsUncut(t *testing.T) {
 			var keys []handler.KeyReport
 			total := handler.Report{}
 			for i, r := range reps {
-				checkCounts(t, r)
+				handlertest.CheckCounts(t, r)
 				if r.Continuation != "" && r.Reason == "" {
 					t.Errorf("report %d has a continuation but no reason", i)
 				}
@@ -64,7 +65,7 @@ func TestSweepResumedEqualsUncut(t *testing.T) {
 				total.Skipped += r.Skipped
 				total.Failed += r.Failed
 			}
-			if diff := cmp.Diff(byID(uncut.Keys), byID(keys)); diff != "" {
+			if diff := cmp.Diff(handlertest.ByID(uncut.Keys), handlertest.ByID(keys)); diff != "" {
 				t.Errorf("resumed sweep differs from the uncut one (-uncut +resumed):\n%s", diff)
 			}
 			if len(keys) != len(uncut.Keys) {
@@ -83,7 +84,7 @@ func TestSweepResumedEqualsUncut(t *testing.T) {
 			if diff := cmp.Diff(want, got, opts); diff != "" {
 				t.Errorf("counts (-uncut +resumed):\n%s", diff)
 			}
-			decisions := logs.keyDecisions(t)
+			decisions := logs.KeyDecisions(t)
 			for i := range n {
 				if c := decisions[keyID(i)]; c != 1 {
 					t.Errorf("key %s processed %d times, want exactly once", keyID(i), c)
@@ -112,7 +113,7 @@ func TestDeniedStopsAndResumes(t *testing.T) {
 	}
 	h, logs := newHandler(t, handler.Config{Concurrency: 4})
 	first := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep})
-	checkCounts(t, first)
+	handlertest.CheckCounts(t, first)
 	if first.Continuation == "" || !strings.Contains(first.Error, "access denied") || first.Failed != 0 {
 		t.Fatalf("denied sweep: error %q, failed %d, continuation %q", first.Error, first.Failed, first.Continuation)
 	}
@@ -126,9 +127,9 @@ func TestDeniedStopsAndResumes(t *testing.T) {
 	for _, r := range all {
 		keys = append(keys, r.Keys...)
 	}
-	finalCheck(t, s, byID(keys))
+	finalCheck(t, s, handlertest.ByID(keys))
 	for i := range n {
-		if c := logs.keyDecisions(t)[keyID(i)]; c != 1 {
+		if c := logs.KeyDecisions(t)[keyID(i)]; c != 1 {
 			t.Errorf("key %s decided %d times, want once", keyID(i), c)
 		}
 	}
@@ -184,7 +185,7 @@ func TestListingErrorAndRepeats(t *testing.T) {
 	h, logs := newHandler(t, handler.Config{})
 	first := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep})
 	if first.Continuation == "" || !strings.Contains(first.Error, "list keys") || first.Scanned != 10 {
-		t.Fatalf("listing error: %s", counts(first))
+		t.Fatalf("listing error: %s", handlertest.Counts(first))
 	}
 	reps := resumeAll(t, h, s, handler.Request{Mode: handler.ModeSweep, Continuation: first.Continuation}, time.Minute)
 	scanned := first.Scanned
@@ -195,7 +196,7 @@ func TestListingErrorAndRepeats(t *testing.T) {
 		t.Errorf("%d keys scanned, want %d", scanned, n)
 	}
 	for i := range n {
-		if c := logs.keyDecisions(t)[keyID(i)]; c != 1 {
+		if c := logs.KeyDecisions(t)[keyID(i)]; c != 1 {
 			t.Errorf("key %s decided %d times, want once", keyID(i), c)
 		}
 	}
@@ -235,14 +236,14 @@ func TestResumeAfterLastDoneKeyDeleted(t *testing.T) {
 	h, logs := newHandler(t, handler.Config{})
 	first := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep})
 	if first.Scanned != 20 || first.Continuation == "" {
-		t.Fatalf("cut sweep: %s, want 2 pages done", counts(first))
+		t.Fatalf("cut sweep: %s, want 2 pages done", handlertest.Counts(first))
 	}
 	s.Delete(keyID(19)) // the last key of page 2: keys from 20 on move up
 	next := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep, Continuation: first.Continuation})
 	if next.Continuation != "" || next.Scanned != n-20 {
-		t.Errorf("resumed: %s, want the %d keys left", counts(next), n-20)
+		t.Errorf("resumed: %s, want the %d keys left", handlertest.Counts(next), n-20)
 	}
-	dec := logs.keyDecisions(t)
+	dec := logs.KeyDecisions(t)
 	for i := range n {
 		if c := dec[keyID(i)]; c != 1 {
 			t.Errorf("key %s decided %d times, want once", keyID(i), c)

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/handler/handlertest"
 	"github.com/tagwarden/tagwarden/handler/memstore"
 	"github.com/tagwarden/tagwarden/policy"
 )
@@ -25,7 +26,7 @@ func TestSweep(t *testing.T) {
 	h, logs := newHandler(t, handler.Config{Concurrency: 4})
 
 	dry := h.Handle(ctx, s, handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true), Trigger: "test"})
-	checkCounts(t, dry)
+	handlertest.CheckCounts(t, dry)
 	if dry.Error != "" || dry.Continuation != "" || !dry.DryRun {
 		t.Fatalf("dry run: error %q, continuation %q, dry_run %t", dry.Error, dry.Continuation, dry.DryRun)
 	}
@@ -33,7 +34,7 @@ func TestSweep(t *testing.T) {
 		t.Fatalf("dry run wrote: %+v", st)
 	}
 	if dry.Scanned != n || dry.Changed != 0 || dry.Planned != 5*n/10 || dry.Skipped != 2*n/10 || dry.Violating != n/10 {
-		t.Errorf("dry run counts: %s", counts(dry))
+		t.Errorf("dry run counts: %s", handlertest.Counts(dry))
 	}
 	if dry.RequestID != "req-1" || dry.Mode != handler.ModeSweep || dry.Trigger != "test" {
 		t.Errorf("dry run header: %+v", dry)
@@ -43,12 +44,12 @@ func TestSweep(t *testing.T) {
 	}
 
 	real := h.Handle(ctx, s, handler.Request{Mode: handler.ModeSweep})
-	checkCounts(t, real)
+	handlertest.CheckCounts(t, real)
 	if real.Changed != dry.Planned || real.Planned != 0 || real.Failed != 0 {
 		t.Errorf("real run counts: changed %d planned %d failed %d, want changed %d", real.Changed, real.Planned, real.Failed, dry.Planned)
 	}
 	// The dry run's plan is exactly what the real run wrote.
-	planned := byID(dry.Keys)
+	planned := handlertest.ByID(dry.Keys)
 	for _, kr := range real.Keys {
 		p := planned[kr.KeyID]
 		if p.Outcome == handler.OutcomePlanned {
@@ -67,7 +68,7 @@ func TestSweep(t *testing.T) {
 	if len(real.Keys) != len(dry.Keys) {
 		t.Errorf("real run reports %d keys, dry run %d", len(real.Keys), len(dry.Keys))
 	}
-	finalCheck(t, s, byID(real.Keys))
+	finalCheck(t, s, handlertest.ByID(real.Keys))
 
 	want := map[int]handler.KeyReport{
 		kindDefault:       {Outcome: handler.OutcomeSkipped, Reason: "default key: a service's default key cannot be tagged"},
@@ -79,7 +80,7 @@ func TestSweep(t *testing.T) {
 		kindHidden:        {Outcome: handler.OutcomeChanged, Create: []policy.Tag{{Key: "owner", Value: "unassigned"}}},
 		kindNoCost:        {Outcome: handler.OutcomeViolation},
 	}
-	got := byID(real.Keys)
+	got := handlertest.ByID(real.Keys)
 	for kind, w := range want {
 		kr := got[keyID(10+kind)]
 		kr.KeyID, kr.Alias, kr.Violations = "", "", nil
@@ -93,14 +94,14 @@ func TestSweep(t *testing.T) {
 
 	s.ResetStats()
 	again := h.Handle(ctx, s, handler.Request{Mode: handler.ModeSweep})
-	checkCounts(t, again)
+	handlertest.CheckCounts(t, again)
 	if st := s.Stats(); st.Writes != 0 || again.Changed != 0 {
 		t.Errorf("second sweep wrote %d times, changed %d keys; want none", st.Writes, again.Changed)
 	}
 
 	// One decision entry per key and run, each with the request id; a summary per run.
 	var summaries int
-	for _, e := range logs.entries(t) {
+	for _, e := range logs.Entries(t) {
 		if e["request_id"] != "req-1" {
 			t.Fatalf("log entry without the request id: %v", e)
 		}
@@ -108,7 +109,7 @@ func TestSweep(t *testing.T) {
 			summaries++
 		}
 	}
-	for id, c := range logs.keyDecisions(t) {
+	for id, c := range logs.KeyDecisions(t) {
 		if c != 3 {
 			t.Errorf("key %s has %d decision entries over 3 runs, want 3", id, c)
 		}
@@ -135,8 +136,8 @@ func TestFailuresDoNotStopTheSweep(t *testing.T) {
 	}
 	h, logs := newHandler(t, handler.Config{})
 	rep := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep})
-	checkCounts(t, rep)
-	got := byID(rep.Keys)
+	handlertest.CheckCounts(t, rep)
+	got := handlertest.ByID(rep.Keys)
 	if kr := got[failing]; kr.Outcome != handler.OutcomeFailed || !strings.Contains(kr.Error, "create 1 tags") || !strings.Contains(kr.Error, "transient") {
 		t.Errorf("failing key: %+v", kr)
 	}
@@ -147,7 +148,7 @@ func TestFailuresDoNotStopTheSweep(t *testing.T) {
 		t.Errorf("deleted key: %+v", kr)
 	}
 	if rep.Failed != 2 || rep.Skipped != 21 || rep.Changed != 50-3 || rep.Scanned != n || rep.Error != "" {
-		t.Errorf("counts: %s", counts(rep))
+		t.Errorf("counts: %s", handlertest.Counts(rep))
 	}
 	if !strings.Contains(logs.String(), `"msg":"key failed"`) {
 		t.Error("no log entry for the failed keys")
@@ -169,7 +170,7 @@ func TestReportCap(t *testing.T) {
 	listed := map[string]int{}
 	scanned := 0
 	for i, rep := range reps {
-		checkCounts(t, rep)
+		handlertest.CheckCounts(t, rep)
 		if rep.Error != "" {
 			t.Errorf("report %d: error %q", i, rep.Error)
 		}
@@ -192,7 +193,7 @@ func TestReportCap(t *testing.T) {
 			t.Errorf("key %s listed in %d reports, want 1", id, c)
 		}
 	}
-	for id, c := range logs.keyDecisions(t) {
+	for id, c := range logs.KeyDecisions(t) {
 		if c != 1 {
 			t.Errorf("key %s decided %d times, want 1", id, c)
 		}
@@ -201,7 +202,7 @@ func TestReportCap(t *testing.T) {
 	hu, _ := newHandler(t, handler.Config{})
 	full := hu.Handle(context.Background(), uncapped, handler.Request{Mode: handler.ModeSweep})
 	if full.Continuation != "" || len(full.Keys) != len(listed) {
-		t.Fatalf("uncapped sweep: %s, %d keys listed; capped sweeps listed %d", counts(full), len(full.Keys), len(listed))
+		t.Fatalf("uncapped sweep: %s, %d keys listed; capped sweeps listed %d", handlertest.Counts(full), len(full.Keys), len(listed))
 	}
 	for _, k := range uncapped.Keys() {
 		want, _ := uncapped.TagsOf(k.ID)

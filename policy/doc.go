@@ -20,7 +20,13 @@
 //     default keys are never changed;
 //   - policies that disagree on a tag are a conflict, reported and not
 //     written, unless one has a higher priority;
-//   - evaluating the planned result again plans nothing (convergence).
+//   - evaluating the planned result again plans nothing (convergence);
+//   - a rule with a grace period writes nothing but its mark in the
+//     reserved tag DueTag until the mark is due, and the mark of a rule no
+//     longer violated is removed; only an engine with such a rule touches
+//     DueTag;
+//   - a key named by an entry of the exemptions file (ExemptionsFile) is
+//     skipped by its policies until the entry's date.
 //
 // Decision.Batches groups the changes into BatchCreateKmsTags calls of at
 // most Limits.MaxBatch tags.

@@ -28,6 +28,15 @@ func TestDocsExamples(t *testing.T) {
 				t.Errorf("test case block %d of docs/policies.md does not decode:\n%v", i+1, err)
 			}
 			continue
+		case strings.HasPrefix(text, "exemptions:"):
+			fsys := fstest.MapFS{
+				"p.yaml":              {Data: []byte("policies:\n  - name: cost-center\n    rules: [{require: cost-center}]\n")},
+				policy.ExemptionsFile: {Data: []byte(text)},
+			}
+			if _, err := policy.Load(fsys, policy.Options{}); err != nil {
+				t.Errorf("exemptions block %d of docs/policies.md does not load:\n%v", i+1, err)
+			}
+			continue
 		case strings.HasPrefix(text, "policies:"):
 		case strings.HasPrefix(text, "- "):
 			var ind strings.Builder

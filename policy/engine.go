@@ -21,14 +21,17 @@ const maxRounds = 16
 // Engine holds compiled policies and plans the tag changes for keys. It is
 // safe for concurrent use; build it once with Load and share it.
 type Engine struct {
-	policies []*compiled
-	limits   Limits
-	digest   string
-	pool     sync.Pool // *state
+	policies   []*compiled
+	limits     Limits
+	digest     string
+	grace      bool // a rule has a grace period: the engine keeps DueTag
+	exemptions []*exemption
+	warnings   LoadErrors
+	pool       sync.Pool // *state
 }
 
 func newEngine(ps []*compiled, l Limits, digest string) *Engine {
-	e := &Engine{policies: slices.Clone(ps), limits: l, digest: digest}
+	e := &Engine{policies: slices.Clone(ps), limits: l, digest: digest, grace: hasGrace(ps)}
 	for i, p := range e.policies {
 		c := *p
 		c.index = i
@@ -57,6 +60,16 @@ type PolicyInfo struct {
 	Priority    int      `json:"priority"`
 	Enforce     bool     `json:"enforce"`
 	Rules       []string `json:"rules"` // each rule's short form, as in Violation.Rule
+	// Grace lists the rules with a grace period.
+	Grace []RuleGrace `json:"grace,omitempty"`
+}
+
+// RuleGrace is a rule's grace period.
+type RuleGrace struct {
+	Rule  string `json:"rule"`  // as in Violation.Rule
+	Grace string `json:"grace"` // e.g. "7d" or "36h0m0s"
+	// ID is the rule's id in the due tag (DueTag): three characters.
+	ID string `json:"id"`
 }
 
 // Policies describes the loaded policies, in file order.
@@ -66,6 +79,9 @@ func (e *Engine) Policies() []PolicyInfo {
 		out[i] = PolicyInfo{Name: p.name, Description: p.description, File: p.file, Line: p.line, Priority: p.priority, Enforce: p.enforce}
 		for _, r := range p.rules {
 			out[i].Rules = append(out[i].Rules, r.label)
+			if r.grace > 0 {
+				out[i].Grace = append(out[i].Grace, RuleGrace{Rule: r.label, Grace: formatGrace(r.grace), ID: r.graceID})
+			}
 		}
 	}
 	return out
@@ -89,7 +105,9 @@ func (e *Engine) Subset(names ...string) (*Engine, error) {
 	for _, p := range ps {
 		fmt.Fprintf(h, "%q\n", p.name)
 	}
-	return newEngine(ps, e.limits, hex.EncodeToString(h.Sum(nil))), nil
+	sub := newEngine(ps, e.limits, hex.EncodeToString(h.Sum(nil)))
+	sub.exemptions, sub.warnings = e.exemptions, e.warnings
+	return sub, nil
 }
 
 // fixKind is what a violated rule proposes for its tag.
@@ -114,8 +132,9 @@ type item struct {
 	problem  string // set for expression failures; otherwise described lazily
 	fix      fixKind
 	value    string
-	reason   string // why the violation is not remediated
-	later    bool   // first seen after the first round
+	reason   string    // why the violation is not remediated
+	later    bool      // first seen after the first round
+	due      time.Time // in a grace period: when the fix is due
 }
 
 // appendDescription appends what is wrong, for a violated item. Messages
@@ -189,6 +208,11 @@ type state struct {
 	changes  []change
 	work     map[string]string
 	checks   int // rules checked against the key, every round: see EvaluateCounted
+
+	skip    []bool               // by policy index: exempted by an exemptions entry; nil = none
+	marks   map[string]time.Time // the due tag's marks, by grace id
+	extra   int                  // tags the rules do not see (the due tag) counted in the tag limit
+	limited bool                 // limitTags left a new tag out
 }
 
 func (e *Engine) get() *state {
@@ -208,6 +232,7 @@ func (e *Engine) put(st *state) {
 	st.keyRules = st.keyRules[:0]
 	st.changes = st.changes[:0]
 	st.checks = 0
+	st.skip, st.marks, st.extra, st.limited = nil, nil, 0, false
 	e.pool.Put(st)
 }
 
@@ -240,8 +265,119 @@ func (e *Engine) EvaluateCounted(k Key, tags map[string]string, now time.Time) (
 	return d, st.checks
 }
 
+// plan evaluates one key: exemption entries, the due tag, then the rounds.
 func (e *Engine) plan(st *state, k Key, tags map[string]string, now time.Time) Decision {
-	d := Decision{KeyID: k.ID}
+	var xs []ExemptionMatch
+	if len(e.exemptions) > 0 {
+		xs = e.selectExemptions(st, &k, now)
+	}
+	dueVal, hasDue := tags[DueTag]
+	if hasDue {
+		// Reserved: the rules do not see it, but it takes a tag slot.
+		tags = maps.Clone(tags)
+		delete(tags, DueTag)
+		st.extra = 1
+	}
+	if !e.grace || k.Default {
+		d, _ := e.planRounds(st, k, tags, now, nil)
+		d.Exemptions = xs
+		return d
+	}
+	g := &graceRun{had: hasDue, old: dueVal}
+	if hasDue {
+		st.marks, g.bad = parseDue(dueVal)
+	}
+	d, ok := e.planRounds(st, k, tags, now, g)
+	if ok && hasDue && !g.want && st.limited && e.undeletable(DueTag, dueVal) == "" {
+		// The plan frees the due tag's slot, which a new tag it left
+		// out could take: plan again without counting it, unless that
+		// plan needs the due tag after all (then keep it as it is).
+		st.extra = 0
+		g2 := &graceRun{had: hasDue, old: dueVal, bad: g.bad}
+		if d2, ok2 := e.planRounds(st, k, tags, now, g2); ok2 && !g2.want {
+			d, g = d2, g2
+		} else {
+			g.want, g.value, g.bad = true, dueVal, nil
+		}
+	}
+	if ok {
+		e.dueChange(&d, g)
+	}
+	d.Exemptions = xs
+	return d
+}
+
+// graceRun is the due tag of one evaluation: as found, and as the plan
+// wants it.
+type graceRun struct {
+	had   bool   // the key has the due tag
+	old   string // its value
+	bad   error  // why the value cannot be read (then read as no mark)
+	want  bool   // the plan keeps a due tag
+	value string // with this value
+}
+
+// dueChange adds the due tag's change to d, and reports an unreadable one.
+func (e *Engine) dueChange(d *Decision, g *graceRun) {
+	v := Violation{Policy: GracePolicy, Rule: "due tag", Tag: DueTag, Remediated: true}
+	if g.bad != nil {
+		v.Message = fmt.Sprintf("tag %q has the value %q, which is not a list of due dates (%v): read as no mark", DueTag, g.old, g.bad)
+	}
+	switch {
+	case g.want && (!g.had || g.value != g.old):
+		d.Create = append(d.Create, Tag{Key: DueTag, Value: g.value})
+		slices.SortFunc(d.Create, func(a, b Tag) int { return strings.Compare(a.Key, b.Key) })
+		v.Message += "; rewritten"
+	case !g.want && g.had:
+		if why := e.undeletable(DueTag, g.old); why != "" {
+			v.Remediated = false
+			v.Message += "; " + why
+			break
+		}
+		d.Delete = append(d.Delete, Tag{Key: DueTag, Value: g.old})
+		slices.SortFunc(d.Delete, func(a, b Tag) int { return strings.Compare(a.Key, b.Key) })
+		v.Message += "; deleted"
+	}
+	if g.bad != nil {
+		d.Violations = append(d.Violations, v)
+	}
+}
+
+// GracePolicy is the policy name of the violation that reports an
+// unreadable due tag (DueTag); no policy can have this name.
+const GracePolicy = "(grace)"
+
+// selectExemptions returns the exemption entries that name k, and marks in
+// st the policies the entries that apply at now exempt it from.
+func (e *Engine) selectExemptions(st *state, k *Key, now time.Time) []ExemptionMatch {
+	var out []ExemptionMatch
+	for _, x := range e.exemptions {
+		if !x.selects(k) {
+			continue
+		}
+		out = append(out, x.match(now))
+		if x.Expired(now) {
+			continue
+		}
+		if st.skip == nil {
+			st.skip = make([]bool, len(e.policies))
+		}
+		for _, p := range e.policies {
+			if x.covers(p.name) {
+				st.skip[p.index] = true
+			}
+		}
+	}
+	return out
+}
+
+// planRounds plans a key's changes (the due tag aside) by rounds; with g, it
+// also decides the due tag (g.want, g.value). ok is false when the plan
+// must not touch the due tag (the policies do not settle).
+func (e *Engine) planRounds(st *state, k Key, tags map[string]string, now time.Time, g *graceRun) (d Decision, ok bool) {
+	d = Decision{KeyID: k.ID}
+	st.first = st.first[:0]
+	st.limited = false
 	changed := e.round(st, &k, tags, now, true)
 	for i := range st.items {
 		if st.items[i].violated {
@@ -249,8 +385,11 @@ func (e *Engine) plan(st *state, k Key, tags map[string]string, now time.Time) D
 		}
 	}
 	if !changed {
+		if g != nil {
+			e.marks(st, len(tags), g)
+		}
 		d.Violations = violations(st.first, nil, false)
-		return d
+		return d, true
 	}
 	// Later rounds run on a private copy of the tags.
 	clear(st.work)
@@ -278,9 +417,13 @@ func (e *Engine) plan(st *state, k Key, tags map[string]string, now time.Time) D
 		st.first = slices.DeleteFunc(st.first, func(it item) bool { return it.later })
 		for i := range st.first {
 			st.first[i].reason = "the policies do not reach a stable result for this key: nothing written"
+			st.first[i].due = time.Time{}
 		}
 		d.Violations = violations(st.first, nil, false)
-		return d
+		return d, false
+	}
+	if g != nil {
+		e.marks(st, len(st.work), g)
 	}
 	d.Violations = violations(st.first, st.items, true)
 	creates, deletes := 0, 0
@@ -312,7 +455,72 @@ func (e *Engine) plan(st *state, k Key, tags map[string]string, now time.Time) D
 	}
 	slices.SortFunc(d.Create, func(a, b Tag) int { return strings.Compare(a.Key, b.Key) })
 	slices.SortFunc(d.Delete, func(a, b Tag) int { return strings.Compare(a.Key, b.Key) })
-	return d
+	return d, true
+}
+
+// withhold holds back the fixes of rules in a grace period: a rule with a
+// grace period whose mark in the due tag is missing or not yet due proposes
+// nothing, and its violation says when its fix is due.
+func (e *Engine) withhold(st *state, now time.Time) {
+	for i := range st.items {
+		it := &st.items[i]
+		if it.fix == fixNone || it.rule == nil || it.rule.grace <= 0 || !it.pol.enforce {
+			continue
+		}
+		if m, ok := st.marks[it.rule.graceID]; ok {
+			if !now.Before(m) {
+				continue // due: fixed as without grace
+			}
+			it.due = m
+		} else {
+			it.due = dueDate(now, it.rule.grace)
+		}
+		it.fix = fixNone
+		it.reason = "due " + it.due.Format(DateLayout) + " (grace " + formatGrace(it.rule.grace) + ")"
+	}
+}
+
+// marks decides the due tag once the plan is made: count is the number of
+// tags after the plan, the due tag aside. A rule with a grace period that
+// is still violated keeps its mark; a rule newly held back gets one if it
+// fits (in the tag's value, and, for a new due tag, in a free tag slot):
+// else its violation says the grace period cannot start, and nothing is
+// fixed. Marks of rules no longer violated are dropped.
+func (e *Engine) marks(st *state, count int, g *graceRun) {
+	var keep, add []mark
+	has := func(id string) bool {
+		return slices.ContainsFunc(keep, func(m mark) bool { return m.id == id }) || slices.ContainsFunc(add, func(m mark) bool { return m.id == id })
+	}
+	for i := range st.items { // the final round's
+		it := &st.items[i]
+		if !it.violated || it.rule == nil || it.rule.grace <= 0 || !it.pol.enforce || has(it.rule.graceID) {
+			continue
+		}
+		if m, ok := st.marks[it.rule.graceID]; ok {
+			keep = append(keep, mark{it.rule.graceID, m})
+		} else if !it.due.IsZero() {
+			add = append(add, mark{it.rule.graceID, it.due})
+		}
+	}
+	kept, out := fitDue(keep, add, e.limits.MaxValueLen)
+	why := fmt.Sprintf("cannot start the grace period: the %s tag has no room for another date, so nothing is fixed", DueTag)
+	if len(kept) > 0 && !g.had && count >= e.limits.MaxTags {
+		out, kept = append(out, kept...), nil
+		why = fmt.Sprintf("cannot start the grace period: no free tag slot for the %s tag (the key would have more than %d tags), so nothing is fixed", DueTag, e.limits.MaxTags)
+	}
+	for _, m := range out {
+		for _, items := range [][]item{st.items, st.first} {
+			for i := range items {
+				if it := &items[i]; it.rule != nil && it.rule.graceID == m.id && !it.due.IsZero() {
+					it.due, it.reason = time.Time{}, why
+				}
+			}
+		}
+	}
+	g.want = len(kept) > 0
+	if g.want {
+		g.value = encodeDue(kept)
+	}
 }
 
 // violations builds the reported violations: those of the first round, and
@@ -341,14 +549,18 @@ func violations(first, final []item, planned bool) []Violation {
 		it := &first[i]
 		v := Violation{Policy: it.pol.name, Rule: it.label, Tag: it.tag}
 		reason := it.reason
+		due := it.due
 		if planned && it.pol.enforce {
-			v.Remediated = true
+			v.Remediated, due = true, time.Time{}
 			for j := range final {
 				if final[j].violated && final[j].sameRule(it) {
-					v.Remediated, reason = false, final[j].reason
+					v.Remediated, reason, due = false, final[j].reason, final[j].due
 					break
 				}
 			}
+		}
+		if !v.Remediated && !due.IsZero() {
+			v.Due = due.Format(DateLayout)
 		}
 		b := it.appendDescription(buf[:0])
 		if it.later {
@@ -423,6 +635,9 @@ func (e *Engine) round(st *state, k *Key, tags map[string]string, now time.Time,
 				continue
 			}
 		}
+		if st.skip != nil && st.skip[p.index] {
+			continue // an exemptions entry
+		}
 		if p.exempt != nil {
 			ok, err := st.cond(p.exempt)
 			if err != nil {
@@ -463,6 +678,9 @@ func (e *Engine) round(st *state, k *Key, tags map[string]string, now time.Time,
 			}
 		}
 		return false
+	}
+	if e.grace {
+		e.withhold(st, now)
 	}
 	return e.resolve(st, tags)
 }
@@ -704,7 +922,7 @@ func (e *Engine) resolve(st *state, tags map[string]string) bool {
 // Limits.MaxTags: new tags are added by priority, then by key, while there
 // is room; the rest cannot be remediated.
 func (e *Engine) limitTags(st *state, tags map[string]string) {
-	count, added := len(tags), 0
+	count, added := len(tags)+st.extra, 0
 	for _, c := range st.changes {
 		switch {
 		case c.del && c.present:
@@ -731,6 +949,7 @@ func (e *Engine) limitTags(st *state, tags map[string]string) {
 			kept = append(kept, c)
 			continue
 		}
+		st.limited = true
 		reason := fmt.Sprintf("cannot remediate: the key would have more than %d tags", e.limits.MaxTags)
 		for i := range st.items {
 			if it := &st.items[i]; it.tag == c.tag && it.fix != fixNone && it.pol.enforce {

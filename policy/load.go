@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
@@ -22,6 +23,9 @@ type Options struct {
 	// Limits are the tag rules of the API; zero fields take the values of
 	// DefaultLimits.
 	Limits Limits
+	// Now is the time exemption dates are checked against at load (an
+	// entry already past its date is a warning); zero means time.Now().
+	Now time.Time
 }
 
 // ruleKind is what a rule does.
@@ -70,6 +74,10 @@ type rule struct {
 
 	values    []string // forbid: forbidden values (empty with no pattern = any value)
 	remediate remedy
+
+	grace   time.Duration // 0: fixed at once
+	graceID string        // the rule's id in the due tag, when grace > 0
+	graceAt pos           // where its grace is written
 }
 
 // compiled is one compiled policy.
@@ -84,6 +92,18 @@ type compiled struct {
 	match       *vm.Program // nil = every key
 	exempt      *vm.Program // nil = never exempt
 	rules       []*rule
+}
+
+// hasGrace reports whether any rule of ps has a grace period.
+func hasGrace(ps []*compiled) bool {
+	for _, p := range ps {
+		for _, r := range p.rules {
+			if r.grace > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // LoadDir loads every policy file of a directory: see Load.
@@ -106,11 +126,18 @@ func LoadDir(dir string, opts Options) (*Engine, error) {
 		}
 		return nil, err
 	}
+	for _, w := range e.warnings {
+		w.File = path.Join(dir, w.File)
+	}
+	for _, x := range e.exemptions {
+		x.File = path.Join(dir, x.File)
+	}
 	return e, nil
 }
 
 // PolicyFiles lists the policy files of fsys: every *.yaml and *.yml file
-// at its root except test case files (*_test.yaml, *_test.yml), sorted.
+// at its root except test case files (*_test.yaml, *_test.yml) and the
+// exemptions file (exemptions.yaml or .yml), sorted.
 func PolicyFiles(fsys fs.FS) ([]string, error) {
 	var out []string
 	for _, pat := range []string{"*.yaml", "*.yml"} {
@@ -119,7 +146,7 @@ func PolicyFiles(fsys fs.FS) ([]string, error) {
 			return nil, fmt.Errorf("list policy files: %w", err)
 		}
 		for _, f := range m {
-			if !isTestFile(f) {
+			if !isTestFile(f) && !isExemptionsFile(f) {
 				out = append(out, f)
 			}
 		}
@@ -150,7 +177,10 @@ func Load(fsys fs.FS, opts Options) (*Engine, error) {
 		errs = append(errs, &LoadError{File: ".", Message: "no policy files (*.yaml) found"})
 		return nil, errs
 	}
-	l := &loader{limits: limits, names: map[string]string{}, errs: &errs}
+	l := &loader{limits: limits, names: map[string]string{}, errs: &errs, now: opts.Now}
+	if l.now.IsZero() {
+		l.now = time.Now()
+	}
 	digest := sha256.New()
 	fmt.Fprintf(digest, "limits %+v\n", limits)
 	for _, f := range files {
@@ -166,11 +196,38 @@ func Load(fsys fs.FS, opts Options) (*Engine, error) {
 	if len(errs) == 0 && len(l.policies) == 0 {
 		errs = append(errs, &LoadError{File: ".", Message: "the policy files define no policy"})
 	}
+	l.graceIDs()
+	exemptions := l.exemptionsFile(fsys, digest)
 	if len(errs) > 0 {
 		errs.sort()
 		return nil, errs
 	}
-	return newEngine(l.policies, limits, hex.EncodeToString(digest.Sum(nil))), nil
+	e := newEngine(l.policies, limits, hex.EncodeToString(digest.Sum(nil)))
+	e.exemptions = exemptions
+	l.warnings.sort()
+	e.warnings = l.warnings
+	return e, nil
+}
+
+// graceIDs gives every rule with a grace period its id in the due tag, and
+// reports two such rules with the same id.
+func (l *loader) graceIDs() {
+	seen := map[string]string{}
+	for _, p := range l.policies {
+		for _, r := range p.rules {
+			if r.grace <= 0 {
+				continue
+			}
+			r.graceID = graceID(p.name, r.label)
+			who := fmt.Sprintf("policy %q, rule %q", p.name, r.label)
+			if other, dup := seen[r.graceID]; dup {
+				*l.errs = append(*l.errs, &LoadError{File: p.file, Line: r.graceAt.line, Column: r.graceAt.col,
+					Message: fmt.Sprintf("%s: its id in the %s tag, %q, is the same as that of %s: give one of the rules a name", who, DueTag, r.graceID, other)})
+				continue
+			}
+			seen[r.graceID] = who
+		}
+	}
 }
 
 // loader compiles policy files one after the other.
@@ -179,18 +236,20 @@ type loader struct {
 	names    map[string]string // policy name -> where it is defined
 	policies []*compiled
 	errs     *LoadErrors
+	warnings LoadErrors
+	now      time.Time
 }
 
 var policyNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 var (
 	fileFields   = []string{"policies"}
-	policyFields = []string{"name", "description", "priority", "match", "exempt", "enforce", "rules"}
-	ruleFields   = []string{"name", "when", "require", "forbid", "forbid_key", "default", "value", "allowed", "pattern", "normalize", "values", "remediate"}
+	policyFields = []string{"name", "description", "priority", "match", "exempt", "enforce", "grace", "rules"}
+	ruleFields   = []string{"name", "when", "require", "forbid", "forbid_key", "default", "value", "allowed", "pattern", "normalize", "values", "remediate", "grace"}
 	kindFields   = map[ruleKind][]string{
-		kindRequire:   {"name", "when", "require", "default", "value", "allowed", "pattern", "normalize"},
-		kindForbid:    {"name", "when", "forbid", "values", "pattern", "remediate", "default", "value"},
-		kindForbidKey: {"name", "when", "forbid_key", "remediate"},
+		kindRequire:   {"name", "when", "require", "default", "value", "allowed", "pattern", "normalize", "grace"},
+		kindForbid:    {"name", "when", "forbid", "values", "pattern", "remediate", "default", "value", "grace"},
+		kindForbidKey: {"name", "when", "forbid_key", "remediate", "grace"},
 	}
 	kindNames = map[ruleKind]string{kindRequire: "require", kindForbid: "forbid", kindForbidKey: "forbid_key"}
 )
@@ -269,6 +328,12 @@ func (l *loader) policy(src *source, n *yaml.Node) {
 	if v, ok := f["exempt"]; ok {
 		p.exempt = l.expr(src, v.value, ctx+": exempt", boolExpr)
 	}
+	var grace time.Duration
+	var graceAt pos
+	if v, ok := f["grace"]; ok {
+		grace = l.grace(src, v.value, ctx, p.enforce)
+		graceAt = pos{resolve(v.value).Line, resolve(v.value).Column}
+	}
 	rf, ok := f["rules"]
 	if !ok {
 		src.errorf(n, "%s needs rules", ctx)
@@ -284,16 +349,38 @@ func (l *loader) policy(src *source, n *yaml.Node) {
 		return
 	}
 	for i, rn := range rules.Content {
-		if r := l.rule(src, resolve(rn), fmt.Sprintf("%s, rule %d", ctx, i+1)); r != nil {
+		if r := l.rule(src, resolve(rn), fmt.Sprintf("%s, rule %d", ctx, i+1), p.enforce); r != nil {
 			r.index = i
+			if r.graceAt.line == 0 {
+				r.grace, r.graceAt = grace, graceAt
+			}
 			p.rules = append(p.rules, r)
 		}
 	}
 	l.policies = append(l.policies, p)
 }
 
+// grace reads a grace period (see parseGrace); it is an error in a
+// report-only policy, which changes nothing to give time for.
+func (l *loader) grace(src *source, n *yaml.Node, ctx string, enforce bool) time.Duration {
+	s, ok := src.str(n, ctx+": grace")
+	if !ok {
+		return 0
+	}
+	d, err := parseGrace(s)
+	if err != nil {
+		src.errorf(n, "%s: grace: %v", ctx, err)
+		return 0
+	}
+	if d > 0 && !enforce {
+		src.errorf(n, "%s: grace: a report-only policy (enforce: false) fixes nothing: remove grace", ctx)
+		return 0
+	}
+	return d
+}
+
 // rule compiles one rule; ctx names it in messages.
-func (l *loader) rule(src *source, n *yaml.Node, ctx string) *rule {
+func (l *loader) rule(src *source, n *yaml.Node, ctx string, enforce bool) *rule {
 	f := src.fields(n, "a rule", ruleFields)
 	if f == nil {
 		return nil
@@ -307,6 +394,10 @@ func (l *loader) rule(src *source, n *yaml.Node, ctx string) *rule {
 		return nil
 	}
 	rl.ctx = fmt.Sprintf("%s (%s)", ctx, rl.r.label)
+	if v, ok := f["grace"]; ok {
+		rl.r.grace = l.grace(src, v.value, rl.ctx, enforce)
+		rl.r.graceAt = pos{resolve(v.value).Line, resolve(v.value).Column}
+	}
 	rl.options()
 	rl.normalize()
 	rl.remediate()
@@ -379,6 +470,8 @@ func (rl *ruleLoad) target(ctx string) bool {
 	default:
 		if err := rl.l.limits.CheckKey(target); err != nil {
 			rl.errorf(kf.value, "%s: %s cannot target this tag: %v", ctx, kindNames[r.kind], err)
+		} else if target == DueTag {
+			rl.errorf(kf.value, "%s: %s cannot target %q: it is reserved for the marks of grace periods", ctx, kindNames[r.kind], DueTag)
 		}
 		r.tag = target
 	}

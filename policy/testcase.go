@@ -28,9 +28,14 @@ type TestCase struct {
 	// Event is the key event the case evaluates under (its `event:`); nil
 	// for none, as in a sweep.
 	Event *Event
-	Want  Expectation
+	// Exemptions are the case's exemption entries (its `exemptions:`, in
+	// the form of the exemptions file). A case sees only these, never the
+	// exemptions file of the folder, whose entries expire.
+	Exemptions []Exemption
+	Want       Expectation
 
 	policiesAt [2]int // line and column of the policies list, when given
+	exemptions []*exemption
 }
 
 // Expectation is what a test case expects: the exact tags to create and
@@ -50,6 +55,9 @@ type WantViolation struct {
 	Tag        *string
 	Remediated *bool
 	Message    string
+	// Due is compared when given: the violation's due date (Violation.Due),
+	// "" for none.
+	Due *string
 }
 
 // CaseResult is the outcome of one test case.
@@ -134,6 +142,11 @@ func RunCases(cases []TestCase, e *Engine) ([]CaseResult, error) {
 			}
 			eng = sub
 		}
+		if bad := unknownPolicies(c, eng); len(bad) > 0 {
+			errs = append(errs, bad...)
+			continue
+		}
+		eng = eng.withExemptions(c.exemptions)
 		got := eng.EvaluateEvent(c.Key, c.Tags, c.Now, c.Event)
 		diff := c.Want.Diff(got)
 		out = append(out, CaseResult{File: c.File, Line: c.Line, Name: c.Name, Passed: diff == "", Diff: diff, Got: got})
@@ -142,6 +155,21 @@ func RunCases(cases []TestCase, e *Engine) ([]CaseResult, error) {
 		return nil, errs
 	}
 	return out, nil
+}
+
+// unknownPolicies reports the policies the case's exemption entries name
+// that the engine does not have.
+func unknownPolicies(c TestCase, e *Engine) LoadErrors {
+	var errs LoadErrors
+	for _, x := range c.exemptions {
+		for i, p := range x.Policies {
+			if !slices.ContainsFunc(e.policies, func(cp *compiled) bool { return cp.name == p }) {
+				errs = append(errs, &LoadError{File: c.File, Line: x.policyAt[i].line, Column: x.policyAt[i].col,
+					Message: fmt.Sprintf("case %q: exemption %s: no policy named %q", c.Name, x.Entry, p)})
+			}
+		}
+	}
+	return errs
 }
 
 // Diff describes, one line per difference, how a decision differs from the
@@ -201,6 +229,7 @@ func (wv WantViolation) matches(v Violation) bool {
 	return wv.Policy == v.Policy && wv.Rule == v.Rule &&
 		(wv.Tag == nil || *wv.Tag == v.Tag) &&
 		(wv.Remediated == nil || *wv.Remediated == v.Remediated) &&
+		(wv.Due == nil || *wv.Due == v.Due) &&
 		strings.Contains(v.Message, wv.Message)
 }
 
@@ -213,6 +242,9 @@ func (wv WantViolation) String() string {
 	if wv.Remediated != nil {
 		s += fmt.Sprintf(" remediated=%t", *wv.Remediated)
 	}
+	if wv.Due != nil {
+		s += fmt.Sprintf(" due=%q", *wv.Due)
+	}
 	if wv.Message != "" {
 		s += fmt.Sprintf(" message~%q", wv.Message)
 	}
@@ -221,12 +253,12 @@ func (wv WantViolation) String() string {
 
 var (
 	testFileFields = []string{"policies", "now", "cases"}
-	caseFields     = []string{"name", "policies", "key", "tags", "now", "event", "want"}
+	caseFields     = []string{"name", "policies", "key", "tags", "now", "event", "exemptions", "want"}
 	eventFields    = []string{"operation", "user", "source_ip"}
 	userFields     = []string{"name", "id"}
 	keyFields      = []string{"id", "alias", "state", "spec", "usage", "origin", "created", "default", "description", "enterprise_project", "keystore", "rotation_enabled"}
 	wantFields     = []string{"create", "delete", "violations"}
-	violFields     = []string{"policy", "rule", "tag", "remediated", "message"}
+	violFields     = []string{"policy", "rule", "tag", "remediated", "message", "due"}
 )
 
 func decodeTests(src *source, data []byte) []TestCase {
@@ -310,6 +342,19 @@ func (s *source) testCase(n *yaml.Node, policies []string, policiesAt [2]int, no
 	}
 	if v, ok := f["event"]; ok {
 		c.Event = s.event(v.value)
+	}
+	if v, ok := f["exemptions"]; ok {
+		list := resolve(v.value)
+		if list.Kind != yaml.SequenceNode {
+			s.errorf(list, "exemptions must be a list of entries, not %s", describe(list))
+		} else {
+			for _, xn := range list.Content {
+				if x, ok := s.exemption(resolve(xn)); ok {
+					c.exemptions = append(c.exemptions, x)
+					c.Exemptions = append(c.Exemptions, x.Exemption)
+				}
+			}
+		}
 	}
 	if v, ok := f["want"]; ok {
 		c.Want = s.want(v.value)
@@ -416,6 +461,9 @@ func (s *source) want(n *yaml.Node) Expectation {
 					wv.Remediated = &b
 				case "message":
 					wv.Message, _ = s.str(fl.value, "message")
+				case "due":
+					d, _ := s.str(fl.value, "due")
+					wv.Due = &d
 				}
 			}
 			if wv.Policy == "" || wv.Rule == "" {

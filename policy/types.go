@@ -63,6 +63,10 @@ type Violation struct {
 	// Remediated is true when the planned changes fix this violation; false
 	// for report-only policies, conflicts and values that cannot be written.
 	Remediated bool `json:"remediated"`
+	// Due is set for a violation held back by its rule's grace period: the
+	// date (YYYY-MM-DD, UTC) from which a run fixes it, as recorded in the
+	// due tag (DueTag).
+	Due string `json:"due,omitempty"`
 }
 
 // Decision is the outcome of evaluating every policy against one key: what
@@ -74,6 +78,9 @@ type Decision struct {
 	Create []Tag `json:"create,omitempty"`
 	// Delete holds tags to delete (with their current values), sorted by key.
 	Delete []Tag `json:"delete,omitempty"`
+	// Exemptions lists the entries of the exemptions file that name the
+	// key: those not expired exempt it from their policies.
+	Exemptions []ExemptionMatch `json:"exemptions,omitempty"`
 }
 
 // Compliant reports whether the key breaks no policy.

@@ -4,17 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/sirupsen/logrus"
 
 	"github.com/tagwarden/tagwarden/adapters/awslambda"
 	"github.com/tagwarden/tagwarden/adapters/events"
@@ -134,142 +130,21 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// Keys of the report tests' store, in the order the store lists them.
-var reportKeys = []string{
-	"10000000-0000-4000-8000-000000000001",
-	"10000000-0000-4000-8000-000000000002",
-	"10000000-0000-4000-8000-000000000003",
-	"10000000-0000-4000-8000-000000000004",
-}
-
-// reportFunction returns a Function on an in-memory store of reportKeys
-// (two per listing page, none with an owner: each needs a change under the
-// shipped policies), one key at a time and a margin of 200ms.
-func reportFunction(t *testing.T) (*awslambda.Function, *memstore.Store) {
-	t.Helper()
-	cfg := handler.DefaultConfig()
-	cfg.Concurrency = 1
-	cfg.Margin = 200 * time.Millisecond
+// TestInvokeReportError: a request that fails as a whole reaches Lambda as
+// the invocation's result, its report (error, error_kind and the request id
+// of the Lambda context), not as a function error. What such reports hold,
+// and that their continuations resume, is tested once in package invocation.
+func TestInvokeReportError(t *testing.T) {
 	engine, err := policy.Load(policies.FS, policy.Options{Limits: policy.DefaultLimits()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := memstore.New(memstore.Options{PageSize: 2})
-	for i, id := range reportKeys {
-		store.Put(policy.Key{ID: id, Alias: fmt.Sprintf("app-%d", i+1), State: policy.StateEnabled, Spec: "AES_256",
-			Usage: "ENCRYPT_DECRYPT", Origin: "kms"}, nil)
+	f := &awslambda.Function{
+		Handler:   handler.New(engine, handler.DefaultConfig(), nil),
+		OpenStore: func(context.Context) (handler.KeyStore, error) { return memstore.New(memstore.Options{}), nil },
 	}
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	return &awslambda.Function{
-		Handler:   handler.New(engine, cfg, log),
-		OpenStore: func(context.Context) (handler.KeyStore, error) { return store, nil },
-	}, store
-}
-
-// invokeReport invokes f with payload and decodes the result, failing on
-// an invocation error: a request the handler served is always answered
-// with its report.
-func invokeReport(t *testing.T, ctx context.Context, f *awslambda.Function, payload string) handler.Report {
-	t.Helper()
-	body, err := f.Invoke(ctx, []byte(payload))
-	if err != nil {
-		t.Fatalf("got invocation error %v, want the report", err)
-	}
-	var rep handler.Report
-	if err := json.Unmarshal(body, &rep); err != nil {
-		t.Fatalf("decode report %s: %v", body, err)
-	}
-	return rep
-}
-
-// TestInvokeReportError: a request that fails as a whole, or is cut short,
-// is answered with its report as the result (error, error_kind, the keys
-// already changed and the continuation), and the continuation it returns is
-// one the function accepts: resuming it finishes the job.
-func TestInvokeReportError(t *testing.T) {
-	// denied refuses the calls of op for which match(id) holds (id is the
-	// key id, or the listing cursor: "" for the first page).
-	denied := func(op string, match func(id string) bool) func(context.Context, string, string) error {
-		return func(_ context.Context, o, id string) error {
-			if o == op && match(id) {
-				return fmt.Errorf("%s %s: %w", o, id, handler.ErrDenied)
-			}
-			return nil
-		}
-	}
-	laterPage := func(cursor string) bool { return cursor != "" }
-	third := func(id string) bool { return id == reportKeys[2] }
-	// blocks holds the read of key until the handler cancels it, half the
-	// margin before the deadline.
-	blocks := func(key string) func(context.Context, string, string) error {
-		return func(ctx context.Context, o, id string) error {
-			if o == memstore.OpKey && id == key {
-				<-ctx.Done()
-				return ctx.Err()
-			}
-			return nil
-		}
-	}
-	check := `{"action":"check","key_ids":["` + strings.Join(reportKeys, `","`) + `"]}`
-	tests := []struct {
-		name     string
-		payload  string
-		hook     func(context.Context, string, string) error
-		deadline time.Duration // 0: none
-		mode     handler.Mode
-		kind     handler.ErrorKind // "": cut short without an error
-		first    int               // keys changed by the first request
-		resume   string            // the payload resuming it, %s the continuation
-	}{
-		{"sweep denied on the second page", `{"action":"sweep"}`, denied(memstore.OpList, laterPage), 0,
-			handler.ModeSweep, handler.KindDenied, 2, `{"action":"sweep","continuation":%q}`},
-		{"check denied on its third key", check, denied(memstore.OpKey, third), 0,
-			handler.ModeKeys, handler.KindDenied, 2, `{"action":"check","continuation":%q}`},
-		{"check cut by the deadline", check, blocks(reportKeys[2]), time.Second,
-			handler.ModeKeys, "", 2, `{"action":"check","continuation":%q}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f, store := reportFunction(t)
-			store.Hook = tt.hook
-			ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "aws-req-2"})
-			first := ctx
-			if tt.deadline > 0 {
-				var cancel context.CancelFunc
-				first, cancel = context.WithTimeout(ctx, tt.deadline)
-				defer cancel()
-			}
-			rep := invokeReport(t, first, f, tt.payload)
-			if rep.Mode != tt.mode || rep.ErrorKind != tt.kind || rep.Changed != tt.first || len(rep.Keys) != tt.first ||
-				rep.Continuation == "" || rep.RequestID != "aws-req-2" {
-				t.Fatalf("got %+v, want a %s report with error kind %q, %d keys changed and a continuation", rep, tt.mode, tt.kind, tt.first)
-			}
-			if (tt.kind == "") != (rep.Error == "") {
-				t.Errorf("got error %q with kind %q", rep.Error, rep.ErrorKind)
-			}
-
-			store.Hook = nil
-			next := invokeReport(t, ctx, f, fmt.Sprintf(tt.resume, rep.Continuation))
-			if next.Mode != tt.mode || next.Error != "" || next.ErrorKind != "" || next.Continuation != "" ||
-				next.Changed != len(reportKeys)-tt.first {
-				t.Errorf("resumed: got %+v, want the other %d keys changed and nothing left", next, len(reportKeys)-tt.first)
-			}
-			for _, id := range reportKeys {
-				if tags, _ := store.TagsOf(id); tags["owner"] == "" {
-					t.Errorf("key %s has no owner after the resumed request: %v", id, tags)
-				}
-			}
-		})
-	}
-}
-
-// TestInvokeInvalidContinuation: a continuation the handler refuses is a
-// report with the error and its kind, not an invocation error; nothing is
-// read or written.
-func TestInvokeInvalidContinuation(t *testing.T) {
-	f, store := reportFunction(t)
-	body, err := f.Invoke(context.Background(), []byte(`{"action":"check","continuation":"not-a-token"}`))
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "aws-req-2"})
+	body, err := f.Invoke(ctx, []byte(`{"action":"check","continuation":"not-a-token"}`))
 	if err != nil {
 		t.Fatalf("got invocation error %v, want the report", err)
 	}
@@ -277,14 +152,10 @@ func TestInvokeInvalidContinuation(t *testing.T) {
 	if err := json.Unmarshal(body, &raw); err != nil {
 		t.Fatal(err)
 	}
-	if raw["error_kind"] != string(handler.KindInvalidContinuation) || !strings.Contains(fmt.Sprint(raw["error"]), "invalid continuation") ||
-		raw["mode"] != string(handler.ModeKeys) || raw["scanned"] != 0.0 {
-		t.Errorf("got %s, want a keys report with error_kind %q", body, handler.KindInvalidContinuation)
+	if raw["error_kind"] != string(handler.KindInvalidContinuation) || raw["request_id"] != "aws-req-2" {
+		t.Errorf("got %s, want a report with error_kind %q and the request id", body, handler.KindInvalidContinuation)
 	}
 	if _, ok := raw["errorType"]; ok {
 		t.Errorf("got %s, want no errorType in a report", body)
-	}
-	if st := store.Stats(); st.Writes != 0 || st.Calls[memstore.OpKey] != 0 {
-		t.Errorf("got %+v, want no call to the store", st)
 	}
 }

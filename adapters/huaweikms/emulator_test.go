@@ -19,27 +19,10 @@ import (
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator/emulatortest"
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/handler/handlertest"
 	"github.com/tagwarden/tagwarden/handler/storetest"
 	"github.com/tagwarden/tagwarden/policy"
 )
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // testEnv is an emulator on a loopback port and a Store talking to it
 // through the real SDK.
@@ -47,18 +30,14 @@ type testEnv struct {
 	srv   *emulator.Server
 	url   string
 	store *Store
-	logs  *syncBuffer
+	logs  *handlertest.LogBuffer
 	cfg   Config
 }
 
 func newEnv(t testing.TB, opts emulator.Options, mod func(*Config)) *testEnv {
 	t.Helper()
 	srv, url := emulatortest.Start(t, opts)
-	logs := &syncBuffer{}
-	log := logrus.New()
-	log.SetOutput(logs)
-	log.SetFormatter(&logrus.JSONFormatter{})
-	log.SetLevel(logrus.DebugLevel)
+	log, logs := handlertest.JSONLogger(logrus.DebugLevel)
 	cfg := Config{
 		Endpoint:    url,
 		ProjectID:   emulator.DefaultProject,

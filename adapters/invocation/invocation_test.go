@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/tagwarden/tagwarden/adapters/events"
 	"github.com/tagwarden/tagwarden/adapters/invocation"
@@ -28,30 +31,36 @@ func read(t *testing.T, name string) []byte {
 	return data
 }
 
-// newHandler returns a handler of the shipped policies.
-func newHandler(t *testing.T) *handler.Handler {
+// newHandler returns a handler of the shipped policies with cfg and a
+// continuation key.
+func newHandler(t *testing.T, cfg handler.Config) *handler.Handler {
 	t.Helper()
 	engine, err := policy.Load(policies.FS, policy.Options{Limits: policy.DefaultLimits()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return handler.New(engine, handler.Config{ContinuationKey: []byte(strings.Repeat("k", 32))}, nil)
+	cfg.ContinuationKey = []byte(strings.Repeat("k", 32))
+	return handler.New(engine, cfg, nil)
 }
 
-// newStore returns a store of two keys without an owner, each needing a change.
-func newStore() *memstore.Store {
-	s := memstore.New(memstore.Options{})
-	for i := range 2 {
-		s.Put(policy.Key{ID: fmt.Sprintf("40000000-0000-4000-8000-%012d", i), Alias: fmt.Sprintf("app-%d", i), State: policy.StateEnabled,
+// newStore returns a store of the keys ids, without an owner, each needing
+// a change; opt sets the listing's page size.
+func newStore(opt memstore.Options, ids ...string) *memstore.Store {
+	s := memstore.New(opt)
+	for i, id := range ids {
+		s.Put(policy.Key{ID: id, Alias: fmt.Sprintf("app-%d", i), State: policy.StateEnabled,
 			Spec: "AES_256", Usage: "ENCRYPT_DECRYPT", Origin: "kms"}, nil)
 	}
 	return s
 }
 
+// twoKeys are the keys of TestInvoke's and TestDecodeRun's store.
+var twoKeys = []string{"40000000-0000-4000-8000-000000000000", "40000000-0000-4000-8000-000000000001"}
+
 // TestInvoke: the platform's answer for every path of the pipeline.
 func TestInvoke(t *testing.T) {
-	h := newHandler(t)
-	store := newStore()
+	h := newHandler(t, handler.Config{})
+	store := newStore(memstore.Options{}, twoKeys...)
 	openStore := func(context.Context) (handler.KeyStore, error) { return store, nil }
 	noCreds := &invocation.Error{Type: "NoCredentials", Err: errors.New("no agency")}
 	manualOnly := []events.Kind{events.KindManual, events.KindCTS}
@@ -127,9 +136,9 @@ func TestInvoke(t *testing.T) {
 // TestDecodeRun: Decode then Run, the CLI's path, is Invoke's: the same
 // request, and a report of the same JSON but for the times.
 func TestDecodeRun(t *testing.T) {
-	p := invocation.Pipeline{Handler: newHandler(t)}
+	p := invocation.Pipeline{Handler: newHandler(t, handler.Config{})}
 	payload := []byte(`{"action":"sweep","dry_run":true}`)
-	open := func(context.Context) (handler.KeyStore, error) { return newStore(), nil }
+	open := func(context.Context) (handler.KeyStore, error) { return newStore(memstore.Options{}, twoKeys...), nil }
 	body, err := p.Invoke(context.Background(), payload, open)
 	if err != nil {
 		t.Fatal(err)
@@ -151,5 +160,164 @@ func TestDecodeRun(t *testing.T) {
 	b, _ := json.Marshal(want)
 	if string(a) != string(b) {
 		t.Errorf("Decode and Run: %s\nInvoke: %s", a, b)
+	}
+}
+
+// Keys of the report tests' store, in the order the store lists them.
+var reportKeys = []string{
+	"10000000-0000-4000-8000-000000000001",
+	"10000000-0000-4000-8000-000000000002",
+	"10000000-0000-4000-8000-000000000003",
+	"10000000-0000-4000-8000-000000000004",
+}
+
+// reportPipeline returns a pipeline of every kind, one key at a time and a
+// margin of 200ms, and its in-memory store of reportKeys (two per listing
+// page).
+func reportPipeline(t *testing.T) (invocation.Pipeline, *memstore.Store) {
+	t.Helper()
+	cfg := handler.DefaultConfig()
+	cfg.Concurrency = 1
+	cfg.Margin = 200 * time.Millisecond
+	return invocation.Pipeline{Handler: newHandler(t, cfg)}, newStore(memstore.Options{PageSize: 2}, reportKeys...)
+}
+
+// invokeReport invokes p on store with payload and decodes the answer,
+// failing on an error: a request the handler served is always answered
+// with its report.
+func invokeReport(t *testing.T, ctx context.Context, p invocation.Pipeline, store handler.KeyStore, payload string) handler.Report {
+	t.Helper()
+	body, err := p.Invoke(ctx, []byte(payload), func(context.Context) (handler.KeyStore, error) { return store, nil })
+	if err != nil {
+		t.Fatalf("got invocation error %v, want the report", err)
+	}
+	var rep handler.Report
+	if err := json.Unmarshal(body, &rep); err != nil {
+		t.Fatalf("decode report %s: %v", body, err)
+	}
+	return rep
+}
+
+// TestInvokeReportError: a request that fails as a whole, or is cut short,
+// is answered with its report (error, error_kind, the keys already changed
+// and the continuation), and the continuation it returns is one the
+// pipeline accepts: resuming it finishes the job. Each platform checks
+// that its answer carries the report (its own tests).
+func TestInvokeReportError(t *testing.T) {
+	// denied refuses the calls of op for which match(id) holds (id is the
+	// key id, or the listing cursor: "" for the first page).
+	denied := func(op string, match func(id string) bool) func(context.Context, string, string) error {
+		return func(_ context.Context, o, id string) error {
+			if o == op && match(id) {
+				return fmt.Errorf("%s %s: %w", o, id, handler.ErrDenied)
+			}
+			return nil
+		}
+	}
+	laterPage := func(cursor string) bool { return cursor != "" }
+	third := func(id string) bool { return id == reportKeys[2] }
+	// blocks holds the read of key until the handler cancels it, half the
+	// margin before the deadline.
+	blocks := func(key string) func(context.Context, string, string) error {
+		return func(ctx context.Context, o, id string) error {
+			if o == memstore.OpKey && id == key {
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			return nil
+		}
+	}
+	check := `{"action":"check","key_ids":["` + strings.Join(reportKeys, `","`) + `"]}`
+	tests := []struct {
+		name     string
+		payload  string
+		hook     func(context.Context, string, string) error
+		deadline time.Duration // 0: none
+		mode     handler.Mode
+		kind     handler.ErrorKind // "": cut short without an error
+		first    int               // keys changed by the first request
+		resume   string            // the payload resuming it, %s the continuation
+	}{
+		{"sweep denied on the second page", `{"action":"sweep"}`, denied(memstore.OpList, laterPage), 0,
+			handler.ModeSweep, handler.KindDenied, 2, `{"action":"sweep","continuation":%q}`},
+		{"check denied on its third key", check, denied(memstore.OpKey, third), 0,
+			handler.ModeKeys, handler.KindDenied, 2, `{"action":"check","continuation":%q}`},
+		{"check cut by the deadline", check, blocks(reportKeys[2]), time.Second,
+			handler.ModeKeys, "", 2, `{"action":"check","continuation":%q}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, store := reportPipeline(t)
+			store.Hook = tt.hook
+			ctx := handler.WithRequestID(context.Background(), "req-2")
+			first := ctx
+			if tt.deadline > 0 {
+				var cancel context.CancelFunc
+				first, cancel = context.WithTimeout(ctx, tt.deadline)
+				defer cancel()
+			}
+			rep := invokeReport(t, first, p, store, tt.payload)
+			if rep.Mode != tt.mode || rep.ErrorKind != tt.kind || rep.Changed != tt.first || len(rep.Keys) != tt.first ||
+				rep.Continuation == "" || rep.RequestID != "req-2" {
+				t.Fatalf("got %+v, want a %s report with error kind %q, %d keys changed and a continuation", rep, tt.mode, tt.kind, tt.first)
+			}
+			if (tt.kind == "") != (rep.Error == "") {
+				t.Errorf("got error %q with kind %q", rep.Error, rep.ErrorKind)
+			}
+
+			store.Hook = nil
+			next := invokeReport(t, ctx, p, store, fmt.Sprintf(tt.resume, rep.Continuation))
+			if next.Mode != tt.mode || next.Error != "" || next.ErrorKind != "" || next.Continuation != "" ||
+				next.Changed != len(reportKeys)-tt.first {
+				t.Errorf("resumed: got %+v, want the other %d keys changed and nothing left", next, len(reportKeys)-tt.first)
+			}
+			for _, id := range reportKeys {
+				if tags, _ := store.TagsOf(id); tags["owner"] == "" {
+					t.Errorf("key %s has no owner after the resumed request: %v", id, tags)
+				}
+			}
+		})
+	}
+}
+
+// TestInvokeInvalidContinuation: a continuation the handler refuses (one
+// that is not a token, or a sweep's token given to a check) is a report
+// with the error and its kind, not an error; nothing is read or written.
+func TestInvokeInvalidContinuation(t *testing.T) {
+	p, store := reportPipeline(t)
+	store.Hook = func(_ context.Context, op, id string) error {
+		if op == memstore.OpList && id != "" {
+			return fmt.Errorf("list %s: %w", id, handler.ErrDenied)
+		}
+		return nil
+	}
+	sweep := invokeReport(t, context.Background(), p, store, `{"action":"sweep"}`)
+	if sweep.Continuation == "" {
+		t.Fatalf("got %+v, want a sweep cut short with a continuation", sweep)
+	}
+	for name, token := range map[string]string{"not a token": "not-a-token", "a sweep's token": sweep.Continuation} {
+		t.Run(name, func(t *testing.T) {
+			before := store.Stats()
+			ctx := handler.WithRequestID(context.Background(), "req-3")
+			body, err := p.Invoke(ctx, []byte(`{"action":"check","continuation":"`+token+`"}`),
+				func(context.Context) (handler.KeyStore, error) { return store, nil })
+			if err != nil {
+				t.Fatalf("got invocation error %v, want the report", err)
+			}
+			var raw map[string]any
+			if err := json.Unmarshal(body, &raw); err != nil {
+				t.Fatal(err)
+			}
+			if raw["error_kind"] != string(handler.KindInvalidContinuation) || !strings.Contains(fmt.Sprint(raw["error"]), "invalid continuation") ||
+				raw["mode"] != string(handler.ModeKeys) || raw["scanned"] != 0.0 || raw["request_id"] != "req-3" {
+				t.Errorf("got %s, want a keys report with error_kind %q", body, handler.KindInvalidContinuation)
+			}
+			if _, ok := raw["errorType"]; ok {
+				t.Errorf("got %s, want no errorType in a report", body)
+			}
+			if diff := cmp.Diff(before, store.Stats()); diff != "" {
+				t.Errorf("the refused request called the store (-before +after):\n%s", diff)
+			}
+		})
 	}
 }

@@ -138,6 +138,9 @@ func setup(getenv func(string) string) instance {
 		src = "embedded"
 	}
 	inst.log.WithFields(logrus.Fields{"policies": src, "policy_digest": engine.Digest()}).Info("policies loaded")
+	for _, w := range engine.Warnings() { // exemption entries already past their date
+		inst.log.WithFields(logrus.Fields{"file": w.File, "line": w.Line, "column": w.Column}).Warn(w.Message)
+	}
 	if len(p.Handler.ContinuationKey) == 0 {
 		inst.log.Warnf("%s is not set: this instance signs continuations with a key of its own, so another instance refuses them; set the same random key (32 bytes or more) on every instance", config.EnvContinuationKey)
 	}

@@ -43,29 +43,14 @@ func measureRate(ctx context.Context, e *policy.Engine, n int, ratio, rps float6
 	keys := genKeys(n, ratio)
 	p := planFor(e, keys, time.Now())
 	r.LowerBound = lowerBound(n, p.batches)
-	k, err := startKMS(keys)
+	faults := emulator.Faults{RateLimit: rps, Burst: burst, Latency: latency}
+	rep, d, st, err := pacedSweep(ctx, e, keys, faults, huaweikms.NewPacer(rps), concurrency)
 	if err != nil {
 		return r, err
 	}
-	defer k.close()
-	k.srv.SetFaults(emulator.Faults{RateLimit: rps, Burst: burst, Latency: latency})
-	store, err := newStore(k.url, storeOptions{pacer: huaweikms.NewPacer(rps)})
-	if err != nil {
-		return r, err
-	}
-	rep, d, err := runSweep(ctx, e, store, concurrency)
-	if err != nil {
-		return r, err
-	}
-	st := k.srv.Stats()
 	r.Calls = total(st.Calls)
 	r.Throttled = st.Status[429]
-	r.Failed = rep.Failed
-	for _, kr := range rep.Keys {
-		if kr.Error != "" && len(r.FailedErrors) < 3 {
-			r.FailedErrors = append(r.FailedErrors, kr.Error)
-		}
-	}
+	r.Failed, r.FailedErrors = rep.Failed, failedErrors(rep)
 	r.WallSeconds = d.Seconds()
 	r.BoundSeconds = float64(r.Calls) / rps
 	r.Ratio = r.WallSeconds / r.BoundSeconds

@@ -71,3 +71,33 @@ func runSweep(ctx context.Context, e *policy.Engine, store handler.KeyStore, con
 	}
 	return rep, d, nil
 }
+
+// pacedSweep sweeps keys once (runSweep) on an emulator answering with
+// faults, through the adapter paced by pacer, as the rate and window
+// measurements do: the report, the sweep's wall time and the emulator's
+// counts.
+func pacedSweep(ctx context.Context, e *policy.Engine, keys []benchKey, faults emulator.Faults, pacer *huaweikms.Pacer, concurrency int) (handler.Report, time.Duration, emulator.Stats, error) {
+	k, err := startKMS(keys)
+	if err != nil {
+		return handler.Report{}, 0, emulator.Stats{}, err
+	}
+	defer k.close()
+	k.srv.SetFaults(faults)
+	store, err := newStore(k.url, storeOptions{pacer: pacer})
+	if err != nil {
+		return handler.Report{}, 0, emulator.Stats{}, err
+	}
+	rep, d, err := runSweep(ctx, e, store, concurrency)
+	return rep, d, k.srv.Stats(), err
+}
+
+// failedErrors returns the errors of the first three keys of rep with one.
+func failedErrors(rep handler.Report) []string {
+	var errs []string
+	for _, kr := range rep.Keys {
+		if kr.Error != "" && len(errs) < 3 {
+			errs = append(errs, kr.Error)
+		}
+	}
+	return errs
+}

@@ -64,31 +64,16 @@ func measureWindow(ctx context.Context, e *policy.Engine, n int, ratio, rps floa
 	r.LowerBound = lowerBound(n, p.batches)
 	r.NonCompliant = p.nonCompliant
 	r.SnapshotBound = r.LowerBound + p.nonCompliant
-	k, err := startKMS(keys)
+	faults := emulator.Faults{WindowLimit: limit, Window: time.Second, Latency: latency}
+	rep, d, st, err := pacedSweep(ctx, e, keys, faults, pacer, concurrency)
 	if err != nil {
 		return r, err
 	}
-	defer k.close()
-	k.srv.SetFaults(emulator.Faults{WindowLimit: limit, Window: time.Second, Latency: latency})
-	store, err := newStore(k.url, storeOptions{pacer: pacer})
-	if err != nil {
-		return r, err
-	}
-	rep, d, err := runSweep(ctx, e, store, concurrency)
-	if err != nil {
-		return r, err
-	}
-	st := k.srv.Stats()
 	r.Calls, r.ByAPI = total(st.Calls), st.Calls
 	r.Throttled = st.Status[429]
 	r.Rereads = st.Calls[emulator.APIShowTags]
 	r.ThrottledShare = float64(r.Throttled) / float64(max(1, r.Calls))
-	r.Failed = rep.Failed
-	for _, kr := range rep.Keys {
-		if kr.Error != "" && len(r.FailedErrors) < 3 {
-			r.FailedErrors = append(r.FailedErrors, kr.Error)
-		}
-	}
+	r.Failed, r.FailedErrors = rep.Failed, failedErrors(rep)
 	r.WallSeconds = d.Seconds()
 	r.BoundSeconds = float64(r.Calls) / rps
 	r.Ratio = r.WallSeconds / r.BoundSeconds

@@ -7,8 +7,10 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/policy"
 )
 
 // Output formats.
@@ -93,14 +95,23 @@ func writeTable(w io.Writer, r handler.Report, opt tableOptions) error {
 }
 
 // changeLines renders a key's tag changes: "+key=value" to create (or
-// overwrite), "-key" to delete.
+// overwrite), "-key" to delete, and "due DATE (rule)" for a fix a grace
+// period holds back, instead of the due tag's value.
 func changeLines(k handler.KeyReport) []string {
 	var out []string
 	for _, t := range k.Delete {
 		out = append(out, "-"+t.Key)
 	}
 	for _, t := range k.Create {
+		if t.Key == policy.DueTag {
+			continue
+		}
 		out = append(out, "+"+t.Key+"="+quoteIfNeeded(t.Value))
+	}
+	for _, v := range k.Violations {
+		if v.Due != "" {
+			out = append(out, fmt.Sprintf("due %s (%s/%s)", v.Due, v.Policy, v.Rule))
+		}
 	}
 	return out
 }
@@ -114,6 +125,13 @@ func violationLines(k handler.KeyReport) []string {
 			continue
 		}
 		out = append(out, fmt.Sprintf("%s: %s", v.Policy, oneLine(v.Message)))
+	}
+	for _, x := range k.Exemptions {
+		if x.Expired {
+			out = append(out, fmt.Sprintf("exemption %s expired (until %s): not applied", x.Entry, x.Until))
+			continue
+		}
+		out = append(out, fmt.Sprintf("exempt from %s by %s until %s: %s", policiesOf(x), x.Entry, x.Until, oneLine(x.Reason)))
 	}
 	if k.Error != "" {
 		out = append(out, "error: "+oneLine(k.Error))
@@ -199,6 +217,38 @@ func exitCodeFor(r handler.Report) int {
 		return exitFound
 	}
 	return exitOK
+}
+
+// policiesOf names the policies an exemption entry covers.
+func policiesOf(x policy.ExemptionMatch) string {
+	if len(x.Policies) == 0 {
+		return "all policies"
+	}
+	return strings.Join(x.Policies, ", ")
+}
+
+// exemptionNotes describes the exemption entries that need attention after
+// a plan or apply: those expired at now, and, when rep covers a whole sweep
+// (no continuation left, no error), those that named no key.
+func exemptionNotes(e *policy.Engine, rep handler.Report, now time.Time) []string {
+	named := map[string]bool{}
+	for _, k := range rep.Keys {
+		for _, x := range k.Exemptions {
+			named[x.Entry] = true
+		}
+	}
+	whole := rep.Mode == handler.ModeSweep && rep.Continuation == "" && rep.Error == ""
+	var out []string
+	for _, x := range e.Exemptions(now) {
+		where := fmt.Sprintf("%s:%d", x.File, x.Line)
+		switch {
+		case x.Expired:
+			out = append(out, fmt.Sprintf("%s: exemption expired (until %s): it no longer applies; remove it or extend it", where, x.UntilText))
+		case whole && !named[x.Entry]:
+			out = append(out, fmt.Sprintf("%s: exemption stale: it named no key in this sweep; remove it or fix its keys and aliases", where))
+		}
+	}
+	return out
 }
 
 func at(s []string, i int) string {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"testing/fstest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -35,6 +37,69 @@ func sampleReport(dry bool) handler.Report {
 	}
 }
 
+// graceReport is a dry-run report with a key in a grace period and keys
+// named by exemption entries, active and expired.
+func graceReport() handler.Report {
+	return handler.Report{
+		Mode: handler.ModeSweep, DryRun: true, Scanned: 3, Compliant: 1, Planned: 1, Violating: 1,
+		Keys: []handler.KeyReport{
+			{KeyID: "k-grace", Alias: "app-a", Outcome: handler.OutcomePlanned,
+				Create: []policy.Tag{{Key: "env", Value: "dev"}, {Key: policy.DueTag, Value: "261210:8jn"}},
+				Violations: []policy.Violation{
+					{Policy: "environment", Rule: "require env", Message: `missing tag "env"`, Remediated: true},
+					{Policy: "cost-center", Rule: "require cost-center", Message: `missing tag "cost-center"; due 2026-12-10 (grace 7d)`, Due: "2026-12-10"},
+				}},
+			{KeyID: "k-exempt", Alias: "vendor-a", Outcome: handler.OutcomeCompliant,
+				Exemptions: []policy.ExemptionMatch{{Entry: "exemptions.yaml:2", Policies: []string{"cost-center"}, Until: "2027-03-31", Reason: "vendor billing"}}},
+			{KeyID: "k-expired", Outcome: handler.OutcomeViolation,
+				Violations: []policy.Violation{{Policy: "owner", Rule: "require owner", Message: "no default or value to set"}},
+				Exemptions: []policy.ExemptionMatch{{Entry: "exemptions.yaml:7", Until: "2026-01-31", Reason: "migration", Expired: true}}},
+		},
+	}
+}
+
+// TestExemptionNotes: expired entries are always named; entries that
+// named no key only after a whole sweep.
+func TestExemptionNotes(t *testing.T) {
+	fsys := fstest.MapFS{
+		"p.yaml": {Data: []byte("policies:\n  - name: owner\n    rules: [{require: owner}]\n")},
+		policy.ExemptionsFile: {Data: []byte(`exemptions:
+  - {keys: [k-1], until: 2027-01-01, reason: used}
+  - {keys: [k-9], until: 2027-01-01, reason: unused}
+  - {keys: [k-1], until: 2026-02-01, reason: old}
+`)},
+	}
+	e, err := policy.Load(fsys, policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	rep := handler.Report{Mode: handler.ModeSweep, Keys: []handler.KeyReport{{KeyID: "k-1", Outcome: handler.OutcomeCompliant,
+		Exemptions: []policy.ExemptionMatch{{Entry: "exemptions.yaml:2"}, {Entry: "exemptions.yaml:4", Expired: true}}}}}
+	for _, tc := range []struct {
+		name string
+		rep  handler.Report
+		want []string
+	}{
+		{"whole sweep", rep, []string{
+			"exemptions.yaml:3: exemption stale: it named no key in this sweep; remove it or fix its keys and aliases",
+			"exemptions.yaml:4: exemption expired (until 2026-02-01): it no longer applies; remove it or extend it",
+		}},
+		{"cut sweep", func() handler.Report { r := rep; r.Continuation = "c"; return r }(), []string{
+			"exemptions.yaml:4: exemption expired (until 2026-02-01): it no longer applies; remove it or extend it",
+		}},
+		{"key check", func() handler.Report { r := rep; r.Mode = handler.ModeKeys; return r }(), []string{
+			"exemptions.yaml:4: exemption expired (until 2026-02-01): it no longer applies; remove it or extend it",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, exemptionNotes(e, tc.rep, now)); diff != "" {
+				t.Errorf("notes (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestWriteTable(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -45,6 +110,7 @@ func TestWriteTable(t *testing.T) {
 		{"apply", sampleReport(false), tableOptions{}},
 		{"truncated", sampleReport(true), tableOptions{MaxKeys: 2}},
 		{"compliant", handler.Report{Mode: handler.ModeSweep, DryRun: true, Scanned: 3, Compliant: 3}, tableOptions{}},
+		{"grace", graceReport(), tableOptions{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer

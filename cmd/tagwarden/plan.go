@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
@@ -73,7 +74,17 @@ Exit status: 0 every key complies, 2 changes are needed or violations were found
 			cfg.Handler.OnKey = bar.hook()
 			rep := runAll(cmd.Context(), engine, cfg.Handler, g, store, req)
 			bar.Stop()
-			return finishReport(cmd.Context(), g, output, rep, false)
+			err = finishReport(cmd.Context(), g, output, rep, false)
+			// Expired and stale exemption entries: after the table, or on
+			// stderr beside JSON, which is the function's report as is.
+			notes := g.stdout
+			if output == formatJSON {
+				notes = g.stderr
+			}
+			for _, n := range exemptionNotes(engine, rep, time.Now()) {
+				fmt.Fprintln(notes, n)
+			}
+			return err
 		},
 	}
 	if apply {

@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -117,7 +118,31 @@ Exit status: 0 valid, 1 any error.`,
 				}
 				fmt.Fprintf(tw, "  %s\t%s:%d\t%s\t%s\n", p.Name, file, p.Line, mode, strings.Join(p.Rules, ", "))
 			}
+			for _, w := range e.Warnings() {
+				fmt.Fprintln(g.stderr, "warning: "+w.Detail())
+			}
 			fmt.Fprintf(g.stdout, "%s: ok, %d %s\n", describeDir(dir), len(ps), plural(len(ps), "policy", "policies"))
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			tw = tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+			for _, p := range ps {
+				for _, gr := range p.Grace {
+					fmt.Fprintf(tw, "  %s\t%s\tgrace %s\tdue tag id %s\n", p.Name, gr.Rule, gr.Grace, gr.ID)
+				}
+			}
+			now := time.Now()
+			for _, x := range e.Exemptions(now) {
+				state := "active"
+				if x.Expired {
+					state = "expired"
+				}
+				file := x.File
+				if dir != "" && !strings.HasPrefix(file, dir) {
+					file = path.Join(dir, file)
+				}
+				fmt.Fprintf(tw, "  exemption\t%s:%d\t%s until %s\t%s\n", file, x.Line, state, x.UntilText, oneLine(x.Reason))
+			}
 			return tw.Flush()
 		},
 	}

@@ -15,12 +15,13 @@ import (
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/handler/handlertest"
 	"github.com/tagwarden/tagwarden/policy"
 )
 
 // checkNoSecrets scans the logs and the reports of a run for the AK, SK and
 // security token the store signed with.
-func checkNoSecrets(t *testing.T, logs *logBuffer, reps ...handler.Report) {
+func checkNoSecrets(t *testing.T, logs *handlertest.LogBuffer, reps ...handler.Report) {
 	t.Helper()
 	out := logs.String()
 	if out == "" {
@@ -67,16 +68,16 @@ func TestEmulatorSweep(t *testing.T) {
 	seed := emulator.SampleKeys(n, 42)
 	k := startKMS(t, seed)
 	k.Server.HideFromBulk(seed[n-7].ResourceID) // one key only list-keys returns
-	log, logs := jsonLogger(logrus.TraceLevel)
+	log, logs := handlertest.JSONLogger(logrus.TraceLevel)
 	h := handler.New(shipped(t), handler.Config{ContinuationKey: testContinuationKey, Concurrency: 4}, log)
 	ctx := handler.WithRequestID(context.Background(), "emu-sweep")
 
 	start := time.Now()
 	dry := h.Handle(ctx, k.store(t, log), handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true)})
-	t.Logf("dry run of %d keys in %s: %s", n, time.Since(start), counts(dry))
-	checkCounts(t, dry)
+	t.Logf("dry run of %d keys in %s: %s", n, time.Since(start), handlertest.Counts(dry))
+	handlertest.CheckCounts(t, dry)
 	if dry.Scanned != n || dry.Error != "" || dry.Continuation != "" || dry.Planned == 0 || dry.Skipped == 0 {
-		t.Fatalf("dry run: %s", counts(dry))
+		t.Fatalf("dry run: %s", handlertest.Counts(dry))
 	}
 	if st := k.Server.Stats(); st.Writes+st.RejectedWrites != 0 || st.Calls["tags-action"] != 0 {
 		t.Fatalf("dry run wrote: %+v", st)
@@ -111,13 +112,13 @@ func TestEmulatorSweep(t *testing.T) {
 
 	start = time.Now()
 	real := h.Handle(ctx, k.store(t, log), handler.Request{Mode: handler.ModeSweep})
-	t.Logf("sweep of %d keys in %s: %s", n, time.Since(start), counts(real))
-	checkCounts(t, real)
+	t.Logf("sweep of %d keys in %s: %s", n, time.Since(start), handlertest.Counts(real))
+	handlertest.CheckCounts(t, real)
 	if real.Scanned != n || real.Error != "" || real.Failed != 0 || real.Changed != dry.Planned {
-		t.Errorf("sweep: %s, want changed = planned %d", counts(real), dry.Planned)
+		t.Errorf("sweep: %s, want changed = planned %d", handlertest.Counts(real), dry.Planned)
 	}
 	// The plan of the dry run is what the real run wrote, key by key.
-	plan := byID(dry.Keys)
+	plan := handlertest.ByID(dry.Keys)
 	batches := 0
 	for _, kr := range real.Keys {
 		p := plan[kr.KeyID]
@@ -149,17 +150,17 @@ func TestEmulatorSweep(t *testing.T) {
 			t.Errorf("key %s: tags after the sweep differ from the seed plus the dry run's plan (-plan +written):\n%s", id, diff)
 		}
 	}
-	checkFinal(t, shipped(t), k.finalState(t), byID(real.Keys))
+	checkFinal(t, shipped(t), k.finalState(t), handlertest.ByID(real.Keys))
 
 	k.Server.ResetStats()
 	again := h.Handle(ctx, k.store(t, log), handler.Request{Mode: handler.ModeSweep})
-	checkCounts(t, again)
+	handlertest.CheckCounts(t, again)
 	if st := k.Server.Stats(); st.Writes+st.RejectedWrites != 0 || again.Changed != 0 || again.Scanned != n {
-		t.Errorf("second sweep: %s; emulator writes %d", counts(again), st.Writes+st.RejectedWrites)
+		t.Errorf("second sweep: %s; emulator writes %d", handlertest.Counts(again), st.Writes+st.RejectedWrites)
 	}
 
 	checkNoSecrets(t, logs, dry, real, again)
-	dec := logs.keyDecisions(t)
+	dec := logs.KeyDecisions(t)
 	if len(dec) != n {
 		t.Errorf("%d keys have decision entries, want %d", len(dec), n)
 	}
@@ -187,14 +188,14 @@ func TestEmulatorResumedSweep(t *testing.T) {
 	uh := handler.New(shipped(t), handler.Config{ContinuationKey: testContinuationKey}, nil)
 	uncut := uh.Handle(context.Background(), uncutKMS.store(t, nil), handler.Request{Mode: handler.ModeSweep})
 	if uncut.Continuation != "" || uncut.Scanned != n || uncut.Error != "" {
-		t.Fatalf("uncut: %s", counts(uncut))
+		t.Fatalf("uncut: %s", handlertest.Counts(uncut))
 	}
 
 	// Every call takes 20ms; an invocation has 150ms, minus a 30ms margin:
 	// a few listing calls and a round of writes by 4 workers at most, so
 	// writes in flight are often cut, their outcome unknown.
 	cutKMS.Server.SetFaults(emulator.Faults{Latency: 20 * time.Millisecond})
-	log, logs := jsonLogger(logrus.TraceLevel)
+	log, logs := handlertest.JSONLogger(logrus.TraceLevel)
 	h := handler.New(shipped(t), handler.Config{ContinuationKey: testContinuationKey, Margin: 30 * time.Millisecond}, log)
 	var reps []handler.Report
 	req := handler.Request{Mode: handler.ModeSweep}
@@ -206,13 +207,13 @@ func TestEmulatorResumedSweep(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), window)
 		rep := h.Handle(ctx, cutKMS.store(t, log), req) // a new store per invocation, as in the function
 		cancel()
-		checkCounts(t, rep)
+		handlertest.CheckCounts(t, rep)
 		// On a loaded machine an invocation may spend its whole window
 		// listing; it then says so, hands back no continuation, and the
 		// same request goes again with more time.
 		if rep.ErrorKind == handler.KindNoTime {
 			if rep.Continuation != "" || rep.Scanned != 0 {
-				t.Fatalf("resumption %d: no time to work, yet %s", i, counts(rep))
+				t.Fatalf("resumption %d: no time to work, yet %s", i, handlertest.Counts(rep))
 			}
 			window *= 2
 			continue
@@ -240,11 +241,11 @@ func TestEmulatorResumedSweep(t *testing.T) {
 	if scanned != n || len(keys) != len(uncut.Keys) {
 		t.Errorf("resumed: %d scanned, %d reported; uncut: %d, %d", scanned, len(keys), n, len(uncut.Keys))
 	}
-	if diff := cmp.Diff(byID(uncut.Keys), byID(keys)); diff != "" {
+	if diff := cmp.Diff(handlertest.ByID(uncut.Keys), handlertest.ByID(keys)); diff != "" {
 		t.Errorf("resumed reports differ from the uncut one (-uncut +resumed):\n%s", diff)
 	}
 	for _, s := range seed {
-		if c := logs.keyDecisions(t)[s.ResourceID]; c != 1 {
+		if c := logs.KeyDecisions(t)[s.ResourceID]; c != 1 {
 			t.Errorf("key %s processed %d times, want once", s.ResourceID, c)
 		}
 	}
@@ -284,7 +285,7 @@ func TestEmulatorFailingKeys(t *testing.T) {
 	const n = 300
 	seed := emulator.SampleKeys(n, 3)
 	k := startKMS(t, seed)
-	log, logs := jsonLogger(logrus.TraceLevel)
+	log, logs := handlertest.JSONLogger(logrus.TraceLevel)
 	h := handler.New(shipped(t), handler.Config{ContinuationKey: testContinuationKey}, log)
 
 	dry := h.Handle(context.Background(), k.store(t, log), handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true)})
@@ -300,9 +301,9 @@ func TestEmulatorFailingKeys(t *testing.T) {
 	failing, deleted := planned[2], planned[5]
 	k.Server.SetFaults(emulator.Faults{FailKeys: map[string]int{failing: 500}})
 	rep := h.Handle(context.Background(), &deletingStore{KeyStore: k.store(t, log), k: k, id: deleted}, handler.Request{Mode: handler.ModeSweep})
-	checkCounts(t, rep)
+	handlertest.CheckCounts(t, rep)
 	checkNoSecrets(t, logs, dry, rep)
-	got := byID(rep.Keys)
+	got := handlertest.ByID(rep.Keys)
 	if kr := got[failing]; kr.Outcome != handler.OutcomeFailed || kr.Error == "" {
 		t.Errorf("key answering 500: %+v, want failed with the error", kr)
 	} else {
@@ -312,7 +313,7 @@ func TestEmulatorFailingKeys(t *testing.T) {
 		t.Errorf("key deleted mid-sweep: %+v", kr)
 	}
 	if rep.Failed != 1 || rep.Skipped != dry.Skipped+1 || rep.Changed != dry.Planned-2 || rep.Scanned != n || rep.Error != "" {
-		t.Errorf("sweep: %s; dry run: %s", counts(rep), counts(dry))
+		t.Errorf("sweep: %s; dry run: %s", handlertest.Counts(rep), handlertest.Counts(dry))
 	}
 	k.Server.SetFaults(emulator.Faults{})
 	state := k.finalState(t)
@@ -364,10 +365,10 @@ func TestEmulatorKeyEvents(t *testing.T) {
 			k := startKMS(t, seed)
 			k.Server.AddKey("", newKey)
 			k.Server.SetFaults(tt.faults)
-			log, logs := jsonLogger(logrus.TraceLevel)
+			log, logs := handlertest.JSONLogger(logrus.TraceLevel)
 			h := handler.New(shipped(t), handler.Config{ContinuationKey: testContinuationKey, KeyRetries: 2, KeyRetryDelay: 5 * time.Millisecond}, log)
 			rep := h.Handle(context.Background(), k.store(t, log), handler.Request{Mode: handler.ModeKeys, KeyIDs: tt.ids, Trigger: "cts"})
-			checkCounts(t, rep)
+			handlertest.CheckCounts(t, rep)
 			checkNoSecrets(t, logs, rep)
 			if tt.wantErr != "" {
 				// A key event's report is read by nobody: the key is
@@ -375,17 +376,17 @@ func TestEmulatorKeyEvents(t *testing.T) {
 				// continuation.
 				if !strings.Contains(rep.Error, tt.wantErr) || rep.ErrorKind != handler.KindDenied || rep.Continuation != "" ||
 					rep.Failed != 1 || len(rep.Keys) != 1 || !strings.Contains(rep.Keys[0].Error, "authentication failed") {
-					t.Fatalf("got %s %+v, want error %q, the key failed and no continuation", counts(rep), rep.Keys, tt.wantErr)
+					t.Fatalf("got %s %+v, want error %q, the key failed and no continuation", handlertest.Counts(rep), rep.Keys, tt.wantErr)
 				}
 				k.Server.SetFaults(emulator.Faults{})
 				next := h.Handle(context.Background(), k.store(t, nil), handler.Request{Mode: handler.ModeKeys, KeyIDs: tt.ids, Trigger: "cts"})
 				if next.Changed != 1 || next.Continuation != "" {
-					t.Errorf("the event again with fresh credentials: %s", counts(next))
+					t.Errorf("the event again with fresh credentials: %s", handlertest.Counts(next))
 				}
 				return
 			}
 			if len(rep.Keys) != 1 || rep.Error != "" {
-				t.Fatalf("got %s", counts(rep))
+				t.Fatalf("got %s", handlertest.Counts(rep))
 			}
 			got := rep.Keys[0]
 			got.Violations = nil

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/handler/handlertest"
 	"github.com/tagwarden/tagwarden/policies"
 	"github.com/tagwarden/tagwarden/policy"
 )
@@ -90,7 +91,7 @@ func fltMerge(t *testing.T, reps []handler.Report) fltReports {
 	t.Helper()
 	m := fltReports{keys: map[string]handler.KeyReport{}}
 	for i, r := range reps {
-		checkCounts(t, r)
+		handlertest.CheckCounts(t, r)
 		m.scanned += r.Scanned
 		m.compliant += r.Compliant
 		for _, kr := range r.Keys {
@@ -290,6 +291,17 @@ func fltCount(m fltReports, o handler.Outcome) int {
 		}
 	}
 	return n
+}
+
+// fltSetup starts an emulator with opts on n sample keys (sample seeds
+// their choice) and runs the reference sweep over the same keys
+// (fltReference): the emulator, the final state every run must reach, and
+// the calls and writes of that sweep.
+func fltSetup(t *testing.T, n int, sample int64, opts emulator.Options) (k *kms, want []emulator.SeedKey, calls, writes int) {
+	t.Helper()
+	seed := emulator.SampleKeys(n, sample)
+	want, calls, writes = fltReference(t, seed)
+	return fltStartWith(t, seed, opts), want, calls, writes
 }
 
 // fltReference runs one plain sweep over the same seed on another

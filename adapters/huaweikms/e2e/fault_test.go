@@ -19,6 +19,7 @@ import (
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/handler/handlertest"
 )
 
 func TestFaultSweep(t *testing.T) {
@@ -145,7 +146,7 @@ func TestFaultSweep(t *testing.T) {
 	// A second sweep without faults writes only for the keys that failed.
 	k.Server.ResetStats()
 	again := h.Handle(fltCtx(t), k.fltStore(t, nil, nil), handler.Request{Mode: handler.ModeSweep})
-	checkCounts(t, again)
+	handlertest.CheckCounts(t, again)
 	if again.Error != "" || again.Continuation != "" || again.Scanned != n || again.Failed != 0 {
 		t.Fatalf("second sweep: scanned %d failed %d error %q", again.Scanned, again.Failed, again.Error)
 	}
@@ -172,9 +173,7 @@ func TestFaultConcurrentInvocations(t *testing.T) {
 		n = 600
 	}
 	e := shipped(t)
-	seed := emulator.SampleKeys(n, 23)
-	want, _, _ := fltReference(t, seed)
-	k := fltStart(t, seed)
+	k, want, _, _ := fltSetup(t, n, 23, emulator.Options{})
 	k.Server.SetFaults(emulator.Faults{Latency: time.Millisecond})
 
 	// A sweep, and at the same time six key events of 100 keys each,
@@ -192,7 +191,7 @@ func TestFaultConcurrentInvocations(t *testing.T) {
 	for i := 1; i <= events; i++ {
 		ids := make([]string, perEvent)
 		for j := range ids {
-			ids[j] = seed[rng.IntN(n)].ResourceID
+			ids[j] = k.seed[rng.IntN(n)].ResourceID
 		}
 		go func() {
 			defer wg.Done()
@@ -203,7 +202,7 @@ func TestFaultConcurrentInvocations(t *testing.T) {
 
 	changed := 0
 	for i, r := range reps {
-		checkCounts(t, r)
+		handlertest.CheckCounts(t, r)
 		if r.Error != "" || r.Continuation != "" || r.Failed != 0 {
 			t.Errorf("invocation %d: scanned %d failed %d error %q", i, r.Scanned, r.Failed, r.Error)
 		}

@@ -1,19 +1,15 @@
 package e2e_test
 
-// Helpers shared by the end-to-end tests: the shipped policies, a JSON log
-// buffer, the report checks, and the real KMS adapter (huaweikms, the
-// official SDK, signed requests) against the KMS emulator over loopback,
-// set up by kmstest.
+// Helpers shared by the end-to-end tests: the shipped policies, and the real
+// KMS adapter (huaweikms, the official SDK, signed requests) against the KMS
+// emulator over loopback, set up by kmstest. The report checks and the JSON
+// log buffer are handler/handlertest's, shared with the handler's tests.
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -53,81 +49,6 @@ func shipped(t *testing.T) *policy.Engine {
 var testContinuationKey = []byte("tagwarden-test-continuation-key-0001")
 
 func ptr[T any](v T) *T { return &v }
-
-// counts shows a report's counts, error and continuation, not its keys.
-func counts(r handler.Report) string {
-	return fmt.Sprintf("scanned %d compliant %d changed %d planned %d violating %d failed %d skipped %d; error %q; reason %q; continuation %t",
-		r.Scanned, r.Compliant, r.Changed, r.Planned, r.Violating, r.Failed, r.Skipped, r.Error, r.Reason, r.Continuation != "")
-}
-
-// checkCounts checks that every scanned key counts once in a report, and
-// that the report lists every key that was not compliant.
-func checkCounts(t *testing.T, r handler.Report) {
-	t.Helper()
-	sum := r.Compliant + r.Changed + r.Planned + r.Violating + r.Failed + r.Skipped
-	if sum != r.Scanned {
-		t.Errorf("outcome counts add to %d, scanned %d: %s", sum, r.Scanned, counts(r))
-	}
-	if got, want := len(r.Keys), r.Scanned-r.Compliant; got != want {
-		t.Errorf("report lists %d keys, want %d (every key not compliant)", got, want)
-	}
-}
-
-func byID(keys []handler.KeyReport) map[string]handler.KeyReport {
-	m := map[string]handler.KeyReport{}
-	for _, k := range keys {
-		m[k.KeyID] = k
-	}
-	return m
-}
-
-// logBuffer collects log lines; logrus serialises writes.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// keyDecisions counts the key decision entries (those with an outcome)
-// of the JSON log lines per key id.
-func (b *logBuffer) keyDecisions(t *testing.T) map[string]int {
-	t.Helper()
-	n := map[string]int{}
-	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var e map[string]any
-		if err := json.Unmarshal([]byte(line), &e); err != nil {
-			t.Fatalf("log line is not JSON: %q", line)
-		}
-		if _, ok := e["outcome"]; ok {
-			n[e["key_id"].(string)]++
-		}
-	}
-	return n
-}
-
-// jsonLogger logs JSON lines, from level up, into a buffer.
-func jsonLogger(level logrus.Level) (*logrus.Logger, *logBuffer) {
-	logs := &logBuffer{}
-	log := logrus.New()
-	log.SetOutput(logs)
-	log.SetFormatter(&logrus.JSONFormatter{})
-	log.SetLevel(level)
-	return log, logs
-}
 
 // Distinctive credentials: the log scan looks for them.
 const (

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/handler/handlertest"
 )
 
 func TestFaultDeadlineResume(t *testing.T) {
@@ -33,9 +34,7 @@ func testDeadlineResume(t *testing.T, opts emulator.Options) {
 		n = 500
 	}
 	e := shipped(t)
-	seed := emulator.SampleKeys(n, 31)
-	want, _, wantWrites := fltReference(t, seed)
-	k := fltStartWith(t, seed, opts)
+	k, want, _, wantWrites := fltSetup(t, n, 31, opts)
 	// Every call takes 2 ms, so a deadline cuts calls in flight.
 	k.Server.SetFaults(emulator.Faults{Latency: 2 * time.Millisecond})
 
@@ -109,7 +108,7 @@ func testDeadlineResume(t *testing.T, opts emulator.Options) {
 	// Each key, compliant ones included, was decided in exactly one
 	// invocation.
 	decided.mu.Lock()
-	for _, sk := range seed {
+	for _, sk := range k.seed {
 		if c := decided.n[sk.ResourceID]; c != 1 {
 			t.Errorf("key %s decided %d times over the invocations, want once", sk.ResourceID, c)
 		}
@@ -138,9 +137,7 @@ func TestFaultCredentialsExpire(t *testing.T) {
 		n = 600
 	}
 	e := shipped(t)
-	seed := emulator.SampleKeys(n, 43)
-	want, calls, _ := fltReference(t, seed)
-	k := fltStart(t, seed)
+	k, want, calls, _ := fltSetup(t, n, 43, emulator.Options{})
 
 	// The credentials expire after 40% of the calls a sweep makes: from then
 	// on every call is answered 401, as KMS answers expired temporary
@@ -159,7 +156,7 @@ func TestFaultCredentialsExpire(t *testing.T) {
 	cfg := handler.Config{Concurrency: 4}
 	h := handler.New(e, cfg, nil)
 	rep := h.Handle(fltCtx(t), k.fltStore(t, tr, nil), handler.Request{Mode: handler.ModeSweep})
-	checkCounts(t, rep)
+	handlertest.CheckCounts(t, rep)
 	st := k.Server.Stats()
 	t.Logf("stopped after %d calls (%d after expiry): scanned %d, error %q", tr.calls.Load(), after.Load(), rep.Scanned, rep.Error)
 

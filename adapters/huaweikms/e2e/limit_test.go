@@ -10,6 +10,7 @@ import (
 	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/handler/handlertest"
 )
 
 // TestRateLimitAtTheDeadline: when the function's own rate limit leaves
@@ -19,9 +20,7 @@ import (
 // every key once with nothing failed.
 func TestRateLimitAtTheDeadline(t *testing.T) {
 	const n = 60
-	seed := emulator.SampleKeys(n, 77)
-	want, _, _ := fltReference(t, seed)
-	k := fltStart(t, seed)
+	k, want, _, _ := fltSetup(t, n, 77, emulator.Options{})
 	h := handler.New(shipped(t), handler.Config{ContinuationKey: testContinuationKey, Concurrency: 16, Margin: 400 * time.Millisecond}, nil)
 	newStore := func() handler.KeyStore {
 		return k.Store(t, func(cfg *huaweikms.Config) {
@@ -37,7 +36,7 @@ func TestRateLimitAtTheDeadline(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		rep := h.Handle(ctx, newStore(), req)
 		cancel()
-		checkCounts(t, rep)
+		handlertest.CheckCounts(t, rep)
 		if rep.ErrorKind == handler.KindNoTime {
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/handler/handlertest"
 )
 
 // editAfterListing is a transport that, once the first bulk listing page
@@ -73,7 +74,7 @@ func TestConcurrentEditsNotOverwritten(t *testing.T) {
 			h := handler.New(shipped(t), handler.Config{ContinuationKey: testContinuationKey, Concurrency: 4, MaxSnapshotAge: tc.maxAge}, nil)
 			k.Server.ResetStats()
 			rep := h.Handle(fltCtx(t), k.fltStore(t, tr, nil), handler.Request{Mode: handler.ModeSweep})
-			checkCounts(t, rep)
+			handlertest.CheckCounts(t, rep)
 			if rep.Error != "" || rep.Continuation != "" || rep.Scanned != n {
 				t.Fatalf("sweep: scanned %d, error %q", rep.Scanned, rep.Error)
 			}
