@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -205,5 +207,41 @@ func TestReportBudgetKeyEvent(t *testing.T) {
 	handlertest.CheckCounts(t, rep)
 	if rep.Scanned != n || rep.Continuation != "" || rep.Deferred != 0 || rep.Error != "" {
 		t.Errorf("key event of %d keys: %s, deferred %d; want every key reported", n, handlertest.Counts(rep), rep.Deferred)
+	}
+}
+
+// TestEntryBounded: one key's entry is bounded whatever its policies say
+// (violations past the first 20 are counted, long messages clipped), so
+// that a report of the smallest budget holds it.
+func TestEntryBounded(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("policies:\n  - name: many\n    enforce: false\n    rules:\n")
+	for i := range 250 {
+		fmt.Fprintf(&b, "      - require: t%03d\n        name: %s\n", i, strings.Repeat("n", 200))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "many.yaml"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err := policy.LoadDir(dir, policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := memstore.New(memstore.Options{})
+	s.Put(policy.Key{ID: "k1", State: policy.StateEnabled}, nil)
+	h := handler.New(e, handler.Config{MaxReportBytes: handler.MinMaxReportBytes, ContinuationKey: testContinuationKey}, nil)
+	rep := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep})
+	body, _ := json.Marshal(rep)
+	if len(body) > handler.MinMaxReportBytes || len(rep.Keys) != 1 {
+		t.Fatalf("report of %d bytes with %d keys, want one key within %d bytes", len(body), len(rep.Keys), handler.MinMaxReportBytes)
+	}
+	kr := rep.Keys[0]
+	if len(kr.Violations) != 20 || !strings.Contains(kr.Reason, "230 more violations not listed") {
+		t.Errorf("%d violations listed, reason %q: want 20 and the rest counted", len(kr.Violations), kr.Reason)
+	}
+	for _, v := range kr.Violations {
+		if len(v.Message) > 310 {
+			t.Errorf("a message of %d bytes, want it clipped", len(v.Message))
+		}
 	}
 }

@@ -63,6 +63,9 @@ type continuation struct {
 	// request recognises a write that did land from it, and reports the
 	// change as the uncut request would have.
 	Touched map[string]map[string]*string `json:"x,omitempty"`
+	// Inexact is set once a link resumed at a position the store could
+	// not find exactly: every later report of the sweep says so.
+	Inexact bool `json:"q,omitempty"`
 	// Stalls counts the invocations in a row that decided no key (their
 	// writes were all cut in flight): after maxStalls the chain ends with
 	// an error rather than go round for ever.

@@ -29,6 +29,7 @@ func (r *run) process(it item) {
 		}()
 		return r.decide(it, &prior)
 	}()
+	kr = fitEntry(kr)
 	r.mu.Lock()
 	if requeue {
 		r.putBack(id, it.touched)
@@ -38,7 +39,7 @@ func (r *run) process(it item) {
 	if kr.listed() && !r.resumable() {
 		// A key event's report has no continuation to defer to: its keys
 		// (at most MaxKeyIDs) are all reported.
-		r.budget.force(kr)
+		kr = r.budget.force(kr)
 	} else if kr.listed() {
 		fits, full := r.budget.admit(kr, len(r.rep.Keys))
 		if full && !r.full && r.halted == nil {

@@ -3,7 +3,9 @@ package handler
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // record counts and logs one key's outcome; r.mu is held.
@@ -112,6 +114,7 @@ func (r *run) logKey(kr KeyReport) {
 type budget struct {
 	limit    int // Config.MaxReportBytes
 	used     int // reserved bytes plus the entries added
+	reserved int // for the report's other fields and the continuation
 	largest  int // the largest entry seen
 	workers  int
 	maxKeys  int
@@ -122,7 +125,16 @@ type budget struct {
 // times, request id, reason, error), and per key a continuation may name.
 const (
 	reserveFixed  = 8 << 10
-	reservePerKey = 700 // an id and the prior values of up to 10 tags
+	reservePerID  = 48  // a key id the continuation carries
+	reservePerCut = 700 // a key put back, with the prior values of up to 10 tags
+)
+
+// Bounds of one key entry, so that no single entry can cross a budget:
+// a violation's message is clipped, and the violations past the first
+// maxEntryViolations are counted in the reason instead of listed.
+const (
+	maxEntryViolations = 20
+	maxEntryText       = 300
 )
 
 func newBudget(cfg Config, rep *Report, ids int) budget {
@@ -130,8 +142,41 @@ func newBudget(cfg Config, rep *Report, ids int) budget {
 	// Keys the continuation may carry: those it was given, and those in
 	// flight or deferred when the request stops.
 	// At most half the budget, so that entries always have room.
-	b.used = min(reserveFixed+reservePerKey*(ids+2*cfg.Concurrency), b.limit/2)
+	b.reserved = min(reserveFixed+reservePerID*ids+reservePerCut*2*cfg.Concurrency, b.limit/2)
+	b.used = b.reserved
 	return b
+}
+
+// fitEntry bounds one key entry (see maxEntryViolations): the report then
+// holds any key, whatever its policies' messages or the values they quote.
+func fitEntry(kr KeyReport) KeyReport {
+	if n := len(kr.Violations); n > maxEntryViolations {
+		kr.Violations = slices.Clone(kr.Violations[:maxEntryViolations])
+		more := fmt.Sprintf("%d more violations not listed", n-maxEntryViolations)
+		if kr.Reason != "" {
+			more = kr.Reason + "; " + more
+		}
+		kr.Reason = more
+	} else if n > 0 {
+		kr.Violations = slices.Clone(kr.Violations)
+	}
+	for i := range kr.Violations {
+		kr.Violations[i].Message = clipText(kr.Violations[i].Message)
+	}
+	kr.Error, kr.Reason = clipText(kr.Error), clipText(kr.Reason)
+	return kr
+}
+
+// clipText shortens a text past maxEntryText bytes, on a rune boundary.
+func clipText(s string) string {
+	if len(s) <= maxEntryText {
+		return s
+	}
+	cut := maxEntryText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // entrySize is the bytes kr adds to the encoded report (with its comma).
@@ -158,13 +203,27 @@ func (b *budget) admit(kr KeyReport, nkeys int) (fits, full bool) {
 }
 
 // force adds kr's entry whatever the budget: entries the request must
-// report (the keys an event named that were left undecided).
-func (b *budget) force(kr KeyReport) { b.used += entrySize(kr) }
+// report (the keys of a key event, which has no continuation). Past the
+// budget an entry keeps what was done (outcome, changes, error, reason)
+// and drops its violations, counted in the reason: at most MaxKeyIDs short
+// entries, so that the report stays far under a platform's limit.
+func (b *budget) force(kr KeyReport) KeyReport {
+	if n := len(kr.Violations); n > 0 && b.used+entrySize(kr) > b.limit {
+		kr.Violations = nil
+		why := fmt.Sprintf("%d violations not listed: the report is full", n)
+		if kr.Reason != "" {
+			why = kr.Reason + "; " + why
+		}
+		kr.Reason = why
+	}
+	b.used += entrySize(kr)
+	return kr
+}
 
 // reason says why the report was full.
 func (b *budget) reason(nkeys int) string {
-	why := fmt.Sprintf("report full: %d key entries in about %d bytes (%s=%d, %s=%d)",
-		nkeys, b.used, settingMaxReportBytes, b.limit, settingMaxReportKeys, b.maxKeys)
+	why := fmt.Sprintf("report full: %d key entries in about %d bytes, with %d kept for the rest of the report and its continuation (%s=%d, %s=%d)",
+		nkeys, b.used-b.reserved, b.reserved, settingMaxReportBytes, b.limit, settingMaxReportKeys, b.maxKeys)
 	if b.deferred > 0 {
 		why += fmt.Sprintf("; %d decided keys did not fit and are left to the continuation, which reports them", b.deferred)
 	}

@@ -2,6 +2,7 @@ package handler
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tagwarden/tagwarden/policy"
@@ -121,6 +122,12 @@ type Report struct {
 	// violations, failed, or skipped), and every compliant key an exemption
 	// entry names.
 	Keys []KeyReport `json:"keys"`
+	// Warnings say what makes the report less than exact, for instance a
+	// sweep that resumed at a position the store could not find exactly
+	// (keys added or removed around it between two invocations): some keys
+	// near it may have been skipped or decided twice. A new sweep decides
+	// every key.
+	Warnings []string `json:"warnings,omitempty"`
 	// Deferred counts keys decided by this request whose entries did not
 	// fit in the report (Config.MaxReportBytes): they are in the
 	// continuation, and the next request reports them as this one would
@@ -152,6 +159,11 @@ func (r *Report) Merge(next Report) {
 	r.Failed += next.Failed
 	r.Skipped += next.Skipped
 	r.Keys = append(r.Keys, next.Keys...)
+	for _, w := range next.Warnings {
+		if !slices.Contains(r.Warnings, w) {
+			r.Warnings = append(r.Warnings, w)
+		}
+	}
 	r.Deferred = next.Deferred
 	r.Continuation = next.Continuation
 	if next.Reason != "" {

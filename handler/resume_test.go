@@ -250,3 +250,55 @@ func TestResumeAfterLastDoneKeyDeleted(t *testing.T) {
 		}
 	}
 }
+
+// inexactStore marks the first page of every resumed listing inexact, as a
+// store does that cannot find where it stopped.
+type inexactStore struct{ *memstore.Store }
+
+type inexactLister struct {
+	inner   handler.Lister
+	resumed bool
+}
+
+func (s inexactStore) List(ctx context.Context, cursor string) handler.Lister {
+	return &inexactLister{inner: s.Store.List(ctx, cursor), resumed: cursor != ""}
+}
+
+func (l *inexactLister) Next(ctx context.Context) (handler.Page, error) {
+	p, err := l.inner.Next(ctx)
+	p.Inexact = err == nil && l.resumed
+	l.resumed = false
+	return p, err
+}
+
+// TestInexactResumeWarns: once a sweep resumes at a position its store
+// could not find exactly, that report and every later one of the sweep say
+// so; the sweep never reads as exact.
+func TestInexactResumeWarns(t *testing.T) {
+	s := inexactStore{newStore(60, 10)}
+	h, _ := newHandler(t, handler.Config{MaxReportKeys: 10, Concurrency: 1})
+	req := handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true)}
+	var reps []handler.Report
+	for i := 0; ; i++ {
+		if i > 50 {
+			t.Fatal("no end after 50 reports")
+		}
+		rep := h.Handle(context.Background(), s, req)
+		reps = append(reps, rep)
+		if rep.Continuation == "" {
+			break
+		}
+		req.Continuation = rep.Continuation
+	}
+	if len(reps) < 3 {
+		t.Fatalf("%d reports, want a cut sweep", len(reps))
+	}
+	if len(reps[0].Warnings) != 0 {
+		t.Errorf("the first report warns %q before any resume", reps[0].Warnings)
+	}
+	for i, r := range reps[1:] {
+		if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "could not find exactly") {
+			t.Errorf("report %d after an inexact resume: warnings %q", i+1, r.Warnings)
+		}
+	}
+}

@@ -51,6 +51,7 @@ type run struct {
 	budget   budget
 	passed   int  // listed records passed over as repeats: progress without a decision
 	wrote    bool // a write was cut in flight: keys may have changed
+	inexact  bool // the listing resumed at a position it could not find exactly
 
 	// Dispatcher only. The Lister contract delivers every key once; these
 	// guard against what a live listing can still do (a key inserted
@@ -143,6 +144,11 @@ func (r *run) execute(tok continuation) {
 	next := r.dispatchAll(tok)
 	next.IDs = append(next.IDs, r.requeue...)
 	next.Touched = r.touched
+	if tok.Inexact || r.inexact {
+		next.Inexact = true
+		r.rep.Warnings = append(r.rep.Warnings, warnInexact)
+		r.log.Warn(warnInexact)
+	}
 	if len(next.IDs) == 0 && !next.List {
 		return
 	}
@@ -226,6 +232,10 @@ func (r *run) dispatchAll(tok continuation) continuation {
 	return next
 }
 
+// warnInexact is the report's warning for a sweep that resumed at a
+// position the store could not find exactly.
+const warnInexact = "this sweep resumed at a listing position the store could not find exactly (keys were added or removed around it between invocations): keys near it may have been skipped or decided twice; a new sweep decides every key"
+
 // explain says in the report why the request stopped before finishing.
 func (r *run) explain() {
 	add := func(why string) {
@@ -268,7 +278,7 @@ func (r *run) skipAll(ids []string, reason string) {
 	defer r.mu.Unlock()
 	for _, id := range ids {
 		kr := KeyReport{KeyID: id, Outcome: OutcomeSkipped, Reason: reason}
-		r.budget.force(kr)
+		kr = r.budget.force(kr)
 		r.record(kr)
 	}
 }
@@ -292,7 +302,7 @@ func (r *run) leftOver(ids []string) {
 		if _, cut := r.touched[id]; cut {
 			kr.Reason += " (a tag write to it was cut in flight: it may have landed)"
 		}
-		r.budget.force(kr)
+		kr = r.budget.force(kr)
 		r.record(kr)
 	}
 }

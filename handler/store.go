@@ -46,6 +46,12 @@ type Page struct {
 	// a page, because only the store knows how its pages are made (a page
 	// read again may be filtered differently). Nil only on an empty page.
 	After func(n int) string
+	// Inexact is set on the first page of a resumed listing when the store
+	// could not find exactly where it had stopped (the keys around the
+	// position were added or removed beyond what it can trace): records
+	// near the position may be skipped or listed again. The handler says
+	// so in the report of this and every later link of the sweep.
+	Inexact bool
 }
 
 // Lister walks every key of a project exactly once, a page at a time.

@@ -101,6 +101,11 @@ func (r *run) sweep(tok continuation, dispatch func(item) bool) (string, bool) {
 		}
 		first = false
 		page, done = f.page, 0
+		if page.Inexact {
+			r.mu.Lock()
+			r.inexact = true
+			r.mu.Unlock()
+		}
 		r.nextPage(len(page.Records))
 		for _, rec := range page.Records {
 			if r.firstListed(rec.Key.ID) {

@@ -1106,3 +1106,45 @@ func TestCutInFlightKeepsKind(t *testing.T) {
 		})
 	}
 }
+
+// TestResumePositionLost: when every key the cursor kept to find its place
+// again is gone, the resumed listing cannot tell where it stopped: it says
+// so on its first page (Page.Inexact), and only then.
+func TestResumePositionLost(t *testing.T) {
+	fx := storetest.Fixtures(1200)
+	e := newEnv(t, emulator.Options{Seed: seedFromFixtures(fx)}, nil)
+	c := testCtx(t)
+	first, err := e.store.List(c, "").Next(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := first.After(500)
+	for _, tc := range []struct {
+		name    string
+		delete  bool
+		inexact bool
+	}{{"anchors present", false, false}, {"anchors deleted", true, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.delete {
+				cur, err := decodeCursor(at)
+				if err != nil || len(cur.Anchors) != maxAnchors {
+					t.Fatalf("cursor %+v, %v: want %d anchors", cur, err, maxAnchors)
+				}
+				for _, id := range cur.Anchors {
+					e.srv.DeleteKey(emulator.DefaultProject, id)
+				}
+			}
+			l := e.store.List(c, at)
+			p, err := l.Next(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Inexact != tc.inexact {
+				t.Errorf("first resumed page Inexact = %t, want %t", p.Inexact, tc.inexact)
+			}
+			if next, err := l.Next(c); err == nil && next.Inexact {
+				t.Error("a later page is marked inexact too")
+			}
+		})
+	}
+}

@@ -139,8 +139,10 @@ type lister struct {
 	// resume is the cursor the listing started at; its page is the first
 	// read, and its Skip applies to it.
 	resume string
-	limit  int   // ListKeys page size, halved when the service refuses it
-	err    error // sticky
+	limit  int // ListKeys page size, halved when the service refuses it
+	// inexact: the resumed position was not found; the next page says so.
+	inexact bool
+	err     error // sticky
 	// prevMarker guards against a service that repeats its marker.
 	prevMarker string
 }
@@ -168,6 +170,7 @@ func (l *lister) Next(ctx context.Context) (handler.Page, error) {
 			return handler.Page{}, err
 		}
 		if len(page.Records) > 0 {
+			l.inexact = false
 			return page, nil
 		}
 	}
@@ -188,6 +191,7 @@ func (l *lister) newPage(start cursor, ids []string, from int) *pageBuilder {
 	start.Skip, start.Anchors = 0, nil
 	b := &pageBuilder{start: start, ids: ids}
 	b.page.Cursor = start.encode()
+	b.page.Inexact = l.inexact // until a page with records carries it
 	if l.resume != "" {
 		b.page.Cursor = l.resume
 		l.resume = ""
@@ -211,6 +215,7 @@ func (l *lister) resumeFrom(ids []string) int {
 	}
 	l.s.log.WithFields(logrus.Fields{"skip": l.pos.Skip, "page_entries": len(ids)}).
 		Warn("resumed listing: none of the keys done before the cut is on its page any more; resuming near the old position")
+	l.inexact = true
 	return min(l.pos.Skip-1, len(ids))
 }
 

@@ -199,6 +199,9 @@ func summary(r handler.Report) string {
 	if r.Continuation != "" {
 		b.WriteString("; stopped early: not every key was scanned")
 	}
+	for _, w := range r.Warnings {
+		b.WriteString("\nwarning: " + oneLine(w))
+	}
 	return b.String()
 }
 
