@@ -208,6 +208,12 @@ func TestReportBudgetKeyEvent(t *testing.T) {
 	if rep.Scanned != n || rep.Continuation != "" || rep.Deferred != 0 || rep.Error != "" {
 		t.Errorf("key event of %d keys: %s, deferred %d; want every key reported", n, handlertest.Counts(rep), rep.Deferred)
 	}
+	// Past the budget, entries keep what was done and drop their
+	// violations: a few hundred bytes each.
+	body, _ := json.Marshal(rep)
+	if limit := handler.MinMaxReportBytes + 300*n; len(body) > limit {
+		t.Errorf("report of %d bytes for %d keys, want at most %d", len(body), n, limit)
+	}
 }
 
 // TestEntryBounded: one key's entry is bounded whatever its policies say

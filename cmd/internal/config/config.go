@@ -122,21 +122,18 @@ func FromEnv(getenv func(string) string) (Process, error) {
 	}
 	if v := get(EnvEndpoint); v != "" {
 		u, err := url.Parse(v)
-		shown := v
-		if err == nil && u.User != nil {
-			shown = u.Redacted() // never repeat a password
-		}
+		shown := shownEndpoint(v) // never repeat a password or a query
 		switch {
 		case err != nil:
-			bad(EnvEndpoint, v, "not a URL")
+			bad(EnvEndpoint, shown, "not a URL")
 		case u.Scheme != "http" && u.Scheme != "https":
-			bad(EnvEndpoint, v, "want an http:// or https:// URL")
+			bad(EnvEndpoint, shown, "want an http:// or https:// URL")
 		case u.Host == "":
-			bad(EnvEndpoint, v, "URL has no host")
+			bad(EnvEndpoint, shown, "URL has no host")
 		case u.User != nil:
 			bad(EnvEndpoint, shown, "a user name or password in the URL: give the scheme, host and port only (credentials are not configured here)")
 		case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-			bad(EnvEndpoint, v, "a query or fragment in the URL: give the scheme, host and port only")
+			bad(EnvEndpoint, shown, "a query or fragment in the URL: give the scheme, host and port only")
 		}
 		p.Endpoint = v
 	}
@@ -233,4 +230,21 @@ func FromEnv(getenv func(string) string) (Process, error) {
 		return p, fmt.Errorf("configuration: %w", errors.Join(errs...))
 	}
 	return p, nil
+}
+
+// shownEndpoint is an endpoint as an error may show it: a user name or
+// password replaced by xxxxx, a query or fragment by "...", even when the
+// URL does not parse.
+func shownEndpoint(v string) string {
+	rest, scheme := v, ""
+	if i := strings.Index(v, "://"); i >= 0 {
+		scheme, rest = v[:i+3], v[i+3:]
+	}
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		rest = rest[:i] + "..."
+	}
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		rest = "xxxxx" + rest[i:]
+	}
+	return scheme + rest
 }

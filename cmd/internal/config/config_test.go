@@ -124,8 +124,10 @@ func TestFromEnvErrors(t *testing.T) {
 		{"region", map[string]string{EnvRegion: "Asia Pacific"}, []string{`TAGWARDEN_REGION="Asia Pacific"`}},
 		{"endpoint scheme", map[string]string{EnvEndpoint: "ftp://x"}, []string{`TAGWARDEN_KMS_ENDPOINT="ftp://x": want an http`}},
 		{"endpoint host", map[string]string{EnvEndpoint: "http://"}, []string{`TAGWARDEN_KMS_ENDPOINT="http://": URL has no host`}},
-		{"endpoint query", map[string]string{EnvEndpoint: "http://127.0.0.1:8080?x=1"}, []string{`TAGWARDEN_KMS_ENDPOINT="http://127.0.0.1:8080?x=1": a query or fragment`}},
-		{"endpoint password, not repeated", map[string]string{EnvEndpoint: "http://u:hunter2@127.0.0.1:8080"}, []string{`TAGWARDEN_KMS_ENDPOINT="http://u:xxxxx@127.0.0.1:8080": a user name or password`}},
+		{"endpoint query, not repeated", map[string]string{EnvEndpoint: "http://127.0.0.1:8080?token=hunter2"}, []string{`TAGWARDEN_KMS_ENDPOINT="http://127.0.0.1:8080...": a query or fragment`}},
+		{"endpoint password, not repeated", map[string]string{EnvEndpoint: "http://u:hunter2@127.0.0.1:8080"}, []string{`TAGWARDEN_KMS_ENDPOINT="http://xxxxx@127.0.0.1:8080": a user name or password`}},
+		{"endpoint password in a URL that does not parse", map[string]string{EnvEndpoint: "http://u:hunter2@127.0.0.1:1/%zz"}, []string{`TAGWARDEN_KMS_ENDPOINT="http://xxxxx@127.0.0.1:1/%zz": not a URL`}},
+		{"endpoint password in another scheme", map[string]string{EnvEndpoint: "ftp://u:hunter2@h"}, []string{`TAGWARDEN_KMS_ENDPOINT="ftp://xxxxx@h": want an http`}},
 		{"project", map[string]string{EnvProjectID: "a/b"}, []string{`TAGWARDEN_PROJECT_ID="a/b"`}},
 		{"retry delays", map[string]string{EnvKeyRetryDelay: "2s", EnvKeyRetryMaxDelay: "1s"}, []string{`TAGWARDEN_KEY_RETRY_MAX_DELAY="1s": must not be less than`}},
 		{"all at once", map[string]string{EnvRateLimit: "x", EnvConcurrency: "-1", EnvLogFormat: "yaml"}, []string{
@@ -142,6 +144,9 @@ func TestFromEnvErrors(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error %q repeats a secret", err)
 			}
 		})
 	}
