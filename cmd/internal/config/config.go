@@ -107,129 +107,175 @@ var (
 func FromEnv(getenv func(string) string) (Process, error) {
 	p := Default()
 	h := &p.Handler
-	var errs []error
-	bad := func(name, val, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s=%q: %s", name, val, fmt.Sprintf(format, args...)))
-	}
-	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
-
-	p.PoliciesDir = get(EnvPolicies)
-	if v := get(EnvRegion); v != "" {
-		if !regionRE.MatchString(v) {
-			bad(EnvRegion, v, "not a region name like ap-southeast-1")
-		}
-		p.Region = v
-	}
-	if v := get(EnvEndpoint); v != "" {
-		u, err := url.Parse(v)
-		shown := shownEndpoint(v) // never repeat a password or a query
-		switch {
-		case err != nil:
-			bad(EnvEndpoint, shown, "not a URL")
-		case u.Scheme != "http" && u.Scheme != "https":
-			bad(EnvEndpoint, shown, "want an http:// or https:// URL")
-		case u.Host == "":
-			bad(EnvEndpoint, shown, "URL has no host")
-		case u.User != nil:
-			bad(EnvEndpoint, shown, "a user name or password in the URL: give the scheme, host and port only (credentials are not configured here)")
-		case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-			bad(EnvEndpoint, shown, "a query or fragment in the URL: give the scheme, host and port only")
-		}
-		p.Endpoint = v
-	}
-	if v := get(EnvProjectID); v != "" {
-		if !projectRE.MatchString(v) {
-			bad(EnvProjectID, v, "not a project id (letters, digits and -, at most 64)")
-		}
-		p.ProjectID = v
-	}
-	if v := get(EnvDryRun); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			bad(EnvDryRun, v, "want true or false")
-		}
-		h.DryRun = b
-	}
-	if v := get(EnvRateLimit); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		switch {
-		case err != nil:
-			bad(EnvRateLimit, v, "not a number (requests per second)")
-		case !(f >= MinRateLimit && f <= MaxRateLimit): // NaN too
-			bad(EnvRateLimit, v, "want requests per second from %g to %g: slower, a sweep cannot read a listing page and a key within a function's timeout", MinRateLimit, MaxRateLimit)
-		default:
-			p.RateLimit = f
-		}
-	}
-	durationVar := func(name string, dst *time.Duration, min time.Duration) {
-		v := get(name)
-		if v == "" {
-			return
-		}
-		d, err := time.ParseDuration(v)
-		switch {
-		case err != nil:
-			bad(name, v, "not a duration like 10s or 500ms")
-		case d < min:
-			bad(name, v, "must be at least %s", min)
-		default:
-			*dst = d
-		}
-	}
-	intVar := func(name string, dst *int, min, max int) {
-		v := get(name)
-		if v == "" {
-			return
-		}
-		n, err := strconv.Atoi(v)
-		switch {
-		case err != nil:
-			bad(name, v, "not a whole number")
-		case n < min || n > max:
-			bad(name, v, "want %d to %d", min, max)
-		default:
-			*dst = n
-		}
-	}
-	durationVar(EnvMargin, &h.Margin, 0)
-	intVar(EnvConcurrency, &h.Concurrency, 1, MaxConcurrency)
-	intVar(EnvBatchSize, &h.BatchSize, 1, 100)
-	intVar(EnvKeyRetries, &h.KeyRetries, 0, 20)
-	intVar(EnvMaxReportKeys, &h.MaxReportKeys, 10, 1000000)
-	intVar(EnvMaxReportBytes, &h.MaxReportBytes, handler.MinMaxReportBytes, MaxMaxReportBytes)
-	durationVar(EnvMaxSnapshotAge, &h.MaxSnapshotAge, time.Millisecond)
-	durationVar(EnvContinuationTTL, &h.ContinuationTTL, time.Minute)
-	if v := get(EnvContinuationKey); v != "" {
-		if len(v) < handler.MinContinuationKeyLen {
-			// The value is a secret: never repeat it.
-			errs = append(errs, fmt.Errorf("%s: %d bytes, want at least %d (a random string, the same for every instance)", EnvContinuationKey, len(v), handler.MinContinuationKeyLen))
-		}
-		h.ContinuationKey = []byte(v)
-	}
-	durationVar(EnvKeyRetryDelay, &h.KeyRetryDelay, time.Millisecond)
-	durationVar(EnvKeyRetryMaxDelay, &h.KeyRetryMaxDelay, time.Millisecond)
+	r := &reader{getenv: getenv}
+	p.PoliciesDir = r.get(EnvPolicies)
+	r.region(&p.Region)
+	r.endpoint(&p.Endpoint)
+	r.project(&p.ProjectID)
+	r.boolean(EnvDryRun, &h.DryRun)
+	r.rate(&p.RateLimit)
+	r.duration(EnvMargin, &h.Margin, 0)
+	r.integer(EnvConcurrency, &h.Concurrency, 1, MaxConcurrency)
+	r.integer(EnvBatchSize, &h.BatchSize, 1, 100)
+	r.integer(EnvKeyRetries, &h.KeyRetries, 0, 20)
+	r.integer(EnvMaxReportKeys, &h.MaxReportKeys, 10, 1000000)
+	r.integer(EnvMaxReportBytes, &h.MaxReportBytes, handler.MinMaxReportBytes, MaxMaxReportBytes)
+	r.duration(EnvMaxSnapshotAge, &h.MaxSnapshotAge, time.Millisecond)
+	r.duration(EnvContinuationTTL, &h.ContinuationTTL, time.Minute)
+	r.continuationKey(&h.ContinuationKey)
+	r.duration(EnvKeyRetryDelay, &h.KeyRetryDelay, time.Millisecond)
+	r.duration(EnvKeyRetryMaxDelay, &h.KeyRetryMaxDelay, time.Millisecond)
 	if h.KeyRetryMaxDelay < h.KeyRetryDelay {
-		bad(EnvKeyRetryMaxDelay, h.KeyRetryMaxDelay.String(), "must not be less than %s (%s)", EnvKeyRetryDelay, h.KeyRetryDelay)
+		r.bad(EnvKeyRetryMaxDelay, h.KeyRetryMaxDelay.String(), "must not be less than %s (%s)", EnvKeyRetryDelay, h.KeyRetryDelay)
 	}
-	if v := get(EnvLogLevel); v != "" {
-		if lvl, err := logrus.ParseLevel(v); err != nil || lvl < logrus.ErrorLevel {
-			// panic and fatal would silence every key decision and error.
-			bad(EnvLogLevel, v, "want trace, debug, info, warn or error")
-		}
-		p.LogLevel = strings.ToLower(v)
-	}
-	if v := get(EnvLogFormat); v != "" {
-		switch strings.ToLower(v) {
-		case "json", "text":
-			p.LogFormat = strings.ToLower(v)
-		default:
-			bad(EnvLogFormat, v, "want json or text")
-		}
-	}
-	if len(errs) > 0 {
-		return p, fmt.Errorf("configuration: %w", errors.Join(errs...))
+	r.logLevel(&p.LogLevel)
+	r.logFormat(&p.LogFormat)
+	if len(r.errs) > 0 {
+		return p, fmt.Errorf("configuration: %w", errors.Join(r.errs...))
 	}
 	return p, nil
+}
+
+// reader reads and checks the variables one by one, collecting every
+// problem, each naming the variable and the value.
+type reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *reader) get(name string) string { return strings.TrimSpace(r.getenv(name)) }
+
+func (r *reader) bad(name, val, format string, args ...any) {
+	r.errs = append(r.errs, fmt.Errorf("%s=%q: %s", name, val, fmt.Sprintf(format, args...)))
+}
+
+func (r *reader) region(dst *string) {
+	if v := r.get(EnvRegion); v != "" {
+		if !regionRE.MatchString(v) {
+			r.bad(EnvRegion, v, "not a region name like ap-southeast-1")
+		}
+		*dst = v
+	}
+}
+
+func (r *reader) endpoint(dst *string) {
+	v := r.get(EnvEndpoint)
+	if v == "" {
+		return
+	}
+	u, err := url.Parse(v)
+	shown := shownEndpoint(v) // never repeat a password or a query
+	switch {
+	case err != nil:
+		r.bad(EnvEndpoint, shown, "not a URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		r.bad(EnvEndpoint, shown, "want an http:// or https:// URL")
+	case u.Host == "":
+		r.bad(EnvEndpoint, shown, "URL has no host")
+	case u.User != nil:
+		r.bad(EnvEndpoint, shown, "a user name or password in the URL: give the scheme, host and port only (credentials are not configured here)")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		r.bad(EnvEndpoint, shown, "a query or fragment in the URL: give the scheme, host and port only")
+	}
+	*dst = v
+}
+
+func (r *reader) project(dst *string) {
+	if v := r.get(EnvProjectID); v != "" {
+		if !projectRE.MatchString(v) {
+			r.bad(EnvProjectID, v, "not a project id (letters, digits and -, at most 64)")
+		}
+		*dst = v
+	}
+}
+
+func (r *reader) boolean(name string, dst *bool) {
+	if v := r.get(name); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			r.bad(name, v, "want true or false")
+		}
+		*dst = b
+	}
+}
+
+func (r *reader) rate(dst *float64) {
+	v := r.get(EnvRateLimit)
+	if v == "" {
+		return
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	switch {
+	case err != nil:
+		r.bad(EnvRateLimit, v, "not a number (requests per second)")
+	case !(f >= MinRateLimit && f <= MaxRateLimit): // NaN too
+		r.bad(EnvRateLimit, v, "want requests per second from %g to %g: slower, a sweep cannot read a listing page and a key within a function's timeout", MinRateLimit, MaxRateLimit)
+	default:
+		*dst = f
+	}
+}
+
+func (r *reader) duration(name string, dst *time.Duration, min time.Duration) {
+	v := r.get(name)
+	if v == "" {
+		return
+	}
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		r.bad(name, v, "not a duration like 10s or 500ms")
+	case d < min:
+		r.bad(name, v, "must be at least %s", min)
+	default:
+		*dst = d
+	}
+}
+
+func (r *reader) integer(name string, dst *int, min, max int) {
+	v := r.get(name)
+	if v == "" {
+		return
+	}
+	n, err := strconv.Atoi(v)
+	switch {
+	case err != nil:
+		r.bad(name, v, "not a whole number")
+	case n < min || n > max:
+		r.bad(name, v, "want %d to %d", min, max)
+	default:
+		*dst = n
+	}
+}
+
+func (r *reader) continuationKey(dst *[]byte) {
+	if v := r.get(EnvContinuationKey); v != "" {
+		if len(v) < handler.MinContinuationKeyLen {
+			// The value is a secret: never repeat it.
+			r.errs = append(r.errs, fmt.Errorf("%s: %d bytes, want at least %d (a random string, the same for every instance)", EnvContinuationKey, len(v), handler.MinContinuationKeyLen))
+		}
+		*dst = []byte(v)
+	}
+}
+
+func (r *reader) logLevel(dst *string) {
+	if v := r.get(EnvLogLevel); v != "" {
+		if lvl, err := logrus.ParseLevel(v); err != nil || lvl < logrus.ErrorLevel {
+			// panic and fatal would silence every key decision and error.
+			r.bad(EnvLogLevel, v, "want trace, debug, info, warn or error")
+		}
+		*dst = strings.ToLower(v)
+	}
+}
+
+func (r *reader) logFormat(dst *string) {
+	if v := r.get(EnvLogFormat); v != "" {
+		switch strings.ToLower(v) {
+		case "json", "text":
+			*dst = strings.ToLower(v)
+		default:
+			r.bad(EnvLogFormat, v, "want json or text")
+		}
+	}
 }
 
 // shownEndpoint is an endpoint as an error may show it: a user name or
