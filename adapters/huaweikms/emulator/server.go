@@ -405,6 +405,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"The project "+rt.project+" does not belong to this account", reqID))
 		return
 	}
+	if r.Context().Err() != nil {
+		// The client is gone (its deadline cut the call): like a service
+		// that has not started the call, serve nothing, so that a write a
+		// caller gave up on does not land behind its back, later than the
+		// caller's next read.
+		s.stats.record(rt.api, 0)
+		return
+	}
 	s.write(w, rt.api, reqID, s.dispatch(rt, body, fs, reqID))
 }
 
