@@ -123,11 +123,11 @@ func (h *Handler) Handle(ctx context.Context, store KeyStore, req Request) (rep 
 		h.summary(log, &rep)
 	}()
 
-	tok, ok := h.start(store, req, &rep)
+	tok, bind, ok := h.start(store, req, &rep)
 	if !ok {
 		return rep
 	}
-	r := newRun(ctx, h, store, &rep, log, req)
+	r := newRun(ctx, h, store, &rep, log, req, bind)
 	defer r.close()
 	r.budget = newBudget(h.cfg, &rep, min(len(tok.IDs), MaxKeyIDs))
 	if len(tok.IDs) > MaxKeyIDs {
@@ -140,28 +140,29 @@ func (h *Handler) Handle(ctx context.Context, store KeyStore, req Request) (rep 
 	return rep
 }
 
-// start checks the request and returns the work it asks for, or false
+// start checks the request and returns the work it asks for and what its
+// continuation is bound to, or false
 // with the report's error set (or its reason, for a request to ignore).
-func (h *Handler) start(store KeyStore, req Request, rep *Report) (continuation, bool) {
+func (h *Handler) start(store KeyStore, req Request, rep *Report) (continuation, binding, bool) {
 	switch req.Mode {
 	case ModeIgnore:
 		rep.Reason = req.Reason
 		if rep.Reason == "" {
 			rep.Reason = "nothing to do"
 		}
-		return continuation{}, false
+		return continuation{}, binding{}, false
 	case ModeSweep, ModeKeys:
 	default:
 		rep.fail(KindInvalidRequest, fmt.Sprintf("unknown request mode %q: want %q, %q or %q", req.Mode, ModeSweep, ModeKeys, ModeIgnore))
-		return continuation{}, false
+		return continuation{}, binding{}, false
 	}
 	if store == nil {
 		rep.fail(KindInternal, "no key store")
-		return continuation{}, false
+		return continuation{}, binding{}, false
 	}
 	if h.engine == nil {
 		rep.fail(KindInternal, "no policy engine")
-		return continuation{}, false
+		return continuation{}, binding{}, false
 	}
 	if req.Mode == ModeKeys {
 		rep.Reason = req.Reason
@@ -172,25 +173,25 @@ func (h *Handler) start(store KeyStore, req Request, rep *Report) (continuation,
 		if err != nil {
 			rep.fail(KindInvalidContinuation, "invalid continuation: "+err.Error())
 			rep.Reason = "nothing was done"
-			return tok, false
+			return tok, binding{}, false
 		}
-		return tok, true
+		return tok, bind, true
 	}
 	tok := continuation{Mode: req.Mode, DryRun: rep.DryRun}
 	if req.Mode == ModeSweep {
 		tok.List = true
-		return tok, true
+		return tok, bind, true
 	}
 	tok.IDs = cleanIDs(req.KeyIDs)
 	if len(tok.IDs) == 0 {
 		rep.fail(KindInvalidRequest, "key request names no key ids")
-		return tok, false
+		return tok, binding{}, false
 	}
 	if len(tok.IDs) > MaxKeyIDs && !IsEventTrigger(req.Trigger) {
 		rep.fail(KindInvalidRequest, fmt.Sprintf("key request names %d keys, at most %d: use a sweep", len(tok.IDs), MaxKeyIDs))
-		return tok, false
+		return tok, binding{}, false
 	}
-	return tok, true
+	return tok, bind, true
 }
 
 // summary logs the one summary entry of a request.

@@ -29,7 +29,9 @@ type Request struct {
 	DryRun *bool `json:"dry_run,omitempty"`
 	// Continuation resumes a sweep cut short by a deadline.
 	Continuation string `json:"continuation,omitempty"`
-	// Trigger names the source for the report and logs: timer, schedule, cts, eventgrid, manual, cli.
+	// Trigger names the source for the report and logs: one of the
+	// Trigger constants, or cli. Key requests of an event trigger
+	// (IsEventTrigger) return no continuation.
 	Trigger string `json:"trigger,omitempty"`
 	// Reason explains a ModeIgnore request, or why a key event was raised.
 	Reason string `json:"reason,omitempty"`
@@ -63,6 +65,15 @@ func ValidKeyID(id string) error {
 	}
 	return nil
 }
+
+// Triggers of requests.
+const (
+	TriggerTimer     = "timer"
+	TriggerSchedule  = "schedule"
+	TriggerCTS       = "cts"
+	TriggerEventGrid = "eventgrid"
+	TriggerManual    = "manual"
+)
 
 // Outcome of one key.
 type Outcome string

@@ -61,11 +61,10 @@ type run struct {
 	window [2]map[string]struct{} // ids of the previous and the current listing page
 }
 
-func newRun(ctx context.Context, h *Handler, store KeyStore, rep *Report, log *logrus.Entry, req Request) *run {
+func newRun(ctx context.Context, h *Handler, store KeyStore, rep *Report, log *logrus.Entry, req Request, bind binding) *run {
 	r := &run{
 		h: h, ctx: ctx, store: store, rep: rep, log: log, req: req,
-		dry: rep.DryRun, now: h.now(), seen: map[string]struct{}{},
-		bind: binding{scope: store.Scope(), policy: h.engine.Digest(), mode: req.Mode, dryRun: rep.DryRun},
+		dry: rep.DryRun, now: h.now(), seen: map[string]struct{}{}, bind: bind,
 	}
 	r.batch = h.cfg.BatchSize
 	if r.batch < 1 {
@@ -101,7 +100,7 @@ func (r *run) resumable() bool {
 // IsEventTrigger reports whether trigger names an event source whose
 // report no caller reads: cts or eventgrid.
 func IsEventTrigger(trigger string) bool {
-	return trigger == "cts" || trigger == "eventgrid"
+	return trigger == TriggerCTS || trigger == TriggerEventGrid
 }
 
 // stopped reports whether no new work may start, noting why.

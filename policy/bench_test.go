@@ -81,7 +81,7 @@ func benchSetup(b *testing.B) {
 			k.Spec = []string{"AES_256", "SM4", "RSA_2048"}[rng.IntN(3)]
 			bench.mixed = append(bench.mixed, benchKey{k, tags})
 			d := e.Evaluate(k, tags, now)
-			after := benchKey{k, applyDecision(tags, d)}
+			after := benchKey{k, d.Apply(tags)}
 			bench.steady = append(bench.steady, after)
 			if e.Evaluate(after.key, after.tags, now).Compliant() {
 				bench.compliant = append(bench.compliant, after)

@@ -2,7 +2,6 @@ package policy_test
 
 import (
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -301,24 +300,12 @@ func TestEvaluate(t *testing.T) {
 			}
 			// Whatever the case, the plan must converge.
 			if d.HasChanges() {
-				if again := e.Evaluate(tc.key, applyDecision(tc.tags, d), now); again.HasChanges() {
+				if again := e.Evaluate(tc.key, d.Apply(tc.tags), now); again.HasChanges() {
 					t.Errorf("evaluating the result plans more changes: %+v", again)
 				}
 			}
 		})
 	}
-}
-
-func applyDecision(tags map[string]string, d policy.Decision) map[string]string {
-	out := map[string]string{}
-	maps.Copy(out, tags)
-	for _, t := range d.Delete {
-		delete(out, t.Key)
-	}
-	for _, t := range d.Create {
-		out[t.Key] = t.Value
-	}
-	return out
 }
 
 // TestUndeletableTag: a forbidden tag whose key or value breaks the API's
@@ -481,7 +468,7 @@ func TestConvergence(t *testing.T) {
 			if err := checkPlan(l, k, tags, d); err != nil {
 				t.Fatalf("key %+v tags %v: %v\ndecision %+v", k, tags, err, d)
 			}
-			after := applyDecision(tags, d)
+			after := d.Apply(tags)
 			if again := e.Evaluate(k, after, now); again.HasChanges() {
 				t.Fatalf("key %+v tags %v: plan %+v does not converge: from %v it plans %+v", k, tags, d, after, again)
 			}
@@ -520,7 +507,7 @@ func checkPlan(l policy.Limits, k policy.Key, tags map[string]string, d policy.D
 			return fmt.Errorf("deletes %q, which the key does not have", t.Key)
 		}
 	}
-	after := applyDecision(tags, d)
+	after := d.Apply(tags)
 	grew := len(after) > len(tags)
 	if grew && len(after) > l.MaxTags {
 		return fmt.Errorf("the key would have %d tags, more than %d", len(after), l.MaxTags)

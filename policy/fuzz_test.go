@@ -105,7 +105,7 @@ func FuzzEvaluate(f *testing.F) {
 		if err := checkPlan(e.Limits(), k, tags, d); err != nil {
 			t.Fatalf("tags %q: %v (decision %+v)", tags, err, d)
 		}
-		if again := e.Evaluate(k, applyDecision(tags, d), now); again.HasChanges() {
+		if again := e.Evaluate(k, d.Apply(tags), now); again.HasChanges() {
 			t.Fatalf("tags %q: plan %+v does not converge: %+v", tags, d, again)
 		}
 	})

@@ -106,7 +106,7 @@ func TestConvergenceWithGrace(t *testing.T) {
 						marked++
 					}
 				}
-				after := applyDecision(tags, d)
+				after := d.Apply(tags)
 				if again := e.Evaluate(k, after, at); again.HasChanges() {
 					t.Fatalf("key %+v tags %v at %s: plan %+v does not converge: from %v it plans %+v", k, tags, at, d, after, again)
 				}

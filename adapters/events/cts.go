@@ -237,7 +237,7 @@ func ctsEnvelope(obj map[string]json.RawMessage) (handler.Request, error) {
 	if err != nil {
 		return handler.Request{}, err
 	}
-	return t.Request(TriggerCTS), nil
+	return t.Request(handler.TriggerCTS), nil
 }
 
 // cloudEventTrace reads the CTS trace carried by one CloudEvent: data as an
@@ -276,7 +276,7 @@ func cloudEvent(obj map[string]json.RawMessage) (handler.Request, error) {
 	if err != nil {
 		return handler.Request{}, err
 	}
-	return t.Request(TriggerEventGrid), nil
+	return t.Request(handler.TriggerEventGrid), nil
 }
 
 // cloudEventBatch decodes the {"events":[...]} envelope into one request:
@@ -287,7 +287,7 @@ func cloudEventBatch(obj map[string]json.RawMessage) (handler.Request, error) {
 		return handler.Request{}, invalid("events is %s: expected an array of CloudEvents", jsonType(obj["events"]))
 	}
 	if len(list) == 0 {
-		return handler.Request{Mode: handler.ModeIgnore, Trigger: TriggerEventGrid, Reason: "empty event batch"}, nil
+		return handler.Request{Mode: handler.ModeIgnore, Trigger: handler.TriggerEventGrid, Reason: "empty event batch"}, nil
 	}
 	var keys, reasons, ignored []string
 	var bad []error
@@ -304,7 +304,7 @@ func cloudEventBatch(obj map[string]json.RawMessage) (handler.Request, error) {
 			bad = append(bad, fmt.Errorf("events[%d]: %w", i, err))
 			continue
 		}
-		r := t.Request(TriggerEventGrid)
+		r := t.Request(handler.TriggerEventGrid)
 		if r.Mode == handler.ModeIgnore {
 			ignored = append(ignored, r.Reason)
 			continue
@@ -329,7 +329,7 @@ func cloudEventBatch(obj map[string]json.RawMessage) (handler.Request, error) {
 		if len(bad) > 0 {
 			return handler.Request{}, bad[0]
 		}
-		return handler.Request{Mode: handler.ModeIgnore, Trigger: TriggerEventGrid, Reason: summarize(ignored)}, nil
+		return handler.Request{Mode: handler.ModeIgnore, Trigger: handler.TriggerEventGrid, Reason: summarize(ignored)}, nil
 	}
 	reason := summarize(reasons)
 	if len(ignored) > 0 {
@@ -342,7 +342,7 @@ func cloudEventBatch(obj map[string]json.RawMessage) (handler.Request, error) {
 		}
 		reason += fmt.Sprintf("; %d malformed event(s) skipped: %s", len(bad), summarize(msgs))
 	}
-	return handler.Request{Mode: handler.ModeKeys, KeyIDs: keys, Trigger: TriggerEventGrid, Reason: reason, Events: evs}, nil
+	return handler.Request{Mode: handler.ModeKeys, KeyIDs: keys, Trigger: handler.TriggerEventGrid, Reason: reason, Events: evs}, nil
 }
 
 // summarize joins reasons, keeping the first few.

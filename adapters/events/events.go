@@ -37,15 +37,6 @@ const (
 	KindManual Kind = "manual"
 )
 
-// Triggers named in handler.Request.Trigger.
-const (
-	TriggerTimer     = "timer"
-	TriggerSchedule  = "schedule"
-	TriggerCTS       = "cts"
-	TriggerEventGrid = "eventgrid"
-	TriggerManual    = "manual"
-)
-
 // describe says what each kind looks like, for error messages.
 var describe = map[Kind]string{
 	KindTimer:           `a FunctionGraph TIMER event {"trigger_type":"TIMER","user_event":...}`,
@@ -118,7 +109,7 @@ func Decode(payload []byte, accept ...Kind) (handler.Request, error) {
 	}
 	switch kind {
 	case KindManual:
-		return manual(obj, TriggerManual)
+		return manual(obj, handler.TriggerManual)
 	case KindTimer:
 		return timer(obj)
 	case KindScheduled:

@@ -48,7 +48,7 @@ func ParseManual(payload []byte) (handler.Request, error) {
 	if err != nil {
 		return handler.Request{}, fmt.Errorf("%w: expected %s", err, describe[KindManual])
 	}
-	return manual(obj, TriggerManual)
+	return manual(obj, handler.TriggerManual)
 }
 
 // Request turns a decoded manual payload into a request, validating it.

@@ -20,7 +20,7 @@ func timer(obj map[string]json.RawMessage) (handler.Request, error) {
 		return handler.Request{}, invalid(`trigger_type is %s: expected "TIMER"`, rawSnippet(obj["trigger_type"]))
 	}
 	name := flexString(obj["trigger_name"])
-	sweep := handler.Request{Mode: handler.ModeSweep, Trigger: TriggerTimer, Reason: strings.TrimSpace("timer " + name)}
+	sweep := handler.Request{Mode: handler.ModeSweep, Trigger: handler.TriggerTimer, Reason: strings.TrimSpace("timer " + name)}
 
 	raw := bytes.TrimSpace(obj["user_event"])
 	if isNull(raw) {
@@ -48,7 +48,7 @@ func timer(obj map[string]json.RawMessage) (handler.Request, error) {
 	if err != nil {
 		return handler.Request{}, fmt.Errorf("user_event: %w: expected %s", err, describe[KindManual])
 	}
-	req, err := manual(m, TriggerTimer)
+	req, err := manual(m, handler.TriggerTimer)
 	if err != nil {
 		return handler.Request{}, fmt.Errorf("user_event: %w", err)
 	}
@@ -75,7 +75,7 @@ func scheduled(obj map[string]json.RawMessage) (handler.Request, error) {
 	if json.Unmarshal(obj["resources"], &resources) == nil && len(resources) > 0 {
 		reason += " " + resources[0]
 	}
-	sweep := handler.Request{Mode: handler.ModeSweep, Trigger: TriggerSchedule, Reason: reason}
+	sweep := handler.Request{Mode: handler.ModeSweep, Trigger: handler.TriggerSchedule, Reason: reason}
 
 	raw := bytes.TrimSpace(obj["detail"])
 	if isNull(raw) {
@@ -94,7 +94,7 @@ func scheduled(obj map[string]json.RawMessage) (handler.Request, error) {
 	if isNull(detail["action"]) {
 		detail["action"] = json.RawMessage(`"` + ActionSweep + `"`)
 	}
-	req, err := manual(detail, TriggerSchedule)
+	req, err := manual(detail, handler.TriggerSchedule)
 	if err != nil {
 		return handler.Request{}, fmt.Errorf("scheduled event detail: %w", err)
 	}

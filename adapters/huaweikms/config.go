@@ -14,7 +14,6 @@ import (
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/provider"
 	kmsregion "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2/region"
 	"github.com/sirupsen/logrus"
-	"golang.org/x/time/rate"
 
 	"github.com/tagwarden/tagwarden/policy"
 )
@@ -75,18 +74,11 @@ type Config struct {
 	// spacing, at most floor(rate) sends in any sliding second (plus
 	// WindowSlack), and a pause of every caller after a 429 (see Pacer).
 	// Give the stores of a process the same one (NewPacer): the gateway
-	// counts per user. Nil: a new one around Limiter if set, else at
-	// RateLimit.
+	// counts per user. Nil: a new one at RateLimit.
 	Pacer *Pacer
-	// Limiter is a token bucket for this store's calls, used as given (its
-	// rate and burst) inside a pacer of the store's own.
-	//
-	// Deprecated: use Pacer. Stores given the same Limiter share its tokens
-	// but not the window guard or the pause after a 429.
-	Limiter *rate.Limiter
 	// RateLimit in requests per second for a new Pacer (default
-	// DefaultRateLimit); negative means unlimited. Ignored when Pacer or
-	// Limiter is set.
+	// DefaultRateLimit); negative means unlimited. Ignored when Pacer is
+	// set.
 	RateLimit float64
 	// PageSize is the ListKeys page size (default 1000).
 	PageSize int
@@ -162,11 +154,7 @@ func (c Config) withDefaults() Config {
 		l.SetOutput(io.Discard)
 		c.Log = l
 	}
-	switch {
-	case c.Pacer != nil:
-	case c.Limiter != nil:
-		c.Pacer = newPacer(c.Limiter)
-	default:
+	if c.Pacer == nil {
 		c.Pacer = NewPacer(c.RateLimit)
 	}
 	return c
@@ -174,8 +162,8 @@ func (c Config) withDefaults() Config {
 
 // endpoint resolves the KMS endpoint from the override or the region.
 func (c Config) endpoint() (string, error) {
-	if ep := strings.TrimRight(strings.TrimSpace(c.Endpoint), "/"); ep != "" {
-		return checkEndpoint(ep)
+	if ep := strings.TrimSpace(c.Endpoint); ep != "" {
+		return CheckEndpoint(ep)
 	}
 	if c.Region == "" {
 		return "", errors.New("no KMS endpoint: set a region or an endpoint")
@@ -191,11 +179,14 @@ func (c Config) endpoint() (string, error) {
 	return ep, nil
 }
 
-// checkEndpoint returns an endpoint override in the one form the SDK takes
+// CheckEndpoint returns an endpoint override in the one form the SDK takes
 // (scheme in lower case, https:// when none is given), or why it cannot be
 // one: only a scheme, a host and a path prefix; no user, query or fragment,
-// which the SDK would sign wrongly or send nowhere.
-func checkEndpoint(ep string) (string, error) {
+// which the SDK would sign wrongly or send nowhere. Its errors never repeat
+// a user, password or query. The configuration and the CLI check an
+// endpoint with it, so that all three agree.
+func CheckEndpoint(ep string) (string, error) {
+	ep = strings.TrimSpace(ep)
 	if !strings.Contains(ep, "://") {
 		ep = "https://" + ep
 	}
@@ -211,8 +202,9 @@ func checkEndpoint(ep string) (string, error) {
 	case u.User != nil:
 		return "", errors.New("the KMS endpoint holds a user name or password: give the host only (credentials go in the credentials)")
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return "", fmt.Errorf("the KMS endpoint %s has a query or fragment: give the scheme, host and port only", u.Redacted())
+		return "", errors.New("the KMS endpoint has a query or fragment: give the scheme, host and port only")
 	}
+	u.Path = strings.TrimRight(u.Path, "/")
 	return u.String(), nil
 }
 

@@ -522,7 +522,9 @@ func TestDeadline(t *testing.T) {
 				c.MaxRetries = 50
 				c.BaseBackoff = 50 * time.Millisecond
 				c.MaxBackoff = 5 * time.Second // a blind sleep would overshoot by seconds
-				c.Limiter = tc.limit
+				if tc.limit != nil {
+					c.Pacer = newPacer(tc.limit)
+				}
 			})
 			e.srv.SetFaults(tc.faults)
 			if tc.limit != nil || tc.faults.RateLimit > 0 {
@@ -676,9 +678,9 @@ func TestNewConfig(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	seed := emulator.SampleKeys(5, 2)
 	id := seed[len(seed)-1].ResourceID
-	shared := rate.NewLimiter(20, 1)
-	a := newEnv(t, emulator.Options{Seed: seed}, func(c *Config) { c.Limiter = shared })
-	b := newEnv(t, emulator.Options{Seed: seed}, func(c *Config) { c.Limiter = shared })
+	shared := NewPacer(20)
+	a := newEnv(t, emulator.Options{Seed: seed}, func(c *Config) { c.Pacer = shared })
+	b := newEnv(t, emulator.Options{Seed: seed}, func(c *Config) { c.Pacer = shared })
 	start := time.Now()
 	for i := 0; i < 5; i++ {
 		for _, s := range []*Store{a.store, b.store} {

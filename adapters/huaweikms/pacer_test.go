@@ -44,7 +44,7 @@ func TestNewPacer(t *testing.T) {
 	}
 }
 
-// TestPacerAroundLimiter: the deprecated Config.Limiter is used as given
+// TestPacerAroundLimiter: a pacer built around a token bucket uses it as given
 // (rate and burst) with the window guard; a zero rate pauses a whole window
 // at most; rate.Inf is unlimited.
 func TestPacerAroundLimiter(t *testing.T) {
@@ -331,12 +331,6 @@ func TestPacerAgainstWindowGateway(t *testing.T) {
 	}{
 		{"two stores sharing a Pacer", func(c *Config) { c.Pacer = NewPacer(rps) }, 2},
 		{"one store with its own pacer", func(c *Config) { c.RateLimit = rps }, 1},
-		// The deprecated Limiter, at the burst of 1 the handler's tests give
-		// it: the store's own pacer adds the window guard and the pause.
-		// (A larger burst sends calls at once, which queue on their way to
-		// the gateway; two stores given one Limiter would not share the
-		// guard.)
-		{"one store with a Limiter", func(c *Config) { c.Limiter = rate.NewLimiter(rps, 1) }, 1},
 	}
 	seed := emulator.SampleKeys(5, 1)
 	id := seed[len(seed)-1].ResourceID

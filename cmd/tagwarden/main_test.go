@@ -364,7 +364,7 @@ func TestTargetErrors(t *testing.T) {
 		{"unknown region", k.env, []string{"plan", "--region", "mars-north-1"}, []string{`unknown region "mars-north-1"`}},
 		{"no region", k.env, []string{"apply"}, []string{"no region", "--region"}},
 		{"unreachable endpoint", k.env, []string{"plan", "--endpoint", "http://" + closedPort(t)}, []string{"cannot reach the KMS endpoint", "connection refused"}},
-		{"not a URL", k.env, []string{"plan", "--endpoint", "kms.example"}, []string{"is not an http(s) URL"}},
+		{"not a URL", k.env, []string{"plan", "--endpoint", "ftp://kms.example"}, []string{`the KMS endpoint's scheme is "ftp"`, "give an http(s) URL"}},
 		{"wrong secret key", badSK, []string{"plan", "--endpoint", k.url}, []string{"access denied: check HUAWEICLOUD_SDK_AK", "detail: "}},
 		{"bad environment", append([]string{"TAGWARDEN_RATE_LIMIT=fast"}, k.env...), []string{"plan", "--endpoint", k.url}, []string{"TAGWARDEN_RATE_LIMIT"}},
 		{"bad policies", k.env, []string{"plan", "--endpoint", k.url, "--policies", "testdata/policies-bad"}, []string{"bad policies in testdata/policies-bad: 4 errors", "\n  testdata/policies-bad/bad.yaml:9:32: "}},

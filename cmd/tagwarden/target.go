@@ -90,9 +90,8 @@ func (t *target) settings(cmd *cobra.Command) (config.Process, error) {
 // is sent: no region, a region the SDK does not know, a bad endpoint.
 func checkTarget(cfg config.Process) error {
 	if cfg.Endpoint != "" {
-		u, err := url.Parse(cfg.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("endpoint %q is not an http(s) URL such as https://kms.ap-southeast-1.myhuaweicloud.com", cfg.Endpoint)
+		if _, err := huaweikms.CheckEndpoint(cfg.Endpoint); err != nil {
+			return fmt.Errorf("%w: give an http(s) URL such as https://kms.ap-southeast-1.myhuaweicloud.com", err)
 		}
 		return nil
 	}

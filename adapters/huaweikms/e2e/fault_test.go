@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"golang.org/x/time/rate"
 
+	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
 	"github.com/tagwarden/tagwarden/handler"
 	"github.com/tagwarden/tagwarden/handler/handlertest"
@@ -76,7 +76,7 @@ func TestFaultSweep(t *testing.T) {
 
 	tr := newFltTransport()
 	tr.slowOver = spike.Latency
-	lim := rate.NewLimiter(2000, 4)
+	lim := huaweikms.NewPacer(2000)
 	start := time.Now()
 	reps := fltResume(t, h, handler.Request{Mode: handler.ModeSweep}, 5,
 		func() (context.Context, context.CancelFunc) {

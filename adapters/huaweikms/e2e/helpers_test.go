@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-	"golang.org/x/time/rate"
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
@@ -95,12 +94,12 @@ func (k *kms) store(t *testing.T, log logrus.FieldLogger) handler.KeyStore {
 }
 
 // fltStore builds the adapter as the function does per invocation, with
-// the default retries, fast, so that faults cost little time; tr and lim,
+// the default retries, fast, so that faults cost little time; tr and pacer,
 // when set, are its transport and its rate limiter.
-func (k *kms) fltStore(t *testing.T, tr http.RoundTripper, lim *rate.Limiter) *huaweikms.Store {
+func (k *kms) fltStore(t *testing.T, tr http.RoundTripper, pacer *huaweikms.Pacer) *huaweikms.Store {
 	t.Helper()
 	return k.Store(t, func(cfg *huaweikms.Config) {
-		cfg.Limiter, cfg.BaseBackoff, cfg.MaxBackoff = lim, 2*time.Millisecond, 40*time.Millisecond
+		cfg.Pacer, cfg.BaseBackoff, cfg.MaxBackoff = pacer, 2*time.Millisecond, 40*time.Millisecond
 		cfg.HTTPTimeout, cfg.Transport = 3*time.Second, tr
 	})
 }

@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -163,19 +162,8 @@ func (r *reader) endpoint(dst *string) {
 	if v == "" {
 		return
 	}
-	u, err := url.Parse(v)
-	shown := shownEndpoint(v) // never repeat a password or a query
-	switch {
-	case err != nil:
-		r.bad(EnvEndpoint, shown, "not a URL")
-	case u.Scheme != "http" && u.Scheme != "https":
-		r.bad(EnvEndpoint, shown, "want an http:// or https:// URL")
-	case u.Host == "":
-		r.bad(EnvEndpoint, shown, "URL has no host")
-	case u.User != nil:
-		r.bad(EnvEndpoint, shown, "a user name or password in the URL: give the scheme, host and port only (credentials are not configured here)")
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		r.bad(EnvEndpoint, shown, "a query or fragment in the URL: give the scheme, host and port only")
+	if _, err := huaweikms.CheckEndpoint(v); err != nil {
+		r.bad(EnvEndpoint, shownEndpoint(v), "%v", err) // never repeat a password or a query
 	}
 	*dst = v
 }

@@ -122,12 +122,12 @@ func TestFromEnvErrors(t *testing.T) {
 		{"level", map[string]string{EnvLogLevel: "loud"}, []string{`TAGWARDEN_LOG_LEVEL="loud"`}},
 		{"format", map[string]string{EnvLogFormat: "xml"}, []string{`TAGWARDEN_LOG_FORMAT="xml": want json or text`}},
 		{"region", map[string]string{EnvRegion: "Asia Pacific"}, []string{`TAGWARDEN_REGION="Asia Pacific"`}},
-		{"endpoint scheme", map[string]string{EnvEndpoint: "ftp://x"}, []string{`TAGWARDEN_KMS_ENDPOINT="ftp://x": want an http`}},
-		{"endpoint host", map[string]string{EnvEndpoint: "http://"}, []string{`TAGWARDEN_KMS_ENDPOINT="http://": URL has no host`}},
-		{"endpoint query, not repeated", map[string]string{EnvEndpoint: "http://127.0.0.1:8080?token=hunter2"}, []string{`TAGWARDEN_KMS_ENDPOINT="http://127.0.0.1:8080...": a query or fragment`}},
-		{"endpoint password, not repeated", map[string]string{EnvEndpoint: "http://u:hunter2@127.0.0.1:8080"}, []string{`TAGWARDEN_KMS_ENDPOINT="http://xxxxx@127.0.0.1:8080": a user name or password`}},
-		{"endpoint password in a URL that does not parse", map[string]string{EnvEndpoint: "http://u:hunter2@127.0.0.1:1/%zz"}, []string{`TAGWARDEN_KMS_ENDPOINT="http://xxxxx@127.0.0.1:1/%zz": not a URL`}},
-		{"endpoint password in another scheme", map[string]string{EnvEndpoint: "ftp://u:hunter2@h"}, []string{`TAGWARDEN_KMS_ENDPOINT="ftp://xxxxx@h": want an http`}},
+		{"endpoint scheme", map[string]string{EnvEndpoint: "ftp://x"}, []string{`TAGWARDEN_KMS_ENDPOINT="ftp://x": the KMS endpoint's scheme is "ftp": want http or https`}},
+		{"endpoint host", map[string]string{EnvEndpoint: "http://"}, []string{`TAGWARDEN_KMS_ENDPOINT="http://": the KMS endpoint has no host`}},
+		{"endpoint query, not repeated", map[string]string{EnvEndpoint: "http://127.0.0.1:8080?token=hunter2"}, []string{`TAGWARDEN_KMS_ENDPOINT="http://127.0.0.1:8080...": the KMS endpoint has a query or fragment`}},
+		{"endpoint password, not repeated", map[string]string{EnvEndpoint: "http://u:hunter2@127.0.0.1:8080"}, []string{`TAGWARDEN_KMS_ENDPOINT="http://xxxxx@127.0.0.1:8080": the KMS endpoint holds a user name or password`}},
+		{"endpoint password in a URL that does not parse", map[string]string{EnvEndpoint: "http://u:hunter2@127.0.0.1:1/%zz"}, []string{`TAGWARDEN_KMS_ENDPOINT="http://xxxxx@127.0.0.1:1/%zz": the KMS endpoint is not a URL`}},
+		{"endpoint password in another scheme", map[string]string{EnvEndpoint: "ftp://u:hunter2@h"}, []string{`TAGWARDEN_KMS_ENDPOINT="ftp://xxxxx@h": the KMS endpoint's scheme is "ftp"`}},
 		{"project", map[string]string{EnvProjectID: "a/b"}, []string{`TAGWARDEN_PROJECT_ID="a/b"`}},
 		{"retry delays", map[string]string{EnvKeyRetryDelay: "2s", EnvKeyRetryMaxDelay: "1s"}, []string{`TAGWARDEN_KEY_RETRY_MAX_DELAY="1s": must not be less than`}},
 		{"all at once", map[string]string{EnvRateLimit: "x", EnvConcurrency: "-1", EnvLogFormat: "yaml"}, []string{
@@ -231,8 +231,8 @@ func TestKMS(t *testing.T) {
 	if got.Region != p.Region || got.Endpoint != p.Endpoint || got.ProjectID != p.ProjectID || got.Log != log || got.Credentials != nil {
 		t.Errorf("got %+v, want the region, endpoint, project and logger of the configuration, and the SDK's credential chain", got)
 	}
-	if got.Pacer == nil || got.Pacer.Rate() != 7.5 || got.Limiter != nil || got.RateLimit != 0 {
-		t.Errorf("got pacer %v (limiter %v, rate limit %v), want one pacer at 7.5 requests per second", got.Pacer, got.Limiter, got.RateLimit)
+	if got.Pacer == nil || got.Pacer.Rate() != 7.5 || got.RateLimit != 0 {
+		t.Errorf("got pacer %v (rate limit %v), want one pacer at 7.5 requests per second", got.Pacer, got.RateLimit)
 	}
 	if diff := cmp.Diff(engine.Limits(), got.Limits); diff != "" || got.Limits.MaxBatch != 4 {
 		t.Errorf("limits (-engine +store):\n%s, want the engine's (MaxBatch 4)", diff)
