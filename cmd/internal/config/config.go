@@ -35,6 +35,16 @@ const (
 	EnvMaxSnapshotAge   = "TAGWARDEN_MAX_SNAPSHOT_AGE"
 	EnvContinuationKey  = "TAGWARDEN_CONTINUATION_KEY"
 	EnvContinuationTTL  = "TAGWARDEN_CONTINUATION_TTL"
+
+	// Organisation scale (see docs/configuration.md, "Targets").
+	EnvTargets               = "TAGWARDEN_TARGETS"                // region/project[=endpoint],... or auto
+	EnvTargetRegions         = "TAGWARDEN_TARGET_REGIONS"         // auto: regular expression on the region
+	EnvTargetProjects        = "TAGWARDEN_TARGET_PROJECTS"        // auto: regular expression on the project name
+	EnvKMSEndpoints          = "TAGWARDEN_KMS_ENDPOINTS"          // region=endpoint,... for targets without one
+	EnvIAMEndpoint           = "TAGWARDEN_IAM_ENDPOINT"           // auto: the IAM endpoint (default the global one)
+	EnvMaxChain              = "TAGWARDEN_MAX_CHAIN"              // links of one target's sweep; 0: no self-continuation
+	EnvFunctionURN           = "TAGWARDEN_FUNCTION_URN"           // FunctionGraph: the function's own URN
+	EnvFunctionGraphEndpoint = "TAGWARDEN_FUNCTIONGRAPH_ENDPOINT" // FunctionGraph API endpoint override
 )
 
 // Defaults of the process's own settings (the handler's options take
