@@ -110,6 +110,20 @@ var architecture = []rule{
 		forbidden: []string{module + "adapters/functiongraph", module + "adapters/awslambda", awsLambdaGo},
 		why:       "the KMS adapter knows no platform",
 	},
+	{
+		name:      "targets are plain data",
+		pkg:       "adapters/targets",
+		direct:    true,
+		forbidden: []string{module + "handler", module + "adapters/huaweikms", huaweiSDK, "github.com/aws"},
+		why:       "the pipeline reads targets: the IAM discoverer over the SDK lives in adapters/targets/huaweiiam",
+	},
+	{
+		name:      "self-invocation knows no request",
+		pkg:       "adapters/selfinvoke",
+		direct:    true,
+		forbidden: []string{module + "handler", module + "adapters/invocation", module + "adapters/events"},
+		why:       "a dispatcher sends bytes to the platform; what they mean is the pipeline's",
+	},
 }
 
 // listed is what go list says of one package.

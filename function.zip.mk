@@ -73,7 +73,7 @@ repack:
 size: zip
 	@printf 'function.zip %9d bytes  %s\n' $$(wc -c < $(ZIP)) $(ZIP)
 	@printf 'bootstrap    %9d bytes  %s (%s)\n' $$(wc -c < $(BIN)) $(BIN) $(ARCH)
-	@[ $$(wc -c < $(ZIP)) -lt 6291456 ] || echo "warning: function.zip is over 6 MiB"
+	@[ $$(wc -c < $(ZIP)) -lt 8388608 ] || echo "warning: function.zip is over 8 MiB"
 
 clean:
 	rm -rf $(DIST)/.build $(ZIP)

@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -72,6 +73,10 @@ const (
 	envRateLimit       = "EnvRateLimit"
 	envPolicies        = "EnvPolicies"
 	envContinuationKey = "EnvContinuationKey"
+	envTargets         = "EnvTargets"
+	envTargetRegions   = "EnvTargetRegions"
+	envTargetProjects  = "EnvTargetProjects"
+	envMaxChain        = "EnvMaxChain"
 )
 
 // configVars returns the variables the function reads: the Env* constants
@@ -118,7 +123,7 @@ func configVars(t *testing.T) map[string]string {
 			}
 		}
 	}
-	for _, name := range []string{envRegion, envDryRun, envRateLimit, envPolicies, envContinuationKey} {
+	for _, name := range []string{envRegion, envDryRun, envRateLimit, envPolicies, envContinuationKey, envTargets, envTargetRegions, envTargetProjects, envMaxChain} {
 		if !strings.HasPrefix(vars[name], "TAGWARDEN_") {
 			t.Fatalf("%s declares no %s naming a TAGWARDEN_ variable (found %v)", configPackage, name, vars)
 		}
@@ -243,6 +248,53 @@ func TestTemplate(t *testing.T) {
 		t.Errorf("%s %q, want /var/task/policies (the zip's policies/ folder)", vars[envPolicies], got)
 	}
 
+	// Several targets and self-continuation: the parameters and their
+	// variables; the role may invoke the function itself (and nothing else
+	// is added to it) only when Targets is set or MaxChain is not 0, on the
+	// function's own unqualified ARN, which a fixed FunctionName makes known
+	// without a circular reference; asynchronous invocations retry once.
+	for param, name := range map[string]string{"Targets": vars[envTargets], "TargetRegions": vars[envTargetRegions], "TargetProjects": vars[envTargetProjects], "MaxChain": vars[envMaxChain]} {
+		if get(&doc, "Parameters", param) == nil {
+			t.Errorf("no parameter %s", param)
+		}
+		if v := get(env, name); v == nil || v.Tag != "!Ref" || v.Value != param {
+			t.Errorf("environment %s: want !Ref %s", name, param)
+		}
+	}
+	if d := get(&doc, "Parameters", "MaxChain", "Default"); d == nil || d.Value != "100" {
+		t.Error("MaxChain: want the default 100")
+	}
+	if fname := get(props, "FunctionName"); fname == nil || fname.Tag != "!Ref" || fname.Value != "AWS::StackName" {
+		t.Error("FunctionName: want !Ref AWS::StackName, the name the role's policy names")
+	}
+	if get(props, "Role") != nil {
+		t.Error("Role: want the role SAM generates from Policies")
+	}
+	wantCond := map[string]string{
+		"HasTargets":    `!Not [!Equals [!Ref Targets, ""]]`,
+		"ChainsItself":  `!Not [!Equals [!Ref MaxChain, "0"]]`,
+		"InvokesItself": `!Or [!Condition HasTargets, !Condition ChainsItself]`,
+	}
+	for name, want := range wantCond {
+		if got := yamlFlow(get(&doc, "Conditions", name)); got != want {
+			t.Errorf("condition %s is %s, want %s", name, got, want)
+		}
+	}
+	const ownARN = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}"
+	pols := get(props, "Policies")
+	if pols == nil || pols.Kind != yaml.SequenceNode || len(pols.Content) != 1 {
+		t.Error("Policies: want exactly one, the conditional self-invocation")
+	} else if ifn := pols.Content[0]; ifn.Tag != "!If" || len(ifn.Content) != 3 || ifn.Content[0].Value != "InvokesItself" ||
+		yamlFlow(ifn.Content[2]) != "!Ref AWS::NoValue" {
+		t.Errorf("Policies: want !If [InvokesItself, the policy, !Ref AWS::NoValue], got %s", yamlFlow(ifn))
+	} else if st := get(ifn.Content[1], "Statement"); st == nil || st.Kind != yaml.SequenceNode || len(st.Content) != 1 ||
+		yamlFlow(st.Content[0]) != `{Sid: InvokeItselfAsynchronously, Effect: Allow, Action: lambda:InvokeFunction, Resource: !Sub "`+ownARN+`"}` {
+		t.Errorf("Policies: want one statement allowing lambda:InvokeFunction on %s only, got %s", ownARN, yamlFlow(ifn.Content[1]))
+	}
+	if eic := get(props, "EventInvokeConfig"); yamlFlow(eic) != "{MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 21600}" {
+		t.Errorf("EventInvokeConfig is %s, want one retry and the longest age (21600 s)", yamlFlow(eic))
+	}
+
 	// The schedule sends the function's own manual payload.
 	evs := get(props, "Events")
 	schedules := 0
@@ -299,9 +351,50 @@ func TestTemplate(t *testing.T) {
 	walk(&doc)
 }
 
+// yamlFlow renders a node in one line, in YAML's flow style with its tags
+// (scalars quoted only when they were), to compare small structures.
+func yamlFlow(n *yaml.Node) string {
+	if n == nil {
+		return "<nil>"
+	}
+	tag := ""
+	if strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") {
+		tag = n.Tag + " "
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 1 {
+			return yamlFlow(n.Content[0])
+		}
+	case yaml.SequenceNode:
+		var items []string
+		for _, c := range n.Content {
+			items = append(items, yamlFlow(c))
+		}
+		return tag + "[" + strings.Join(items, ", ") + "]"
+	case yaml.MappingNode:
+		var items []string
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			items = append(items, yamlFlow(n.Content[i])+": "+yamlFlow(n.Content[i+1]))
+		}
+		return tag + "{" + strings.Join(items, ", ") + "}"
+	case yaml.ScalarNode:
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			return tag + strconv.Quote(n.Value)
+		}
+		return tag + n.Value
+	}
+	return fmt.Sprintf("<kind %d>", n.Kind)
+}
+
 // kmsActions are exactly the KMS actions the function calls
 // (docs/kms.md, "Permissions").
 var kmsActions = []string{"kms:cmk:get", "kms:cmk:list", "kms:cmkTag:batch", "kms:cmkTag:list", "kms:cmkTag:listInstance"}
+
+// invokeActions are exactly the FunctionGraph actions the function needs to
+// invoke itself asynchronously (AsyncInvokeFunction; docs/deploy.md,
+// "Several targets, and sweeps that continue themselves").
+var invokeActions = []string{"functiongraph:function:invokeAsync"}
 
 // TestTerraform checks the invariants of deploy/functiongraph that matter,
 // reading its files (no terraform needed; deploy/check.sh runs the real
@@ -324,16 +417,63 @@ func TestTerraform(t *testing.T) {
 	if diff := cmp.Diff(kmsActions, actions); diff != "" {
 		t.Errorf("kms_actions mismatch (-want +got):\n%s", diff)
 	}
+	// Invoking itself: exactly the asynchronous invocation, of this
+	// function only, and only when it invokes itself (self-continuation or
+	// several targets). Listing the projects for "auto" needs no action.
+	invoke, ok := hclStrings(locals.attr(t, "invoke_actions"))
+	if !ok {
+		t.Fatalf("invoke_actions is not a list of strings: %s", locals.Attrs["invoke_actions"])
+	}
+	if diff := cmp.Diff(invokeActions, invoke); diff != "" {
+		t.Errorf("invoke_actions mismatch (-want +got):\n%s", diff)
+	}
+	if got := locals.attr(t, "invokes_itself"); got != `var.max_chain > 0 || var.targets != ""` {
+		t.Errorf("invokes_itself = %s, want var.max_chain > 0 || var.targets != \"\"", got)
+	}
+	if got := locals.attr(t, "function_resource"); got != `"FUNCTIONGRAPH:*:*:function:${local.function_app}/${var.function_name}"` {
+		t.Errorf("function_resource = %s, want the IAM path of this function", got)
+	}
+	if fn := root.one(t, "resource", "huaweicloud_fgs_function", "tagwarden"); fn.Attrs["app"] != "local.function_app" || fn.Attrs["name"] != "var.function_name" {
+		t.Errorf("the function's app %s and name %s are not those of function_resource (local.function_app, var.function_name)", fn.Attrs["app"], fn.Attrs["name"])
+	}
+
+	// The custom policies: one of exactly the KMS actions, one of exactly
+	// the invoke action on this function, present only when it invokes
+	// itself; no other (no IAM action, no wildcard).
 	roles := root.find("resource", "huaweicloud_identity_role")
-	if len(roles) != 1 {
-		t.Fatalf("%d custom policies (huaweicloud_identity_role), want 1", len(roles))
+	if len(roles) != 2 {
+		t.Fatalf("%d custom policies (huaweicloud_identity_role), want 2 (KMS, and invoking itself)", len(roles))
 	}
-	role := roles[0]
-	if policy := role.attr(t, "policy"); !regexp.MustCompile(`Action\s*=\s*local\.kms_actions\b`).MatchString(policy) ||
-		strings.Count(policy, "Action") != 1 || !strings.Contains(policy, `Effect = "Allow"`) {
-		t.Errorf("the custom policy must allow exactly local.kms_actions, in one statement: %s", policy)
+	var kmsRole, invokeRole *hclBlock
+	for _, r := range roles {
+		policy := r.attr(t, "policy")
+		if strings.Count(policy, "Action") != 1 || !regexp.MustCompile(`Effect\s*=\s*"Allow"`).MatchString(policy) || strings.Contains(policy, "Condition") {
+			t.Errorf("custom policy %s: want one Allow statement without conditions: %s", r.Labels[1], policy)
+		}
+		switch {
+		case regexp.MustCompile(`Action\s*=\s*local\.kms_actions\b`).MatchString(policy) && !strings.Contains(policy, "Resource"):
+			kmsRole = r
+		case regexp.MustCompile(`Action\s*=\s*local\.invoke_actions\b`).MatchString(policy) &&
+			regexp.MustCompile(`Resource\s*=\s*\[local\.function_resource\]`).MatchString(policy):
+			invokeRole = r
+		default:
+			t.Errorf("custom policy %s allows neither exactly local.kms_actions nor local.invoke_actions on local.function_resource: %s", r.Labels[1], policy)
+		}
 	}
-	roleName := "huaweicloud_identity_role." + role.Labels[1] + ".name"
+	if kmsRole == nil || invokeRole == nil {
+		t.Fatal("want a KMS policy and a self-invocation policy")
+	}
+	if _, ok := kmsRole.Attrs["count"]; ok {
+		t.Errorf("the KMS policy has a count: %s", kmsRole.Attrs["count"])
+	}
+	if got := invokeRole.Attrs["count"]; got != "local.invokes_itself ? 1 : 0" {
+		t.Errorf("the self-invocation policy's count is %q, want local.invokes_itself ? 1 : 0", got)
+	}
+	if strings.Contains(main, `"iam:`) {
+		t.Error("main.tf names an IAM action: listing the projects (GET /v3/auth/projects) needs none")
+	}
+	roleName := "huaweicloud_identity_role." + kmsRole.Labels[1] + ".name"
+	invokeName := "huaweicloud_identity_role." + invokeRole.Labels[1] + "[*].name"
 
 	// The two agencies.
 	fn := root.one(t, "resource", "huaweicloud_fgs_function", "tagwarden")
@@ -371,16 +511,44 @@ func TestTerraform(t *testing.T) {
 		!strings.Contains(main[:i], "008e7742") || !strings.Contains(main[:i], "docs/resources/identity_agency.md") {
 		t.Error("main.tf: the first op_svc_cff must follow the comment citing where Huawei's provider documentation used it (commit 008e7742)")
 	}
-	// The execution agency: the KMS policy, in the region's project, only.
-	if prs := exec.find("project_role"); len(prs) != 1 || len(exec.Blocks) != 1 {
-		t.Errorf("execution agency: %d project_role blocks and %d blocks, want one project_role and nothing else", len(prs), len(exec.Blocks))
-	} else if prs[0].Attrs["roles"] != "["+roleName+"]" || prs[0].Attrs["project"] != "var.region" {
-		t.Errorf("execution agency: project %s roles %s, want var.region and [%s]", prs[0].Attrs["project"], prs[0].Attrs["roles"], roleName)
+	// The execution agency: per project, the roles of local.execution_roles
+	// (one dynamic project_role, nothing static), which holds the KMS
+	// policy in the target projects (local.kms_projects) and the
+	// self-invocation policy in the function's own project (var.region)
+	// only, and no other policy.
+	if len(exec.find("project_role")) != 0 {
+		t.Error("execution agency: a static project_role; want only the dynamic one over local.execution_roles")
+	}
+	if dyn := exec.find("dynamic", "project_role"); len(dyn) != 1 || dyn[0].Attrs["for_each"] != "local.execution_roles" {
+		t.Errorf("execution agency: want one dynamic project_role over local.execution_roles")
+	} else if c := dyn[0].one(t, "content"); c.Attrs["project"] != "project_role.key" || c.Attrs["roles"] != "project_role.value" {
+		t.Errorf("execution agency: project_role content %v, want project_role.key and project_role.value", c.Attrs)
+	}
+	for _, b := range exec.Blocks {
+		if !(b.Type == "dynamic" || b.Type == "lifecycle") {
+			t.Errorf("execution agency: unexpected block %s", b.Type)
+		}
+	}
+	er := locals.attr(t, "execution_roles")
+	for _, want := range []string{
+		"contains(local.kms_projects, p) ? [" + roleName + "] : []",
+		"p == var.region ? " + invokeName + " : []",
+		"concat(local.kms_projects, local.invokes_itself ? [var.region] : [])",
+	} {
+		if !strings.Contains(er, want) {
+			t.Errorf("execution_roles lacks %q: %s", want, er)
+		}
+	}
+	if n := strings.Count(er, "huaweicloud_identity_role."); n != 2 {
+		t.Errorf("execution_roles names %d policies, want 2 (KMS, self-invocation): %s", n, er)
+	}
+	if got := locals.attr(t, "kms_projects"); !strings.Contains(got, `var.targets == "" ? [var.region] :`) {
+		t.Errorf("kms_projects = %s: without targets, want the region's own project only", got)
 	}
 	// The configuration agency: the CTS trigger's roles, only with the CTS
-	// trigger, and never the KMS policy.
-	if confHoldsRole(conf, roleName) {
-		t.Errorf("configuration agency holds the KMS policy")
+	// trigger, and never the KMS or self-invocation policy.
+	if confHoldsRole(conf, roleName) || confHoldsRole(conf, "huaweicloud_identity_role."+invokeRole.Labels[1]) {
+		t.Errorf("configuration agency holds the KMS or the self-invocation policy")
 	}
 	dyn := conf.find("dynamic", "project_role")
 	if len(conf.find("project_role")) != 0 || len(dyn) != 1 ||
@@ -510,6 +678,36 @@ func TestTerraform(t *testing.T) {
 	if !regexp.MustCompile(`TAGWARDEN_CONTINUATION_KEY\s*=\s*sensitive\(terraform_data\.continuation_key\.output\)`).MatchString(locals.Attrs["environment"]) {
 		t.Error("main.tf does not set TAGWARDEN_CONTINUATION_KEY from the one terraform_data key: instances would refuse each other's continuations")
 	}
+	// Several targets and self-continuation: the variables, with their
+	// defaults (one target, the own project; 100 links), and the
+	// environment.
+	for name, def := range map[string]string{"targets": `""`, "target_regions": `""`, "target_projects": `""`, "kms_endpoints": `""`, "max_chain": "100"} {
+		if v := vars[name]; v == nil {
+			t.Errorf("variables.tf lacks variable %s", name)
+		} else if v.Attrs["default"] != def || len(v.find("validation")) != 1 {
+			t.Errorf("variable %s: default %s, want %s, and a validation", name, v.Attrs["default"], def)
+		}
+	}
+	env := locals.Attrs["environment"]
+	for _, re := range []string{
+		`TAGWARDEN_MAX_CHAIN\s*=\s*tostring\(var\.max_chain\)`,
+		`var\.targets == "" \? \{\} : \{ TAGWARDEN_TARGETS = var\.targets \}`,
+		`var\.kms_endpoints == "" \? \{\} : \{ TAGWARDEN_KMS_ENDPOINTS = var\.kms_endpoints \}`,
+		`TAGWARDEN_TARGET_REGIONS\s*=\s*local\.target_regions`,
+		`TAGWARDEN_TARGET_PROJECTS\s*=\s*local\.target_projects`,
+	} {
+		if !regexp.MustCompile(re).MatchString(env) {
+			t.Errorf("the environment does not match %s", re)
+		}
+	}
+	// Asynchronous invocations: one retry of a crashed one, the longest age.
+	aic := root.one(t, "resource", "huaweicloud_fgs_async_invoke_configuration", "tagwarden")
+	if aic.Attrs["function_urn"] != "huaweicloud_fgs_function.tagwarden.urn" ||
+		locals.Attrs["async_retry_attempts"] != "1" || aic.Attrs["max_async_retry_attempts"] != "local.async_retry_attempts" ||
+		locals.Attrs["async_max_event_age"] != "86400" || aic.Attrs["max_async_event_age_in_seconds"] != "local.async_max_event_age" {
+		t.Errorf("asynchronous invocation configuration %v: want the function's, one retry, 86400 s", aic.Attrs)
+	}
+
 	// The environment names only variables the function reads.
 	readVars := tagwardenVars(t)
 	for _, name := range regexp.MustCompile(`\b(TAGWARDEN_[A-Z_]+)\s*=`).FindAllStringSubmatch(main, -1) {

@@ -5,7 +5,9 @@
 //
 // TestTerraform reads the Terraform files (no tool needed) and checks the
 // invariants that matter: the execution agency holds exactly the KMS
-// actions and is the function's app_agency, the configuration agency is
+// actions in the targets' projects, plus, when sweeps fan out or continue
+// themselves, asynchronous invocation of this function alone, and is the
+// function's app_agency, the configuration agency is
 // another one, the instance limit and the instances' shared rate, the
 // triggers and their operations, the provider range, the timeout.
 // TestDeployCheck runs check.sh (terraform fmt, validate and test with the

@@ -360,6 +360,12 @@ locals {
   obj = jsonencode({
     k = "v}"
   })
+  re = "^(?:=(https?://[^\\s,]+))?$"
+  byp = {
+    for p in local.ps : p => concat(
+      p == var.r ? res.x[*].name : [],
+    ) if p != ""
+  }
 }
 
 resource "kind" "name" {
@@ -382,7 +388,12 @@ resource "kind" "name" {
 	if got, ok := hclStrings(loc.Attrs["list"]); !ok || strings.Join(got, ",") != "a,b" {
 		t.Errorf("list %q: %q %v", loc.Attrs["list"], got, ok)
 	}
-	for name, want := range map[string]string{"tmpl": `"${var.x}-{y}"`, "obj": "jsonencode({\n    k = \"v}\"\n  })"} {
+	for name, want := range map[string]string{
+		"tmpl": `"${var.x}-{y}"`,
+		"obj":  "jsonencode({\n    k = \"v}\"\n  })",
+		"re":   `"^(?:=(https?://[^\\s,]+))?$"`,
+		"byp":  "{\n    for p in local.ps : p => concat(\n      p == var.r ? res.x[*].name : [],\n    ) if p != \"\"\n  }",
+	} {
 		if got := loc.Attrs[name]; got != want {
 			t.Errorf("%s = %q, want %q", name, got, want)
 		}
@@ -391,7 +402,7 @@ resource "kind" "name" {
 		t.Error("an interpolated string is not a literal")
 	}
 	res := root.one(t, "resource", "kind", "name")
-	if res.Attrs["n"] != "1" || res.Line != 13 {
+	if res.Attrs["n"] != "1" || res.Line != 19 {
 		t.Errorf("resource: n=%q line %d", res.Attrs["n"], res.Line)
 	}
 	content := res.one(t, "dynamic", "inner").one(t, "content")

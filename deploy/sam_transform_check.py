@@ -6,7 +6,12 @@ cfn-lint already runs the transform (a failure is its error E0001); this
 script also checks the result: one AWS::Lambda::Function with the reserved
 concurrency the design needs (docs/deploy.md, "Instances and the KMS rate
 limit"), the runtime and handler of the custom runtime, and an EventBridge
-Scheduler schedule that sends the manual payload of a sweep.
+Scheduler schedule that sends the manual payload of a sweep; the function's
+role holds AWS's basic execution policy and, only under the condition that
+the function invokes itself (Targets set or MaxChain above 0),
+lambda:InvokeFunction on the function's own unqualified ARN, nothing else;
+and its asynchronous invocations retry once and wait up to 6 hours
+(docs/deploy.md, "Several targets, and sweeps that continue themselves").
 
 Usage: sam_transform_check.py TEMPLATE. Exit status 0 when every check holds,
 1 otherwise, 3 when cfn-lint (with its SAM translator) is not installed.
@@ -53,6 +58,8 @@ def main(path):
         if props.get("Runtime") != "provided.al2023" or props.get("Handler") != "bootstrap":
             problems.append(f"{name}: runtime {props.get('Runtime')!r} handler {props.get('Handler')!r}, want provided.al2023 and bootstrap")
 
+    problems += check_self_invocation(out, functions)
+
     schedules = by_type.get("AWS::Scheduler::Schedule", [])
     if not schedules:
         problems.append("no AWS::Scheduler::Schedule: the sweep has no schedule")
@@ -72,6 +79,73 @@ def main(path):
     kinds = ", ".join(f"{k} x{len(v)}" for k, v in sorted(by_type.items()))
     print(f"{path}: SAM transform (samtranslator {samtranslator.__version__}) gives {kinds}: checks hold")
     return 0
+
+
+BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+OWN_ARN = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}"
+
+
+def check_self_invocation(out, functions):
+    """The function's role may invoke the function itself, and nothing else,
+    only when it does; its asynchronous invocations retry once."""
+    problems = []
+    resources = out.get("Resources", {})
+    conditions = out.get("Conditions", {})
+    if len(functions) != 1:
+        return problems
+    name, props = functions[0]
+
+    # A fixed name, the one the role's policy names (no circular reference).
+    if props.get("FunctionName") != {"Ref": "AWS::StackName"}:
+        problems.append(f"{name}: FunctionName is {props.get('FunctionName')!r}, want Ref AWS::StackName (the ARN the role names)")
+
+    env = props.get("Environment", {}).get("Variables", {})
+    for var, param in (("TAGWARDEN_TARGETS", "Targets"), ("TAGWARDEN_TARGET_REGIONS", "TargetRegions"),
+                       ("TAGWARDEN_TARGET_PROJECTS", "TargetProjects"), ("TAGWARDEN_MAX_CHAIN", "MaxChain")):
+        if env.get(var) != {"Ref": param}:
+            problems.append(f"{name}: {var} is {env.get(var)!r}, want Ref {param}")
+
+    # The condition: Targets set, or MaxChain not 0.
+    want_conditions = {
+        "HasTargets": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Targets"}, ""]}]},
+        "ChainsItself": {"Fn::Not": [{"Fn::Equals": [{"Ref": "MaxChain"}, "0"]}]},
+        "InvokesItself": {"Fn::Or": [{"Condition": "HasTargets"}, {"Condition": "ChainsItself"}]},
+    }
+    for cond, want in want_conditions.items():
+        if conditions.get(cond) != want:
+            problems.append(f"condition {cond} is {conditions.get(cond)!r}, want {want!r}")
+
+    # The role: basic execution, and the conditional self-invocation only.
+    role_ref = props.get("Role", {})
+    role_id = role_ref.get("Fn::GetAtt", [None])[0] if isinstance(role_ref, dict) else None
+    role = resources.get(role_id, {}).get("Properties", {}) if role_id else {}
+    if not role:
+        problems.append(f"{name}: Role {role_ref!r} is not a role of this template")
+        return problems
+    if role.get("ManagedPolicyArns") != [BASIC_EXECUTION]:
+        problems.append(f"{role_id}: ManagedPolicyArns {role.get('ManagedPolicyArns')!r}, want only {BASIC_EXECUTION}")
+    policies = role.get("Policies", [])
+    ok = False
+    if len(policies) == 1 and isinstance(policies[0], dict) and list(policies[0]) == ["Fn::If"]:
+        cond, then, otherwise = policies[0]["Fn::If"]
+        statements = then.get("PolicyDocument", {}).get("Statement", []) if isinstance(then, dict) else []
+        ok = (cond == "InvokesItself" and otherwise == {"Ref": "AWS::NoValue"} and len(statements) == 1 and
+              statements[0].get("Effect") == "Allow" and
+              statements[0].get("Action") in ("lambda:InvokeFunction", ["lambda:InvokeFunction"]) and
+              statements[0].get("Resource") in ({"Fn::Sub": OWN_ARN}, [{"Fn::Sub": OWN_ARN}]) and
+              not {"NotAction", "NotResource", "Condition"} & set(statements[0]))
+    if not ok:
+        problems.append(f"{role_id}: Policies {policies!r}, want one Fn::If on InvokesItself allowing only "
+                        f"lambda:InvokeFunction on {OWN_ARN}, else AWS::NoValue")
+
+    # Asynchronous invocations: one retry, the longest age.
+    configs = [(n, r.get("Properties", {})) for n, r in resources.items() if r.get("Type") == "AWS::Lambda::EventInvokeConfig"]
+    if len(configs) != 1:
+        problems.append(f"{len(configs)} AWS::Lambda::EventInvokeConfig, want 1")
+    for cname, c in configs:
+        if c.get("FunctionName") != {"Ref": name} or c.get("MaximumRetryAttempts") != 1 or c.get("MaximumEventAgeInSeconds") != 21600:
+            problems.append(f"{cname}: {c!r}, want the function's, MaximumRetryAttempts 1, MaximumEventAgeInSeconds 21600")
+    return problems
 
 
 if __name__ == "__main__":

@@ -70,6 +70,12 @@ type continuation struct {
 	// writes were all cut in flight): after maxStalls the chain ends with
 	// an error rather than go round for ever.
 	Stalls int `json:"z,omitempty"`
+	// Run and Link place the token in a run: the run's id and the number
+	// of the link the token starts. Totals counts the target's sweep up to
+	// the link that issued the token.
+	Run    string  `json:"r,omitempty"`
+	Link   int     `json:"n,omitempty"`
+	Totals *Counts `json:"o,omitempty"`
 }
 
 // maxStalls bounds the invocations in a row that decide no key.
@@ -118,6 +124,17 @@ func (s sealer) seal(c continuation) string {
 	return payload + "." + base64.RawURLEncoding.EncodeToString(s.mac(payload))
 }
 
+// errStale marks a token that verifies but no longer matches the
+// configuration (KindStaleContinuation).
+var errStale = errors.New("stale continuation")
+
+// staleError is a refusal of a token that verified: its content (run,
+// link) can be trusted.
+type staleError struct{ msg string }
+
+func (e staleError) Error() string     { return e.msg }
+func (e staleError) Is(err error) bool { return err == errStale }
+
 // errForeignKey is the message of a token whose MAC does not verify.
 const errForeignKey = "it does not verify: it was altered, made by hand, or issued by a deployment or process with another continuation key (" + settingContinuationKey + ")"
 
@@ -150,15 +167,15 @@ func (s sealer) open(tok string, want binding, now time.Time) (continuation, err
 	case c.V != continuationVersion:
 		return c, fmt.Errorf("token version %d, want %d", c.V, continuationVersion)
 	case c.Scope != want.scope:
-		return c, fmt.Errorf("the token continues a request on %q, not on %q", c.Scope, want.scope)
+		return c, staleError{fmt.Sprintf("the token continues a request on %q, not on %q", c.Scope, want.scope)}
 	case c.Policy != want.policy:
-		return c, errors.New("the token was issued under another policy set: the policies changed since; start a new request")
+		return c, staleError{"the token was issued under another policy set: the policies changed since; start a new request"}
 	case c.Mode != want.mode:
 		return c, fmt.Errorf("the token resumes a %q request, not %q", c.Mode, want.mode)
 	case c.DryRun != want.dryRun:
 		return c, fmt.Errorf("the token resumes a request with dry_run=%t, not %t", c.DryRun, want.dryRun)
 	case now.Sub(issued) > s.ttl:
-		return c, fmt.Errorf("the token was issued %s ago, more than %s: start a new request", now.Sub(issued).Round(time.Second), s.ttl)
+		return c, staleError{fmt.Sprintf("the token was issued %s ago, more than %s: start a new request", now.Sub(issued).Round(time.Second), s.ttl)}
 	case issued.Sub(now) > time.Minute:
 		return c, errors.New("the token was issued in the future")
 	case c.Mode == ModeKeys && (c.List || c.Cursor != ""):
@@ -169,6 +186,8 @@ func (s sealer) open(tok string, want binding, now time.Time) (continuation, err
 		return c, errors.New("the token has nothing left to do")
 	case c.Stalls < 0 || c.Stalls >= maxStalls:
 		return c, fmt.Errorf("bad stall count %d", c.Stalls)
+	case c.Link < 0 || c.Link > 0 && c.Run == "" || c.Run != "" && c.Link < 2:
+		return c, fmt.Errorf("bad run link %d", c.Link)
 	}
 	ids := make(map[string]bool, len(c.IDs))
 	for _, id := range c.IDs {

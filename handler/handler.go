@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -137,6 +138,10 @@ func (h *Handler) Handle(ctx context.Context, store KeyStore, req Request) (rep 
 		tok.IDs = tok.IDs[:MaxKeyIDs]
 	}
 	r.execute(tok)
+	if rep.Run != "" {
+		t := r.totals(tok)
+		rep.Totals = &t
+	}
 	return rep
 }
 
@@ -170,12 +175,27 @@ func (h *Handler) start(store KeyStore, req Request, rep *Report) (continuation,
 	bind := binding{scope: store.Scope(), policy: h.engine.Digest(), mode: req.Mode, dryRun: rep.DryRun}
 	if req.Continuation != "" {
 		tok, err := h.seal.open(req.Continuation, bind, h.now())
-		if err != nil {
+		switch {
+		case errors.Is(err, errStale):
+			// The token verified: its run and link are the deployment's own.
+			rep.Run, rep.Link = tok.Run, tok.Link
+			rep.fail(KindStaleContinuation, "stale continuation: "+err.Error())
+			rep.Reason = "nothing was done"
+			return tok, binding{}, false
+		case err != nil:
 			rep.fail(KindInvalidContinuation, "invalid continuation: "+err.Error())
 			rep.Reason = "nothing was done"
 			return tok, binding{}, false
+		case req.Run != "" && (tok.Run != req.Run || tok.Link != req.Link):
+			rep.fail(KindInvalidContinuation, fmt.Sprintf("invalid continuation: it starts link %d of run %q, not link %d of run %q", tok.Link, tok.Run, req.Link, req.Run))
+			rep.Reason = "nothing was done"
+			return tok, binding{}, false
 		}
+		rep.Run, rep.Link = tok.Run, tok.Link
 		return tok, bind, true
+	}
+	if req.Run != "" {
+		rep.Run, rep.Link = req.Run, max(req.Link, 1)
 	}
 	tok := continuation{Mode: req.Mode, DryRun: rep.DryRun}
 	if req.Mode == ModeSweep {

@@ -35,6 +35,19 @@ type Request struct {
 	Trigger string `json:"trigger,omitempty"`
 	// Reason explains a ModeIgnore request, or why a key event was raised.
 	Reason string `json:"reason,omitempty"`
+	// Run and Link place the request in a run (a sweep of several targets,
+	// or one target's sweep continuing itself): the run's id and this
+	// link's number, from 1. A continuation issued in a run carries both
+	// and must match them; the report repeats them and adds the totals of
+	// the target's sweep so far. Empty for a request outside a run.
+	Run  string `json:"run,omitempty"`
+	Link int    `json:"link,omitempty"`
+	// Target names the one target (region/project) a sweep is for, and
+	// Targets the targets a sweep fans out to: the invocation resolves
+	// them against the configured set and chooses the store; the handler
+	// does not read them.
+	Target  string   `json:"target,omitempty"`
+	Targets []string `json:"targets,omitempty"`
 	// Events holds, by key id, the event that named each key of a key event
 	// (ModeKeys): policies see it as `event` (policy.Event). Keys without
 	// one, sweeps and manual checks are evaluated with no event.
@@ -146,7 +159,23 @@ type Report struct {
 	Deferred int `json:"deferred,omitempty"`
 	// Continuation, when set, resumes the sweep in the next request.
 	Continuation string `json:"continuation,omitempty"`
-	Reason       string `json:"reason,omitempty"`
+	// Run, Link and Target place the report in a run (see Request.Run);
+	// Target is the target's name (region/project), set by the invocation
+	// that chose the store.
+	Run    string `json:"run,omitempty"`
+	Link   int    `json:"link,omitempty"`
+	Target string `json:"target,omitempty"`
+	// Totals, in a run, counts the target's sweep so far: every link up to
+	// and including this one (carried from link to link in the
+	// continuation).
+	Totals *Counts `json:"totals,omitempty"`
+	// Chain says what became of the sweep after this link, in a run: see
+	// ChainReport. Set by the invocation.
+	Chain *ChainReport `json:"chain,omitempty"`
+	// Targets lists, for a sweep fanned out over several targets, what was
+	// dispatched to each. Set by the invocation.
+	Targets []TargetReport `json:"targets,omitempty"`
+	Reason  string         `json:"reason,omitempty"`
 	// Error is set when the request as a whole failed or stopped early: an
 	// invalid request or continuation, a listing error, denied access.
 	// Errors of one key are in its KeyReport.
@@ -198,6 +227,12 @@ const (
 	// another scope, policy set or request, or is malformed. Nothing was
 	// done; retrying with the same token cannot help.
 	KindInvalidContinuation ErrorKind = "invalid_continuation"
+	// KindStaleContinuation: the continuation verifies (this deployment
+	// issued it) but no longer matches the configuration: it was issued
+	// under another policy set, for another store scope (endpoint or
+	// project), or longer ago than the continuation TTL. Nothing was done;
+	// a new sweep of the same target starts clean.
+	KindStaleContinuation ErrorKind = "stale_continuation"
 	// KindDenied: the store refused the credentials or the permission;
 	// new work stopped. Resume with the continuation after fixing access.
 	KindDenied ErrorKind = "denied"

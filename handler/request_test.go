@@ -57,8 +57,8 @@ func TestRequestErrors(t *testing.T) {
 			wantErr: `invalid continuation: the token resumes a "sweep" request, not "keys"`, wantReason: "nothing was done"},
 		{name: "continuation of a real run in a dry run", req: handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true), Continuation: sweepTok}, kind: handler.KindInvalidContinuation,
 			wantErr: "invalid continuation: the token resumes a request with dry_run=false, not true", wantReason: "nothing was done"},
-		{name: "continuation of another project", store: otherScope, req: handler.Request{Mode: handler.ModeSweep, Continuation: sweepTok}, kind: handler.KindInvalidContinuation,
-			wantErr: `invalid continuation: the token continues a request on "memstore:memstore", not on "memstore:another project"`, wantReason: "nothing was done"},
+		{name: "continuation of another project", store: otherScope, req: handler.Request{Mode: handler.ModeSweep, Continuation: sweepTok}, kind: handler.KindStaleContinuation,
+			wantErr: `stale continuation: the token continues a request on "memstore:memstore", not on "memstore:another project"`, wantReason: "nothing was done"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

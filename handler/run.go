@@ -170,7 +170,23 @@ func (r *run) execute(tok continuation) {
 		next.Stalls = tok.Stalls + 1
 	}
 	next.Issued = r.h.now().Unix()
+	if r.rep.Run != "" {
+		t := r.totals(tok)
+		next.Run, next.Link, next.Totals = r.rep.Run, r.rep.Link+1, &t
+	}
 	r.rep.Continuation = r.h.seal.seal(next)
+}
+
+// totals returns the counts of the target's sweep up to this request: the
+// token's, plus the report's own.
+func (r *run) totals(tok continuation) Counts {
+	var t Counts
+	if tok.Totals != nil {
+		t = *tok.Totals
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return t.Add(r.rep.Counts())
 }
 
 // dispatchAll hands tok's keys, then its listing, to Concurrency workers,

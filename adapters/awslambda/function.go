@@ -36,8 +36,15 @@ type StoreFunc func(ctx context.Context) (handler.KeyStore, error)
 type Function struct {
 	// Handler serves the requests; built once per instance.
 	Handler *handler.Handler
-	// OpenStore opens the key store (credentials from the SDK's chain).
+	// Cloud builds what an invocation reaches (credentials from the SDKs'
+	// chains; the function's own ARN from the invocation's context); when
+	// nil, OpenStore opens the one key store.
+	Cloud func(ctx context.Context) invocation.Cloud
+	// OpenStore opens the key store (credentials from the SDK's chain),
+	// when Cloud is nil.
 	OpenStore StoreFunc
+	// Runs configures targets, fan-outs and chains.
+	Runs invocation.Runs
 	// InitErr, when set, is a configuration error found at start-up: every
 	// invocation answers it (type ConfigurationError).
 	InitErr error
@@ -56,7 +63,13 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		ctx = handler.WithRequestID(ctx, lc.AwsRequestID)
 	}
-	body, err := Pipeline(f.Handler, f.InitErr).Invoke(ctx, payload, invocation.OpenFunc(f.OpenStore))
+	p := Pipeline(f.Handler, f.InitErr)
+	p.Runs = f.Runs
+	cloud := invocation.OpenFunc(f.OpenStore).Cloud()
+	if f.Cloud != nil {
+		cloud = f.Cloud(ctx)
+	}
+	body, err := p.Invoke(ctx, payload, cloud)
 	if ie := (*invocation.Error)(nil); errors.As(err, &ie) {
 		return nil, messages.InvokeResponse_Error{Type: ie.Type, Message: ie.Error()}
 	}

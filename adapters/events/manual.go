@@ -29,7 +29,27 @@ type Manual struct {
 	KeyIDs       []string `json:"key_ids,omitempty"`
 	DryRun       *bool    `json:"dry_run,omitempty"`
 	Continuation string   `json:"continuation,omitempty"`
+	// Target sweeps one target (region/project) in place; Targets fans the
+	// sweep out, one asynchronous invocation per target. Names are checked
+	// against the configured set by the invocation, each on its own: one
+	// that does not parse fails alone.
+	Target  string   `json:"target,omitempty"`
+	Targets []string `json:"targets,omitempty"`
+	// Run and Link are set by the function on the invocations it makes
+	// itself: the run's id and the link's number.
+	Run  string `json:"run,omitempty"`
+	Link int    `json:"link,omitempty"`
 }
+
+// Bounds of the run fields of the manual payload.
+const (
+	// MaxTargets bounds the targets of one fan-out payload.
+	MaxTargets = 1000
+	// MaxTargetLen bounds one target name (region/project).
+	MaxTargetLen = 128
+	// MaxRunLen bounds a run id.
+	MaxRunLen = 64
+)
 
 // manualFields are the manual payload's fields, with the JSON type each takes.
 var manualFields = map[string]string{
@@ -37,6 +57,10 @@ var manualFields = map[string]string{
 	"key_ids":      "an array of key id strings",
 	"dry_run":      "true or false",
 	"continuation": "a string (the continuation of a previous report of the same action)",
+	"target":       "a target name region/project_id",
+	"targets":      "an array of target names region/project_id",
+	"run":          "a run id (letters, digits, '-')",
+	"link":         "a link number (an integer from 1)",
 }
 
 // isKeyID reports whether s has the form of a KMS key id (handler.ValidKeyID).
@@ -74,12 +98,18 @@ func (m Manual) Request(trigger string) (handler.Request, error) {
 		if len(m.KeyIDs) > 0 {
 			return handler.Request{}, invalid(`manual payload: key_ids is for action "check", not "sweep"`)
 		}
+		if err := m.runFields(&req); err != nil {
+			return handler.Request{}, err
+		}
 		req.Mode = handler.ModeSweep
 		req.Reason = "manual sweep"
 		if m.Continuation != "" {
 			req.Reason = "manual sweep, resumed"
 		}
 		return req, nil
+	}
+	if m.Target != "" || len(m.Targets) > 0 || m.Run != "" || m.Link != 0 {
+		return handler.Request{}, invalid(`manual payload: target, targets, run and link are for action "sweep", not "check"`)
 	}
 	if len(m.KeyIDs) == 0 && m.Continuation == "" {
 		return handler.Request{}, invalid(`manual payload: action "check" needs key_ids: expected 1 to %d key ids (or the continuation of a check cut short)`, handler.MaxKeyIDs)
@@ -105,6 +135,54 @@ func (m Manual) Request(trigger string) (handler.Request, error) {
 	return req, nil
 }
 
+// runFields checks and copies a sweep's target and run fields.
+func (m Manual) runFields(req *handler.Request) error {
+	switch {
+	case m.Target != "" && len(m.Targets) > 0:
+		return invalid("manual payload: target and targets together: name one target to sweep it here, or several to fan out")
+	case len(m.Targets) > MaxTargets:
+		return invalid("manual payload: %d targets: expected at most %d", len(m.Targets), MaxTargets)
+	case len(m.Target) > MaxTargetLen:
+		return invalid("manual payload: target is %d bytes: expected a name region/project_id of at most %d", len(m.Target), MaxTargetLen)
+	case m.Link < 0:
+		return invalid("manual payload: link is %d: expected a link number from 1", m.Link)
+	case m.Link > 0 && m.Run == "":
+		return invalid("manual payload: link without run")
+	case m.Run != "" && len(m.Targets) > 0:
+		return invalid("manual payload: run with targets: a link sweeps one target")
+	case m.Run != "" && !validRunID(m.Run):
+		return invalid("manual payload: run is %s: expected 1 to %d letters, digits or '-'", snippet(m.Run), MaxRunLen)
+	}
+	seen := make(map[string]bool, len(m.Targets))
+	for i, t := range m.Targets {
+		if len(t) > MaxTargetLen {
+			return invalid("manual payload: targets[%d] is %d bytes: expected a name region/project_id of at most %d", i, len(t), MaxTargetLen)
+		}
+		if !seen[t] {
+			seen[t] = true
+			req.Targets = append(req.Targets, t)
+		}
+	}
+	req.Target, req.Run, req.Link = m.Target, m.Run, m.Link
+	if m.Run != "" && m.Link == 0 {
+		req.Link = 1
+	}
+	return nil
+}
+
+func validRunID(s string) bool {
+	if s == "" || len(s) > MaxRunLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
 // manual decodes the manual payload's fields from a top-level object: no
 // unknown field, each field of its type.
 func manual(obj map[string]json.RawMessage, trigger string) (handler.Request, error) {
@@ -116,7 +194,7 @@ func manual(obj map[string]json.RawMessage, trigger string) (handler.Request, er
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return handler.Request{}, invalid("manual payload: unknown field(s) %s: expected only action, key_ids, dry_run, continuation",
+		return handler.Request{}, invalid("manual payload: unknown field(s) %s: expected only action, key_ids, dry_run, continuation, target, targets, run, link",
 			strings.Join(unknown, ", "))
 	}
 	var m Manual
@@ -135,6 +213,14 @@ func manual(obj map[string]json.RawMessage, trigger string) (handler.Request, er
 			dst = m.DryRun
 		case "continuation":
 			dst = &m.Continuation
+		case "target":
+			dst = &m.Target
+		case "targets":
+			dst = &m.Targets
+		case "run":
+			dst = &m.Run
+		case "link":
+			dst = &m.Link
 		}
 		if name == "continuation" && strings.TrimSpace(string(raw)) == `""` {
 			// An empty token is no "start over": a follower that passes on the

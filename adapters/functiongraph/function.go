@@ -6,6 +6,7 @@ import (
 
 	"github.com/tagwarden/tagwarden/adapters/events"
 	"github.com/tagwarden/tagwarden/adapters/invocation"
+	"github.com/tagwarden/tagwarden/adapters/targets"
 	"github.com/tagwarden/tagwarden/handler"
 )
 
@@ -24,6 +25,11 @@ func Decode(payload []byte) (handler.Request, error) {
 func Pipeline(h *handler.Handler, initErr error) invocation.Pipeline {
 	return invocation.Pipeline{Handler: h, Kinds: Kinds, MaxPayload: MaxPayload, InitErr: initErr}
 }
+
+// CloudFunc returns what one invocation reaches with its temporary
+// credentials: the key store of each target, project discovery,
+// asynchronous invocation of the function itself.
+type CloudFunc func(ctx context.Context, creds Credentials) invocation.Cloud
 
 // TypeNoCredentials is the errorType of an invocation without temporary
 // credentials.
@@ -50,8 +56,13 @@ type StoreFunc func(ctx context.Context, creds Credentials) (handler.KeyStore, e
 type Function struct {
 	// Handler serves the requests; built once per instance.
 	Handler *handler.Handler
-	// OpenStore opens the key store for an invocation.
+	// Cloud builds what an invocation reaches with its credentials; when
+	// nil, OpenStore opens the one key store.
+	Cloud CloudFunc
+	// OpenStore opens the key store for an invocation, when Cloud is nil.
 	OpenStore StoreFunc
+	// Runs configures targets, fan-outs and chains.
+	Runs invocation.Runs
 	// InitErr, when set, is a configuration error found at start-up: every
 	// invocation answers it (type ConfigurationError) instead of running.
 	InitErr error
@@ -66,15 +77,27 @@ type Function struct {
 // does not encode (InternalError) are errors, each an *Error.
 func (f *Function) Invoke(ctx context.Context, inv Invocation) ([]byte, error) {
 	ctx = handler.WithRequestID(ctx, inv.RequestID)
-	return Pipeline(f.Handler, f.InitErr).Invoke(ctx, inv.Payload, func(ctx context.Context) (handler.KeyStore, error) {
-		switch {
-		case inv.CredentialsErr != nil:
-			return nil, &Error{Type: TypeNoCredentials, Err: inv.CredentialsErr}
-		case inv.Credentials == nil:
-			return nil, &Error{Type: TypeNoCredentials, Err: ErrNoCredentials}
-		case f.OpenStore == nil:
-			return nil, &Error{Type: invocation.TypeConfiguration, Err: invocation.ErrNoStore}
-		}
-		return f.OpenStore(ctx, *inv.Credentials)
-	})
+	p := Pipeline(f.Handler, f.InitErr)
+	p.Runs = f.Runs
+	return p.Invoke(ctx, inv.Payload, f.cloud(ctx, inv))
+}
+
+// cloud returns the invocation's cloud: with no credentials, every part
+// answers NoCredentials.
+func (f *Function) cloud(ctx context.Context, inv Invocation) invocation.Cloud {
+	var err error
+	switch {
+	case inv.CredentialsErr != nil:
+		err = &Error{Type: TypeNoCredentials, Err: inv.CredentialsErr}
+	case inv.Credentials == nil:
+		err = &Error{Type: TypeNoCredentials, Err: ErrNoCredentials}
+	case f.Cloud != nil:
+		return f.Cloud(ctx, *inv.Credentials)
+	case f.OpenStore == nil:
+		err = &Error{Type: invocation.TypeConfiguration, Err: invocation.ErrNoStore}
+	default:
+		creds := *inv.Credentials
+		return invocation.OpenFunc(func(ctx context.Context) (handler.KeyStore, error) { return f.OpenStore(ctx, creds) }).Cloud()
+	}
+	return invocation.Cloud{Store: func(context.Context, targets.Target) (handler.KeyStore, error) { return nil, err }}
 }

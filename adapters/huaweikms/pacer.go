@@ -354,3 +354,27 @@ func sleep(ctx context.Context, now time.Time, d time.Duration) error {
 		return nil
 	}
 }
+
+// Pacers hands out one Pacer per target, each at the same rate: KMS counts
+// requests per user and region, and the sweeps of a process's targets run
+// side by side, each within its own limit. Safe for concurrent use.
+type Pacers struct {
+	rps float64
+	mu  sync.Mutex
+	m   map[string]*Pacer
+}
+
+// NewPacers returns pacers at rps requests per second each (see NewPacer).
+func NewPacers(rps float64) *Pacers { return &Pacers{rps: rps, m: map[string]*Pacer{}} }
+
+// For returns the pacer of target, the same one on every call.
+func (ps *Pacers) For(target string) *Pacer {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	p, ok := ps.m[target]
+	if !ok {
+		p = NewPacer(ps.rps)
+		ps.m[target] = p
+	}
+	return p
+}

@@ -447,3 +447,19 @@ func TestPacerQueueDeadline(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestPacersPerTarget: each target has its own pacer, the same on every
+// call, at the configured rate.
+func TestPacersPerTarget(t *testing.T) {
+	ps := NewPacers(7)
+	a, b := ps.For("ap-southeast-1/p1"), ps.For("cn-north-4/p2")
+	if a == b {
+		t.Fatal("two targets share one pacer")
+	}
+	if ps.For("ap-southeast-1/p1") != a {
+		t.Fatal("a target got a second pacer")
+	}
+	if a.Rate() != 7 || b.Rate() != 7 {
+		t.Fatalf("rates %g and %g, want 7", a.Rate(), b.Rate())
+	}
+}

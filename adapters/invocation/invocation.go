@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/tagwarden/tagwarden/adapters/events"
+	"github.com/tagwarden/tagwarden/adapters/targets"
 	"github.com/tagwarden/tagwarden/handler"
 )
 
@@ -56,17 +59,40 @@ type Pipeline struct {
 	// InitErr, when set, is a configuration error found at start-up: every
 	// invocation answers it (ConfigurationError) instead of running.
 	InitErr error
+	// Runs configures targets, fan-outs and chains.
+	Runs
+}
+
+// Runs configures how sweeps reach their targets: the targets, the chain's
+// bound, the process's memory, the log of run events. The zero value is
+// one target (Own, empty: the store's own configuration) and no chain.
+type Runs struct {
+	// Targets is the configured set of targets; the zero value is one
+	// target, Targets.Own. Key events and checks go to Own.
+	Targets targets.Config
+	// MaxChain bounds the links of a target's sweep that continue it by
+	// invoking the function itself; 0: a cut sweep returns its
+	// continuation and does not continue itself.
+	MaxChain int
+	// Memory is the process's memory of links and targets (nil: none).
+	Memory *Memory
+	// Log receives the run events (fan-outs, dispatches, links; nil: none).
+	Log logrus.FieldLogger
+	// BadTargets are configured target entries that do not parse, each
+	// with why: every fan-out over the configured set reports them as
+	// refused targets, beside the others.
+	BadTargets []string
 }
 
 // Invoke serves one invocation: Decode, Run, and the report as JSON.
 // ctx carries the invocation's deadline and request id
 // (handler.WithRequestID). Every error is an *Error.
-func (p Pipeline) Invoke(ctx context.Context, payload []byte, open OpenFunc) ([]byte, error) {
+func (p Pipeline) Invoke(ctx context.Context, payload []byte, cloud Cloud) ([]byte, error) {
 	req, err := p.Decode(payload)
 	if err != nil {
 		return nil, err
 	}
-	rep, err := p.Run(ctx, req, open)
+	rep, err := p.Run(ctx, req, cloud)
 	if err != nil {
 		return nil, err
 	}
@@ -95,32 +121,56 @@ func (p Pipeline) Decode(payload []byte) (handler.Request, error) {
 	return req, nil
 }
 
-// Run serves a decoded request: it opens the key store with open, unless
-// the request is one to ignore (which needs no store, and so no
-// credentials), and returns the handler's report, whatever its error. The
-// error, an *Error, is for what leaves no report: a configuration error
-// (InitErr, no handler, no open function, a store that does not open) or
-// open's own *Error.
-func (p Pipeline) Run(ctx context.Context, req handler.Request, open OpenFunc) (handler.Report, error) {
+// Run serves a decoded request and returns its report, whatever its
+// error. A sweep goes to its target (the one configured, or the one the
+// request names) and continues itself when cut, or fans out to several
+// targets (see sweep); key requests go to the function's own target; a
+// request to ignore needs no store, and so no credentials. The error, an
+// *Error, is for what leaves no report: a configuration error (InitErr, no
+// handler, no store, a store that does not open for the own target) or
+// the cloud's own *Error.
+func (p Pipeline) Run(ctx context.Context, req handler.Request, cloud Cloud) (handler.Report, error) {
 	switch {
 	case p.InitErr != nil:
 		return handler.Report{}, &Error{Type: TypeConfiguration, Err: p.InitErr}
 	case p.Handler == nil:
 		return handler.Report{}, &Error{Type: TypeConfiguration, Err: errors.New("no handler configured")}
+	case req.Mode == handler.ModeIgnore:
+		return p.Handler.Handle(ctx, nil, req), nil
+	case cloud.Store == nil:
+		return handler.Report{}, &Error{Type: TypeConfiguration, Err: ErrNoStore}
 	}
-	var store handler.KeyStore
-	if req.Mode != handler.ModeIgnore {
-		if open == nil {
-			return handler.Report{}, &Error{Type: TypeConfiguration, Err: ErrNoStore}
+	if req.Mode == handler.ModeSweep && (p.multi() || req.Target != "" || len(req.Targets) > 0 || req.Run != "" || p.Runs.MaxChain > 0 && cloud.Dispatcher != nil) {
+		// The store opens per target: a platform error (no credentials)
+		// is still the invocation's answer.
+		if _, err := p.open(ctx, cloud, p.Runs.Targets.Own, true); err != nil {
+			return handler.Report{}, err
 		}
-		s, err := open(ctx)
-		if err != nil {
-			if ie := (*Error)(nil); errors.As(err, &ie) {
-				return handler.Report{}, &Error{Type: ie.Type, Err: err}
-			}
-			return handler.Report{}, &Error{Type: TypeConfiguration, Err: fmt.Errorf("open the key store: %w", err)}
-		}
-		store = s
+		return p.sweep(ctx, req, cloud), nil
+	}
+	store, err := p.open(ctx, cloud, p.Runs.Targets.Own, false)
+	if err != nil {
+		return handler.Report{}, err
 	}
 	return p.Handler.Handle(ctx, store, req), nil
+}
+
+// multi reports whether more than one target may be configured.
+func (p Pipeline) multi() bool { return p.Runs.Targets.Auto || len(p.Runs.Targets.Static) > 0 }
+
+// open opens the store of t; probe only checks that the cloud answers
+// with no platform error (credentials), for a sweep that opens its store
+// later, per target.
+func (p Pipeline) open(ctx context.Context, cloud Cloud, t targets.Target, probe bool) (handler.KeyStore, error) {
+	s, err := cloud.Store(ctx, t)
+	if err != nil {
+		if ie := (*Error)(nil); errors.As(err, &ie) {
+			return nil, &Error{Type: ie.Type, Err: err}
+		}
+		if probe {
+			return nil, nil // a store error of one target is in its report
+		}
+		return nil, &Error{Type: TypeConfiguration, Err: fmt.Errorf("open the key store: %w", err)}
+	}
+	return s, nil
 }

@@ -105,7 +105,7 @@ func TestInvoke(t *testing.T) {
 				open = func(ctx context.Context) (handler.KeyStore, error) { opened++; return tt.open(ctx) }
 			}
 			ctx := handler.WithRequestID(context.Background(), "req-7")
-			body, err := tt.p.Invoke(ctx, tt.payload, open)
+			body, err := tt.p.Invoke(ctx, tt.payload, open.Cloud())
 			if opened != tt.wantOpen {
 				t.Errorf("store opened %d times, want %d", opened, tt.wantOpen)
 			}
@@ -138,7 +138,7 @@ func TestInvoke(t *testing.T) {
 func TestDecodeRun(t *testing.T) {
 	p := invocation.Pipeline{Handler: newHandler(t, handler.Config{})}
 	payload := []byte(`{"action":"sweep","dry_run":true}`)
-	open := func(context.Context) (handler.KeyStore, error) { return newStore(memstore.Options{}, twoKeys...), nil }
+	open := invocation.OpenFunc(func(context.Context) (handler.KeyStore, error) { return newStore(memstore.Options{}, twoKeys...), nil }).Cloud()
 	body, err := p.Invoke(context.Background(), payload, open)
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +187,7 @@ func reportPipeline(t *testing.T) (invocation.Pipeline, *memstore.Store) {
 // with its report.
 func invokeReport(t *testing.T, ctx context.Context, p invocation.Pipeline, store handler.KeyStore, payload string) handler.Report {
 	t.Helper()
-	body, err := p.Invoke(ctx, []byte(payload), func(context.Context) (handler.KeyStore, error) { return store, nil })
+	body, err := p.Invoke(ctx, []byte(payload), invocation.OpenFunc(func(context.Context) (handler.KeyStore, error) { return store, nil }).Cloud())
 	if err != nil {
 		t.Fatalf("got invocation error %v, want the report", err)
 	}
@@ -300,7 +300,7 @@ func TestInvokeInvalidContinuation(t *testing.T) {
 			before := store.Stats()
 			ctx := handler.WithRequestID(context.Background(), "req-3")
 			body, err := p.Invoke(ctx, []byte(`{"action":"check","continuation":"`+token+`"}`),
-				func(context.Context) (handler.KeyStore, error) { return store, nil })
+				invocation.OpenFunc(func(context.Context) (handler.KeyStore, error) { return store, nil }).Cloud())
 			if err != nil {
 				t.Fatalf("got invocation error %v, want the report", err)
 			}

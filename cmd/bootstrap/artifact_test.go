@@ -22,8 +22,12 @@ import (
 	"github.com/tagwarden/tagwarden/handler"
 )
 
-// maxZip is the size the package aims to stay under.
-const maxZip = 6 << 20
+// maxZip is the size the package aims to stay under (function.zip.mk warns
+// above it). Self-invocation brings in the AWS SDK's Lambda client and the
+// Huawei SDK's FunctionGraph and IAM clients: about 2 MiB of the zip. The
+// platforms take far more (FunctionGraph 40 MB through the console, Lambda
+// 50 MB); the bound is there to notice growth.
+const maxZip = 8 << 20
 
 // makeZip runs function.zip.mk, as a user would, writing into dist.
 func makeZip(t *testing.T, dist string, vars ...string) string {

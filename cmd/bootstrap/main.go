@@ -7,13 +7,20 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/sirupsen/logrus"
 
 	"github.com/tagwarden/tagwarden/adapters/awslambda"
 	"github.com/tagwarden/tagwarden/adapters/functiongraph"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms"
+	"github.com/tagwarden/tagwarden/adapters/invocation"
+	"github.com/tagwarden/tagwarden/adapters/selfinvoke"
+	"github.com/tagwarden/tagwarden/adapters/targets"
+	"github.com/tagwarden/tagwarden/adapters/targets/huaweiiam"
 	"github.com/tagwarden/tagwarden/cmd/internal/config"
 	"github.com/tagwarden/tagwarden/handler"
 )
@@ -60,12 +67,12 @@ func run(getenv func(string) string, stderr io.Writer) int {
 	}
 
 	if lambdaAPI != "" {
+		inst.own("")
 		awslambda.Start(&awslambda.Function{
 			Handler: inst.handler,
 			InitErr: inst.initErr,
-			OpenStore: func(context.Context) (handler.KeyStore, error) {
-				return huaweikms.New(inst.kms) // credentials: the SDK's chain
-			},
+			Runs:    inst.runs,
+			Cloud:   inst.lambdaCloud,
 		})
 		return 1 // not reached: Start exits the process on failure
 	}
@@ -83,15 +90,13 @@ func run(getenv func(string) string, stderr io.Writer) int {
 		inst.initErr = fmt.Errorf("configuration: no project id: %s is not set (set %s)", functiongraph.EnvProjectID, config.EnvProjectID)
 		inst.log.WithError(inst.initErr).Error("configuration error: every invocation will answer it")
 	}
+	inst.own(project)
+	inst.functionURN(getenv)
 	fn := &functiongraph.Function{
 		Handler: inst.handler,
 		InitErr: inst.initErr,
-		OpenStore: func(_ context.Context, c functiongraph.Credentials) (handler.KeyStore, error) {
-			cfg := inst.kms
-			cfg.ProjectID = project
-			cfg.Credentials = &huaweikms.Credentials{AccessKey: c.AccessKey, SecretKey: c.SecretKey, SecurityToken: c.SecurityToken}
-			return huaweikms.New(cfg)
-		},
+		Runs:    inst.runs,
+		Cloud:   inst.functionGraphCloud,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -108,13 +113,97 @@ type instance struct {
 	log     *logrus.Logger
 	process config.Process // the configuration read, policy folder chosen
 	handler *handler.Handler
-	kms     huaweikms.Config // the per-invocation store's configuration, pacer shared
+	kms     huaweikms.Config  // the per-invocation store's configuration
+	pacers  *huaweikms.Pacers // one per target, shared by the process's invocations
+	runs    invocation.Runs   // targets, chain, the process's memory of links
+	urn     selfinvoke.URN    // FunctionGraph: the function itself
+	urnErr  error             // why the function cannot invoke itself
+	lambdas *sync.Map         // Lambda: function ARN -> *selfinvoke.Lambda
 	initErr error
+}
+
+// own sets the function's own target, its project from the configuration
+// or else project (the platform's).
+func (inst *instance) own(project string) {
+	inst.runs.Targets.Own = inst.process.OwnTarget(project)
+}
+
+// functionURN finds the FunctionGraph function's own URN, for fan-outs and
+// chains: TAGWARDEN_FUNCTION_URN, or the runtime's variables.
+func (inst *instance) functionURN(getenv func(string) string) {
+	var err error
+	if u := inst.process.FunctionURN; u != "" {
+		inst.urn, err = selfinvoke.ParseURN(u)
+	} else {
+		inst.urn, err = selfinvoke.URNFromRuntime(getenv, inst.process.Region)
+	}
+	if err != nil {
+		inst.urnErr = fmt.Errorf("the function's own URN: %w (set %s)", err, config.EnvFunctionURN)
+		if inst.initErr == nil && (inst.runs.MaxChain > 0 || len(inst.runs.Targets.Static) > 0 || inst.runs.Targets.Auto) {
+			inst.log.WithError(inst.urnErr).Warn("sweeps cannot fan out or continue themselves")
+		}
+	}
+}
+
+// store opens the key store of target t with creds (nil: the SDK's chain).
+func (inst *instance) store(t targets.Target, creds *huaweikms.Credentials) (handler.KeyStore, error) {
+	cfg := inst.kms
+	cfg.Region, cfg.Endpoint, cfg.ProjectID = t.Region, t.Endpoint, t.ProjectID
+	cfg.Pacer = inst.pacers.For(t.Name())
+	cfg.Credentials = creds
+	return huaweikms.New(cfg)
+}
+
+// functionGraphCloud is what a FunctionGraph invocation reaches with its
+// temporary credentials.
+func (inst *instance) functionGraphCloud(_ context.Context, c functiongraph.Credentials) invocation.Cloud {
+	creds := huaweikms.Credentials{AccessKey: c.AccessKey, SecretKey: c.SecretKey, SecurityToken: c.SecurityToken}
+	cloud := invocation.Cloud{
+		Store: func(_ context.Context, t targets.Target) (handler.KeyStore, error) { return inst.store(t, &creds) },
+		Discoverer: func(context.Context) (targets.Discoverer, error) {
+			return huaweiiam.New(huaweiiam.Config{Endpoint: inst.process.IAMEndpoint, Credentials: creds, Region: inst.process.Region})
+		},
+	}
+	if inst.urnErr == nil {
+		cloud.Dispatcher = func(context.Context) (invocation.Dispatcher, error) {
+			return selfinvoke.NewFunctionGraph(selfinvoke.FunctionGraphConfig{URN: inst.urn, Endpoint: inst.process.FunctionGraphEndpoint,
+				Credentials: selfinvoke.Credentials{AccessKey: c.AccessKey, SecretKey: c.SecretKey, SecurityToken: c.SecurityToken}})
+		}
+	}
+	return cloud
+}
+
+// lambdaCloud is what a Lambda invocation reaches: Huawei Cloud with the
+// SDK's credential chain, the function itself with the AWS SDK's.
+func (inst *instance) lambdaCloud(ctx context.Context) invocation.Cloud {
+	cloud := invocation.Cloud{
+		Store: func(_ context.Context, t targets.Target) (handler.KeyStore, error) { return inst.store(t, nil) },
+		Discoverer: func(context.Context) (targets.Discoverer, error) {
+			return huaweiiam.New(huaweiiam.Config{Endpoint: inst.process.IAMEndpoint, Region: inst.process.Region})
+		},
+	}
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.InvokedFunctionArn != "" {
+		// The function itself, unqualified: the role grants invoking that
+		// ARN (template.yaml), not an alias or version.
+		arn := unqualified(lc.InvokedFunctionArn)
+		cloud.Dispatcher = func(ctx context.Context) (invocation.Dispatcher, error) {
+			if d, ok := inst.lambdas.Load(arn); ok {
+				return d.(*selfinvoke.Lambda), nil
+			}
+			d, err := selfinvoke.NewLambda(ctx, selfinvoke.LambdaConfig{FunctionName: arn})
+			if err != nil {
+				return nil, err
+			}
+			inst.lambdas.Store(arn, d)
+			return d, nil
+		}
+	}
+	return cloud
 }
 
 func setup(getenv func(string) string) instance {
 	p, err := config.FromEnv(getenv)
-	inst := instance{log: config.NewLogger(p), process: p, initErr: err}
+	inst := instance{log: config.NewLogger(p), process: p, initErr: err, lambdas: &sync.Map{}}
 	if err != nil {
 		return inst
 	}
@@ -132,7 +221,12 @@ func setup(getenv func(string) string) instance {
 		return inst
 	}
 	inst.handler = handler.New(engine, p.Handler, inst.log)
-	inst.kms = p.KMS(engine, inst.log) // once: every invocation's store shares its pacer
+	inst.kms = p.KMS(engine, inst.log)
+	inst.pacers = huaweikms.NewPacers(p.RateLimit) // once: every invocation of a target shares its pacer
+	inst.runs = invocation.Runs{Targets: p.Targets, MaxChain: p.MaxChain, Memory: &invocation.Memory{}, Log: inst.log, BadTargets: p.BadTargets}
+	for _, msg := range p.BadTargets {
+		inst.log.Error("configuration: " + msg + ": this target is not swept; the others are")
+	}
 	src := p.PoliciesDir
 	if src == "" {
 		src = "embedded"
@@ -145,6 +239,15 @@ func setup(getenv func(string) string) instance {
 		inst.log.Warnf("%s is not set: this instance signs continuations with a key of its own, so another instance refuses them; set the same random key (32 bytes or more) on every instance", config.EnvContinuationKey)
 	}
 	return inst
+}
+
+// unqualified drops the version or alias of a Lambda function ARN
+// (arn:aws:lambda:region:account:function:name[:qualifier]).
+func unqualified(arn string) string {
+	if parts := strings.Split(arn, ":"); len(parts) == 8 {
+		return strings.Join(parts[:7], ":")
+	}
+	return arn
 }
 
 // defaultPolicies returns the policies/ folder beside the function's code

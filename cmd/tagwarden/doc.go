@@ -11,6 +11,7 @@
 //	tagwarden test [DIR]           run the policy test cases
 //	tagwarden emulator             serve the KMS emulator
 //	tagwarden invoke EVENT.json    run the handler on a platform event, as the function would
+//	tagwarden runs < logs.jsonl    the state of sweep runs (fan-out, links) from the function's logs
 //
 // Exit codes: 0 compliant (or success), 2 violations found or changes needed
 // (plan) or violations remaining (apply), failing test cases (test), 1 an

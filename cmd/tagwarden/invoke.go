@@ -91,7 +91,7 @@ and 1 for an event the function would refuse.`,
 			cfg.Handler.OnKey = bar.hook()
 			pipe.Handler = handler.New(engine, cfg.Handler, g.logger())
 			ctx := handler.WithRequestID(cmd.Context(), uuid.NewString())
-			rep, err := pipe.Run(ctx, req, func(ctx context.Context) (handler.KeyStore, error) {
+			rep, err := pipe.Run(ctx, req, invocation.OpenFunc(func(ctx context.Context) (handler.KeyStore, error) {
 				store, err := newStore(cfg, engine, nil, g)
 				if err == nil {
 					err = checkReachable(ctx, cfg)
@@ -101,7 +101,7 @@ and 1 for an event the function would refuse.`,
 					return nil, &invocation.Error{Type: invocation.TypeConfiguration, Err: err}
 				}
 				return store, nil
-			})
+			}).Cloud())
 			bar.Stop()
 			if err != nil {
 				return err

@@ -62,6 +62,7 @@ function, from a terminal. Start with "tagwarden demo": no cloud, no credentials
 		newTestCmd(g),
 		newEmulatorCmd(g),
 		newInvokeCmd(g),
+		newRunsCmd(g),
 	)
 	return root
 }

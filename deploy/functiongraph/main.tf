@@ -1,9 +1,11 @@
 # tagwarden on Huawei FunctionGraph: the function (custom runtime, the zip from
 # function.zip.mk), two agencies (the execution agency whose temporary
 # credentials the code receives, holding only the KMS actions tagwarden uses,
-# and the configuration agency FunctionGraph uses for the CTS trigger), a
-# TIMER trigger for the compliance sweep and a CTS trigger that evaluates each
-# new key. See docs/deploy.md, which cites the sources of every choice below
+# in the targets' projects, and the asynchronous invocation of itself when it
+# continues sweeps or fans them out to several targets; and the configuration
+# agency FunctionGraph uses for the CTS trigger), a TIMER trigger for the
+# compliance sweep and a CTS trigger that evaluates each new key. See
+# docs/deploy.md, which cites the sources of every choice below
 # ("the provider" is huaweicloud/terraform-provider-huaweicloud).
 
 locals {
@@ -16,6 +18,75 @@ locals {
     "kms:cmkTag:list",
     "kms:cmkTag:batch",
   ]
+
+  # Invoking this function itself, asynchronously (AsyncInvokeFunction,
+  # POST /v2/{project_id}/fgs/functions/{function_urn}/invocations-async):
+  # to continue a sweep cut by its deadline (max_chain > 0) and to fan a
+  # sweep out to its targets (targets set). Nothing else is needed for
+  # targets = "auto": listing the projects (KeystoneListAuthProjects,
+  # GET /v3/auth/projects) needs no permission (docs/deploy.md, "Several
+  # targets, and sweeps that continue themselves").
+  invoke_actions = ["functiongraph:function:invokeAsync"]
+  invokes_itself = var.max_chain > 0 || var.targets != ""
+
+  # The function's application, and the IAM resource path of the function
+  # (FunctionGraph user guide, "Creating a Custom Policy": FUNCTIONGRAPH:*:*:function:
+  # followed by the application and the function name), built from the
+  # names rather than from the function, which depends on the agency.
+  function_app      = "default"
+  function_resource = "FUNCTIONGRAPH:*:*:function:${local.function_app}/${var.function_name}"
+
+  # The targets: "" is the function's own region and project (the project
+  # named like the region, where the provider creates the function);
+  # "region/project_id[=endpoint],..." those projects; "auto" the projects
+  # whose region and name match target_regions and target_projects.
+  target_re = "^([a-z]{2,3}-[a-z]+-[0-9]+)/([0-9A-Za-z-]{1,64})(?:=(https?://[^\\s,]+))?$"
+  explicit_targets = var.targets == "" || var.targets == "auto" ? [] : [
+    for t in split(",", var.targets) : {
+      region     = regex(local.target_re, trimspace(t))[0]
+      project_id = regex(local.target_re, trimspace(t))[1]
+    }
+  ]
+  # The account's projects, read only when targets is set: an agency's
+  # project-level policies are granted per project, by project name.
+  projects         = var.targets == "" ? [] : data.huaweicloud_identity_projects.all[0].projects
+  project_names    = { for p in local.projects : p.id => p.name }
+  region_of        = { for p in local.projects : p.name => try(regex("^([a-z]{2,3}-[a-z]+-[0-9]+)(?:_.*)?$", p.name)[0], "") }
+  target_regions   = var.target_regions == "" ? ".*" : var.target_regions
+  target_projects  = var.target_projects == "" ? ".*" : var.target_projects
+  explicit_missing = [for t in local.explicit_targets : "${t.region}/${t.project_id}" if !contains(keys(local.project_names), t.project_id)]
+  explicit_elsewhere = [
+    for t in local.explicit_targets : "${t.region}/${t.project_id} (project ${local.project_names[t.project_id]})"
+    if contains(keys(local.project_names), t.project_id) && lookup(local.region_of, lookup(local.project_names, t.project_id, ""), "") != t.region
+  ]
+  auto_projects = var.targets != "auto" ? [] : sort([
+    for p in local.projects : p.name
+    if p.enabled && local.region_of[p.name] != "" &&
+    can(regex("^(?:${local.target_regions})$", local.region_of[p.name])) &&
+    can(regex("^(?:${local.target_projects})$", p.name))
+  ])
+  # The projects whose keys the function enforces: the execution agency
+  # holds the KMS policy in each of them, and in no other.
+  kms_projects = sort(distinct(
+    var.targets == "" ? [var.region] :
+    var.targets == "auto" ? local.auto_projects :
+    [for t in local.explicit_targets : lookup(local.project_names, t.project_id, "")]
+  ))
+  # What the execution agency holds, by project: the KMS policy in the
+  # target projects, and the self-invocation policy in the function's own
+  # project only (its resource path names no region or account).
+  execution_roles = {
+    for p in sort(distinct(concat(local.kms_projects, local.invokes_itself ? [var.region] : []))) : p => concat(
+      contains(local.kms_projects, p) ? [huaweicloud_identity_role.kms_tagging.name] : [],
+      p == var.region ? huaweicloud_identity_role.invoke_self[*].name : [],
+    ) if p != ""
+  }
+
+  # Asynchronous invocations: one retry of a crashed invocation; the
+  # longest wait in the queue the provider allows (1 to 86,400 s,
+  # docs/resources/fgs_async_invoke_configuration.md).
+  async_retry_attempts = 1
+  async_max_event_age  = 86400
 
   # Trigger names: the function name with its hyphens made underscores,
   # since CTS trigger names may not contain "-" (docs/deploy.md).
@@ -39,6 +110,17 @@ locals {
       TAGWARDEN_CONTINUATION_KEY = sensitive(terraform_data.continuation_key.output)
     },
     var.policies_dir == "" ? {} : { TAGWARDEN_POLICIES = var.policies_dir },
+    # Several targets and self-continuation (docs/deploy.md, "Several
+    # targets, and sweeps that continue themselves"). The function's URN
+    # comes from the runtime's environment: setting TAGWARDEN_FUNCTION_URN
+    # here would make the function depend on itself.
+    { TAGWARDEN_MAX_CHAIN = tostring(var.max_chain) },
+    var.targets == "" ? {} : { TAGWARDEN_TARGETS = var.targets },
+    var.targets != "auto" ? {} : {
+      TAGWARDEN_TARGET_REGIONS  = local.target_regions
+      TAGWARDEN_TARGET_PROJECTS = local.target_projects
+    },
+    var.kms_endpoints == "" ? {} : { TAGWARDEN_KMS_ENDPOINTS = var.kms_endpoints },
   )
 
   # The project's CTS triggers other than this deployment's own: a project
@@ -82,9 +164,37 @@ resource "huaweicloud_identity_role" "kms_tagging" {
   })
 }
 
+# Invoking this function, and only it, asynchronously: for self-continuation
+# (max_chain > 0) and the fan-out to several targets (targets set). Its
+# resource path names the function but no region or account, so it is
+# granted in the function's own project only (local.execution_roles).
+resource "huaweicloud_identity_role" "invoke_self" {
+  count       = local.invokes_itself ? 1 : 0
+  name        = "${var.function_name}-invoke-self"
+  type        = "XA"
+  description = "tagwarden: invoke its own function asynchronously"
+  policy = jsonencode({
+    Version = "1.1"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = local.invoke_actions
+      Resource = [local.function_resource]
+    }]
+  })
+}
+
+# The account's projects, to grant the KMS policy in the target projects by
+# name (targets name projects by id; "auto" matches their names). Read
+# only when targets is set.
+data "huaweicloud_identity_projects" "all" {
+  count = var.targets == "" ? 0 : 1
+}
+
 # The execution agency (the function's app_agency): its temporary
 # credentials reach the code in the X-CFF-* headers of each invocation, so
-# it holds the KMS actions and nothing else.
+# it holds the KMS actions in the target projects and, when the function
+# invokes itself, the invoke action on itself in its own project: nothing
+# else.
 #
 # delegated_service_name "op_svc_cff" (FunctionGraph's service account) is
 # an internal argument of huaweicloud_identity_agency, not in its
@@ -97,12 +207,34 @@ resource "huaweicloud_identity_role" "kms_tagging" {
 # matching ^op_svc_[A-Za-z]+$, huaweicloud/services/iam/resource_huaweicloud_identity_agency.go).
 resource "huaweicloud_identity_agency" "execution" {
   name                   = "${var.function_name}-exec"
-  description            = "Execution agency of the tagwarden function: KMS tagging only"
+  description            = "Execution agency of the tagwarden function: KMS tagging, and invoking itself"
   delegated_service_name = "op_svc_cff"
 
-  project_role {
-    project = var.region
-    roles   = [huaweicloud_identity_role.kms_tagging.name]
+  dynamic "project_role" {
+    for_each = local.execution_roles
+    content {
+      project = project_role.key
+      roles   = project_role.value
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = length(local.explicit_missing) == 0
+      error_message = "targets names projects this account does not have: ${join(", ", local.explicit_missing)}."
+    }
+    precondition {
+      condition     = length(local.explicit_elsewhere) == 0
+      error_message = "targets names projects that are not in the region given: ${join(", ", local.explicit_elsewhere)}."
+    }
+    precondition {
+      condition     = var.targets != "auto" || length(local.auto_projects) > 0
+      error_message = "targets = \"auto\": no enabled project matches target_regions (${local.target_regions}) and target_projects (${local.target_projects})."
+    }
+    precondition {
+      condition     = var.targets == "auto" || (var.target_regions == "" && var.target_projects == "")
+      error_message = "target_regions and target_projects apply only with targets = \"auto\"."
+    }
   }
 }
 
@@ -126,7 +258,7 @@ resource "huaweicloud_identity_agency" "configuration" {
 
 resource "huaweicloud_fgs_function" "tagwarden" {
   name          = var.function_name
-  app           = "default"
+  app           = local.function_app
   description   = "Enforces tag policies on KMS keys (tagwarden)"
   runtime       = "Custom"
   handler       = "bootstrap"
@@ -149,6 +281,19 @@ resource "huaweicloud_fgs_function" "tagwarden" {
       error_message = "max_instances (${var.max_instances}) is above rate_limit (${var.rate_limit}): each instance needs at least 1 KMS request per second. Lower max_instances."
     }
   }
+}
+
+# Asynchronous invocations of the function (its triggers, the fan-out to
+# the targets, the links of a sweep that continues itself): a crashed one
+# is retried once, and one queued behind max_instances waits as long as the
+# provider allows (86,400 s, the continuation's lifetime) instead of being
+# dropped. A delivery twice is harmless: each key is read fresh before a
+# write and writes are idempotent (docs/deploy.md, "Several targets, and
+# sweeps that continue themselves").
+resource "huaweicloud_fgs_async_invoke_configuration" "tagwarden" {
+  function_urn                   = huaweicloud_fgs_function.tagwarden.urn
+  max_async_retry_attempts       = local.async_retry_attempts
+  max_async_event_age_in_seconds = local.async_max_event_age
 }
 
 # The compliance sweep; user_event carries the manual payload.

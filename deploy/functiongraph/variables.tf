@@ -39,7 +39,7 @@ variable "rate_limit" {
 }
 
 variable "max_instances" {
-  description = "Most instances of the function at once (max_instance_num). Each instance has its own KMS rate limiter, so they share rate_limit: 1 gives a sweep the whole rate, and key events wait while a sweep runs (docs/deploy.md)."
+  description = "Most instances of the function at once (max_instance_num). Each instance has its own KMS rate limiter, so they share rate_limit: 1 gives a sweep the whole rate, and key events wait while a sweep runs. With several targets, T instances sweep T targets in parallel; fewer queue them, and only 1 rules out two sweeps of one target at once (docs/deploy.md)."
   type        = number
   default     = 1
   validation {
@@ -92,7 +92,7 @@ variable "memory_size" {
 }
 
 variable "timeout" {
-  description = "Function timeout in seconds. A sweep stops TAGWARDEN_DEADLINE_MARGIN (10 s) before it, or when its report is full (TAGWARDEN_MAX_REPORT_KEYS), and returns a continuation; a timer sweep is not resumed by itself. 900 s lets a sweep reach the report cap at 20 requests per second (docs/deploy.md, \"Timeout\")."
+  description = "Function timeout in seconds. A sweep stops TAGWARDEN_DEADLINE_MARGIN (10 s) before it, or when its report is full (TAGWARDEN_MAX_REPORT_KEYS), and returns a continuation; the sweep then continues itself (max_chain). 900 s lets a sweep reach the report cap at 20 requests per second (docs/deploy.md, \"Timeout\")."
   type        = number
   default     = 900
   validation {
@@ -115,4 +115,59 @@ variable "policies_dir" {
   description = "Optional TAGWARDEN_POLICIES: a folder of policies inside the function (empty = the zip's policies/)."
   type        = string
   default     = ""
+}
+
+variable "targets" {
+  description = "TAGWARDEN_TARGETS: \"\" (the function's own region and project), \"region/project_id[=endpoint],...\" (those projects), or \"auto\" (the projects whose region and name match target_regions and target_projects). The execution agency gets the KMS policy in exactly these projects (docs/deploy.md, \"Several targets, and sweeps that continue themselves\")."
+  type        = string
+  default     = ""
+  validation {
+    condition = var.targets == "" || var.targets == "auto" || (
+      alltrue([for t in split(",", var.targets) : can(regex("^([a-z]{2,3}-[a-z]+-[0-9]+)/([0-9A-Za-z-]{1,64})(?:=(https?://[^\\s,]+))?$", trimspace(t)))]) &&
+      length(distinct([for t in split(",", var.targets) : split("=", trimspace(t))[0]])) == length(split(",", var.targets))
+    )
+    error_message = "targets must be \"\", \"auto\", or a comma-separated list of region/project_id[=endpoint] (e.g. ap-southeast-1/0123abcd,eu-west-101/4567ef89=https://kms.example), each target once."
+  }
+}
+
+variable "target_regions" {
+  description = "With targets = \"auto\": TAGWARDEN_TARGET_REGIONS, a regular expression matched against the whole region name (\"\" = every region)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regexall(var.target_regions, ""))
+    error_message = "target_regions must be a valid regular expression (RE2 syntax, as Go's regexp)."
+  }
+}
+
+variable "target_projects" {
+  description = "With targets = \"auto\": TAGWARDEN_TARGET_PROJECTS, a regular expression matched against the whole project name, e.g. ap-southeast-1 or ap-southeast-1_prod (\"\" = every project)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regexall(var.target_projects, ""))
+    error_message = "target_projects must be a valid regular expression (RE2 syntax, as Go's regexp)."
+  }
+}
+
+variable "kms_endpoints" {
+  description = "Optional TAGWARDEN_KMS_ENDPOINTS: \"region=endpoint,...\", the KMS endpoint (e.g. a private one) of the targets of a region that name none."
+  type        = string
+  default     = ""
+  validation {
+    condition = var.kms_endpoints == "" || alltrue([
+      for e in split(",", var.kms_endpoints) : can(regex("^[a-z]{2,3}-[a-z]+-[0-9]+=https?://[^\\s,]+$", trimspace(e)))
+    ])
+    error_message = "kms_endpoints must be \"\" or a comma-separated list of region=endpoint (e.g. ap-southeast-1=https://kms.example)."
+  }
+}
+
+variable "max_chain" {
+  description = "TAGWARDEN_MAX_CHAIN: most links of one target's sweep that continues itself (a sweep cut by its deadline invokes the function asynchronously with its continuation). 0 disables self-continuation, and with no targets the function is not allowed to invoke itself."
+  type        = number
+  default     = 100
+  validation {
+    condition     = var.max_chain >= 0 && var.max_chain <= 10000 && floor(var.max_chain) == var.max_chain
+    error_message = "max_chain must be a whole number from 0 (no self-continuation) to 10000."
+  }
 }

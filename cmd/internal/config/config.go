@@ -11,6 +11,8 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms"
+	"github.com/tagwarden/tagwarden/adapters/selfinvoke"
+	"github.com/tagwarden/tagwarden/adapters/targets"
 	"github.com/tagwarden/tagwarden/handler"
 )
 
@@ -52,6 +54,10 @@ const (
 const (
 	DefaultLogLevel  = "info"
 	DefaultLogFormat = "json"
+	// DefaultMaxChain bounds the links of a target's sweep.
+	DefaultMaxChain = 100
+	// MaxMaxChain is the largest TAGWARDEN_MAX_CHAIN accepted.
+	MaxMaxChain = 10000
 )
 
 // Bounds of the values FromEnv accepts.
@@ -91,12 +97,41 @@ type Process struct {
 	LogFormat string
 	// Handler holds the handler's options.
 	Handler handler.Config
+	// Targets is the target configuration (TAGWARDEN_TARGETS,
+	// _TARGET_REGIONS, _TARGET_PROJECTS, _KMS_ENDPOINTS); its Own is set
+	// by OwnTarget once the platform's project is known.
+	Targets targets.Config
+	// BadTargets are the entries of TAGWARDEN_TARGETS that do not parse,
+	// each with why, when others do: the others are still swept, and
+	// every fan-out reports these as refused.
+	BadTargets []string
+	// IAMEndpoint overrides IAM's endpoint, for targets auto.
+	IAMEndpoint string
+	// MaxChain bounds the links of a target's sweep that continue it
+	// (0: a cut sweep does not continue itself).
+	MaxChain int
+	// FunctionURN is the FunctionGraph function's own URN; "": built from
+	// the runtime's variables.
+	FunctionURN string
+	// FunctionGraphEndpoint overrides FunctionGraph's endpoint (the local
+	// asynchronous invocation endpoint, a private endpoint).
+	FunctionGraphEndpoint string
+}
+
+// OwnTarget returns the function's own target: Region, Endpoint and the
+// project (ProjectID, or project when it is empty: the platform's).
+func (p Process) OwnTarget(project string) targets.Target {
+	if p.ProjectID != "" {
+		project = p.ProjectID
+	}
+	return targets.Target{Region: p.Region, ProjectID: project, Endpoint: p.Endpoint}
 }
 
 // Default returns the configuration with every default applied.
 func Default() Process {
 	return Process{
 		RateLimit: huaweikms.DefaultRateLimit,
+		MaxChain:  DefaultMaxChain,
 		LogLevel:  DefaultLogLevel,
 		LogFormat: DefaultLogFormat,
 		Handler:   handler.DefaultConfig(),
@@ -139,6 +174,11 @@ func FromEnv(getenv func(string) string) (Process, error) {
 	}
 	r.logLevel(&p.LogLevel)
 	r.logFormat(&p.LogFormat)
+	p.BadTargets = r.targets(&p.Targets)
+	r.integer(EnvMaxChain, &p.MaxChain, 0, MaxMaxChain)
+	p.IAMEndpoint = r.endpointOf(EnvIAMEndpoint)
+	p.FunctionGraphEndpoint = r.endpointOf(EnvFunctionGraphEndpoint)
+	r.functionURN(&p.FunctionURN)
 	if len(r.errs) > 0 {
 		return p, fmt.Errorf("configuration: %w", errors.Join(r.errs...))
 	}
@@ -167,15 +207,87 @@ func (r *reader) region(dst *string) {
 	}
 }
 
-func (r *reader) endpoint(dst *string) {
-	v := r.get(EnvEndpoint)
+func (r *reader) endpoint(dst *string) { *dst = r.endpointOf(EnvEndpoint) }
+
+// endpointOf reads an endpoint variable: scheme, host, optional port and
+// path prefix (huaweikms.CheckEndpoint).
+func (r *reader) endpointOf(name string) string {
+	v := r.get(name)
 	if v == "" {
-		return
+		return ""
 	}
 	if _, err := huaweikms.CheckEndpoint(v); err != nil {
-		r.bad(EnvEndpoint, shownEndpoint(v), "%v", err) // never repeat a password or a query
+		r.bad(name, shownEndpoint(v), "%v", err) // never repeat a password or a query
 	}
-	*dst = v
+	return v
+}
+
+// targets reads the target configuration; each variable's errors name it.
+// Entries of the target list that do not parse are returned, each with
+// why, when others do: those are still swept.
+func (r *reader) targets(dst *targets.Config) (bad []string) {
+	switch v := r.get(EnvTargets); {
+	case strings.EqualFold(v, "auto"):
+		dst.Auto = true
+	case v != "":
+		list, err := targets.Parse(v)
+		switch {
+		case err != nil && len(list) == 0:
+			r.errs = append(r.errs, fmt.Errorf("%s: %w", EnvTargets, err))
+		case err != nil:
+			for _, e := range joined(err) {
+				bad = append(bad, fmt.Sprintf("%s: %v", EnvTargets, e))
+			}
+		}
+		dst.Static = list
+	}
+	for _, f := range []struct {
+		name string
+		dst  **regexp.Regexp
+	}{{EnvTargetRegions, &dst.Regions}, {EnvTargetProjects, &dst.Projects}} {
+		v := r.get(f.name)
+		if v == "" {
+			continue
+		}
+		if !dst.Auto {
+			r.bad(f.name, v, "filters the projects of %s=auto, which is not set", EnvTargets)
+			continue
+		}
+		re, err := targets.CompileFilter(v)
+		if err != nil {
+			r.bad(f.name, v, "%v", err)
+		}
+		*f.dst = re
+	}
+	if v := r.get(EnvKMSEndpoints); v != "" {
+		eps, err := targets.ParseEndpoints(v)
+		if err != nil {
+			r.errs = append(r.errs, fmt.Errorf("%s: %w", EnvKMSEndpoints, err))
+		}
+		dst.Endpoints = eps
+	}
+	return bad
+}
+
+// joined returns the errors err joins (errors.Join, under any wrapping),
+// or err alone.
+func joined(err error) []error {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			return j.Unwrap()
+		}
+	}
+	return []error{err}
+}
+
+// functionURN reads the FunctionGraph function's own URN.
+func (r *reader) functionURN(dst *string) {
+	if v := r.get(EnvFunctionURN); v != "" {
+		if _, err := selfinvoke.ParseURN(v); err != nil {
+			r.bad(EnvFunctionURN, v, "%v", err)
+		}
+		*dst = v
+	}
 }
 
 func (r *reader) project(dst *string) {

@@ -130,6 +130,15 @@ func TestFromEnvErrors(t *testing.T) {
 		{"endpoint password in another scheme", map[string]string{EnvEndpoint: "ftp://u:hunter2@h"}, []string{`TAGWARDEN_KMS_ENDPOINT="ftp://xxxxx@h": the KMS endpoint's scheme is "ftp"`}},
 		{"project", map[string]string{EnvProjectID: "a/b"}, []string{`TAGWARDEN_PROJECT_ID="a/b"`}},
 		{"retry delays", map[string]string{EnvKeyRetryDelay: "2s", EnvKeyRetryMaxDelay: "1s"}, []string{`TAGWARDEN_KEY_RETRY_MAX_DELAY="1s": must not be less than`}},
+		{"targets none valid", map[string]string{EnvTargets: "ap-southeast-1,cn-north-4/"}, []string{"TAGWARDEN_TARGETS: target list", `entry 1 "ap-southeast-1"`, `entry 2 "cn-north-4/"`}},
+		{"target filter without auto", map[string]string{EnvTargetRegions: "cn-.*"}, []string{`TAGWARDEN_TARGET_REGIONS="cn-.*": filters the projects of TAGWARDEN_TARGETS=auto`}},
+		{"target filter bad", map[string]string{EnvTargets: "auto", EnvTargetProjects: "(a"}, []string{`TAGWARDEN_TARGET_PROJECTS="(a"`}},
+		{"kms endpoints", map[string]string{EnvKMSEndpoints: "cn-north-4=ftp://x"}, []string{"TAGWARDEN_KMS_ENDPOINTS"}},
+		{"target endpoint password, not repeated", map[string]string{EnvTargets: "cn-north-4/p=http://u:hunter2@h"}, []string{"TAGWARDEN_TARGETS"}},
+		{"max chain", map[string]string{EnvMaxChain: "-1"}, []string{`TAGWARDEN_MAX_CHAIN="-1": want 0 to 10000`}},
+		{"function urn", map[string]string{EnvFunctionURN: "urn:fss:x"}, []string{`TAGWARDEN_FUNCTION_URN="urn:fss:x"`}},
+		{"functiongraph endpoint", map[string]string{EnvFunctionGraphEndpoint: "gopher://x"}, []string{`TAGWARDEN_FUNCTIONGRAPH_ENDPOINT="gopher://x"`}},
+		{"iam endpoint", map[string]string{EnvIAMEndpoint: "http://"}, []string{`TAGWARDEN_IAM_ENDPOINT="http://"`}},
 		{"all at once", map[string]string{EnvRateLimit: "x", EnvConcurrency: "-1", EnvLogFormat: "yaml"}, []string{
 			"TAGWARDEN_RATE_LIMIT", "TAGWARDEN_CONCURRENCY", "TAGWARDEN_LOG_FORMAT",
 		}},
@@ -149,6 +158,43 @@ func TestFromEnvErrors(t *testing.T) {
 				t.Errorf("error %q repeats a secret", err)
 			}
 		})
+	}
+}
+
+// TestTargets: the target list, auto with its filters, endpoints by
+// region; an entry that does not parse is set aside, named, and the others
+// kept.
+func TestTargets(t *testing.T) {
+	p, err := FromEnv(envOf(map[string]string{
+		EnvTargets:      "ap-southeast-1/p1, cn-north-4/p2=http://127.0.0.1:9000, nowhere/p3",
+		EnvKMSEndpoints: "ap-southeast-1=http://127.0.0.1:9001",
+		EnvMaxChain:     "0",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tg := range p.Targets.Static {
+		names = append(names, tg.Name()+"="+tg.Endpoint)
+	}
+	if got := strings.Join(names, ","); got != "ap-southeast-1/p1=,cn-north-4/p2=http://127.0.0.1:9000" {
+		t.Errorf("targets %s", got)
+	}
+	if len(p.BadTargets) != 1 || !strings.Contains(p.BadTargets[0], "TAGWARDEN_TARGETS") || !strings.Contains(p.BadTargets[0], "nowhere/p3") {
+		t.Errorf("bad targets %q, want the one entry named", p.BadTargets)
+	}
+	if p.Targets.Endpoints["ap-southeast-1"] != "http://127.0.0.1:9001" || p.MaxChain != 0 {
+		t.Errorf("endpoints %v, max chain %d", p.Targets.Endpoints, p.MaxChain)
+	}
+	p, err = FromEnv(envOf(map[string]string{EnvTargets: "AUTO", EnvTargetRegions: "cn-.*", EnvTargetProjects: "prod.*"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Targets.Auto || !p.Targets.Regions.MatchString("cn-north-4") || p.Targets.Regions.MatchString("xcn-north-4") || p.Targets.Projects == nil {
+		t.Errorf("auto %t regions %v projects %v", p.Targets.Auto, p.Targets.Regions, p.Targets.Projects)
+	}
+	if d := Default(); d.MaxChain != DefaultMaxChain {
+		t.Errorf("default max chain %d", d.MaxChain)
 	}
 }
 

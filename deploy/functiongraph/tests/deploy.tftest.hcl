@@ -1,7 +1,9 @@
 # Plan-time checks of deploy/functiongraph with a mocked huaweicloud provider
 # (its schema comes from the real provider binary): the two agencies, the
 # instance limit and the shared rate, the triggers, and the early failures
-# for a region without CTS triggers and a project that has 10 already.
+# for a region without CTS triggers and a project that has 10 already; what
+# the execution agency holds with self-continuation and several targets
+# (explicit or "auto"), and the failures of bad targets.
 # Run by deploy/check.sh (Terraform 1.7 or later, for mock_provider).
 
 mock_provider "huaweicloud" {
@@ -12,6 +14,22 @@ mock_provider "huaweicloud" {
   override_data {
     target = data.huaweicloud_fgs_function_triggers.cts
     values = { triggers = [] }
+  }
+  # The account's projects, read when targets is set: the region's own
+  # project, a subproject, two more regions, a disabled project and OBS's
+  # billing project (no region).
+  override_data {
+    target = data.huaweicloud_identity_projects.all
+    values = {
+      projects = [
+        { id = "p-ap1", name = "ap-southeast-1", enabled = true },
+        { id = "p-ap1-dev", name = "ap-southeast-1_dev", enabled = true },
+        { id = "p-ap3", name = "ap-southeast-3", enabled = true },
+        { id = "p-eu", name = "eu-west-101", enabled = true },
+        { id = "p-ap2", name = "ap-southeast-2", enabled = false },
+        { id = "p-mos", name = "MOS", enabled = true },
+      ]
+    }
   }
 }
 
@@ -38,8 +56,32 @@ run "defaults" {
     error_message = "the two agencies must differ"
   }
   assert {
-    condition     = [for r in huaweicloud_identity_agency.execution.project_role : r.roles] == [toset([huaweicloud_identity_role.kms_tagging.name])]
-    error_message = "the execution agency must hold the KMS tagging policy and nothing else"
+    # Self-continuation is on by default (max_chain = 100): the KMS policy
+    # and invoking itself, both in the function's own project, nothing else.
+    condition = jsonencode({ for r in huaweicloud_identity_agency.execution.project_role : r.project => sort(r.roles) }) == jsonencode({
+      "ap-southeast-1" = sort([huaweicloud_identity_role.kms_tagging.name, huaweicloud_identity_role.invoke_self[0].name])
+    })
+    error_message = "the execution agency must hold the KMS tagging policy and the self-invocation policy in its own project, and nothing else"
+  }
+  assert {
+    condition = jsondecode(huaweicloud_identity_role.invoke_self[0].policy).Statement == [{
+      Effect   = "Allow"
+      Action   = ["functiongraph:function:invokeAsync"]
+      Resource = ["FUNCTIONGRAPH:*:*:function:default/tagwarden"]
+    }]
+    error_message = "the self-invocation policy must allow only asynchronous invocation, of this function only"
+  }
+  assert {
+    condition     = length(data.huaweicloud_identity_projects.all) == 0 && output.kms_projects == tolist(["ap-southeast-1"])
+    error_message = "without targets: the region's own project, and no look-up of projects"
+  }
+  assert {
+    condition     = nonsensitive(jsondecode(huaweicloud_fgs_function.tagwarden.user_data).TAGWARDEN_MAX_CHAIN) == "100" && !can(jsondecode(huaweicloud_fgs_function.tagwarden.user_data).TAGWARDEN_TARGETS)
+    error_message = "TAGWARDEN_MAX_CHAIN 100, and no TAGWARDEN_TARGETS"
+  }
+  assert {
+    condition     = huaweicloud_fgs_async_invoke_configuration.tagwarden.max_async_retry_attempts == 1 && huaweicloud_fgs_async_invoke_configuration.tagwarden.max_async_event_age_in_seconds == 86400
+    error_message = "asynchronous invocations: one retry, the longest age in the queue"
   }
   assert {
     condition     = [for r in huaweicloud_identity_agency.configuration.project_role : r.roles] == [toset(["CTS Administrator"])]
@@ -173,4 +215,165 @@ run "without_cts" {
     condition     = length(huaweicloud_identity_agency.configuration.project_role) == 0
     error_message = "without the CTS trigger the configuration agency holds nothing"
   }
+}
+
+run "no_self_continuation" {
+  command = apply
+  variables {
+    max_chain = 0
+  }
+  assert {
+    condition     = length(huaweicloud_identity_role.invoke_self) == 0 && !output.invokes_itself
+    error_message = "max_chain = 0 and no targets: no self-invocation policy"
+  }
+  assert {
+    condition = jsonencode({ for r in huaweicloud_identity_agency.execution.project_role : r.project => sort(r.roles) }) == jsonencode({
+      "ap-southeast-1" = [huaweicloud_identity_role.kms_tagging.name]
+    })
+    error_message = "max_chain = 0 and no targets: the execution agency holds the KMS policy in its own project and nothing else"
+  }
+  assert {
+    condition     = nonsensitive(jsondecode(huaweicloud_fgs_function.tagwarden.user_data).TAGWARDEN_MAX_CHAIN) == "0"
+    error_message = "TAGWARDEN_MAX_CHAIN must be 0"
+  }
+}
+
+run "explicit_targets" {
+  command = apply
+  variables {
+    targets   = "ap-southeast-1/p-ap1-dev, eu-west-101/p-eu=https://kms.eu-west-101.example.test"
+    max_chain = 0
+  }
+  assert {
+    # The fan-out invokes the function even without self-continuation; the
+    # KMS policy is in the two target projects only, not in the function's.
+    condition = jsonencode({ for r in huaweicloud_identity_agency.execution.project_role : r.project => sort(r.roles) }) == jsonencode({
+      "ap-southeast-1"     = [huaweicloud_identity_role.invoke_self[0].name]
+      "ap-southeast-1_dev" = [huaweicloud_identity_role.kms_tagging.name]
+      "eu-west-101"        = [huaweicloud_identity_role.kms_tagging.name]
+    })
+    error_message = "explicit targets: the KMS policy in each target project, invoking itself in its own project, nothing else"
+  }
+  assert {
+    condition     = output.kms_projects == tolist(["ap-southeast-1_dev", "eu-west-101"])
+    error_message = "the KMS projects are the targets' projects"
+  }
+  assert {
+    condition     = nonsensitive(jsondecode(huaweicloud_fgs_function.tagwarden.user_data).TAGWARDEN_TARGETS) == "ap-southeast-1/p-ap1-dev, eu-west-101/p-eu=https://kms.eu-west-101.example.test" && !can(jsondecode(huaweicloud_fgs_function.tagwarden.user_data).TAGWARDEN_TARGET_REGIONS)
+    error_message = "TAGWARDEN_TARGETS as given, and no TAGWARDEN_TARGET_REGIONS without auto"
+  }
+}
+
+run "auto_targets" {
+  command = apply
+  variables {
+    targets        = "auto"
+    target_regions = "ap-southeast-.*"
+  }
+  assert {
+    # Enabled projects of matching regions (ap-southeast-2 is disabled, MOS
+    # has no region); listing the projects needs no policy, so none is added.
+    condition = jsonencode({ for r in huaweicloud_identity_agency.execution.project_role : r.project => sort(r.roles) }) == jsonencode({
+      "ap-southeast-1"     = sort([huaweicloud_identity_role.kms_tagging.name, huaweicloud_identity_role.invoke_self[0].name])
+      "ap-southeast-1_dev" = [huaweicloud_identity_role.kms_tagging.name]
+      "ap-southeast-3"     = [huaweicloud_identity_role.kms_tagging.name]
+    })
+    error_message = "auto: the KMS policy in every matching project, invoking itself in its own project, and no other policy"
+  }
+  assert {
+    condition     = jsondecode(huaweicloud_identity_role.invoke_self[0].policy).Statement[0].Action == ["functiongraph:function:invokeAsync"]
+    error_message = "auto adds no action to the self-invocation policy"
+  }
+  assert {
+    condition = (nonsensitive(jsondecode(huaweicloud_fgs_function.tagwarden.user_data).TAGWARDEN_TARGETS) == "auto" &&
+      nonsensitive(jsondecode(huaweicloud_fgs_function.tagwarden.user_data).TAGWARDEN_TARGET_REGIONS) == "ap-southeast-.*" &&
+    nonsensitive(jsondecode(huaweicloud_fgs_function.tagwarden.user_data).TAGWARDEN_TARGET_PROJECTS) == ".*")
+    error_message = "auto: TAGWARDEN_TARGETS, TAGWARDEN_TARGET_REGIONS and TAGWARDEN_TARGET_PROJECTS"
+  }
+}
+
+run "auto_targets_by_project_name" {
+  command = plan
+  variables {
+    targets         = "auto"
+    target_projects = "ap-southeast-1(_dev)?"
+  }
+  assert {
+    condition     = output.kms_projects == tolist(["ap-southeast-1", "ap-southeast-1_dev"])
+    error_message = "target_projects matches whole project names"
+  }
+}
+
+run "bad_targets" {
+  command = plan
+  variables {
+    targets = "ap-southeast-1:p-ap1"
+  }
+  expect_failures = [var.targets]
+}
+
+run "duplicate_target" {
+  command = plan
+  variables {
+    targets = "ap-southeast-1/p-ap1,ap-southeast-1/p-ap1=https://kms.example.test"
+  }
+  expect_failures = [var.targets]
+}
+
+run "unknown_target_project" {
+  command = plan
+  variables {
+    targets = "ap-southeast-1/p-gone"
+  }
+  expect_failures = [huaweicloud_identity_agency.execution]
+}
+
+run "target_project_in_another_region" {
+  command = plan
+  variables {
+    targets = "ap-southeast-3/p-eu"
+  }
+  expect_failures = [huaweicloud_identity_agency.execution]
+}
+
+run "auto_matching_nothing" {
+  command = plan
+  variables {
+    targets        = "auto"
+    target_regions = "cn-north-.*"
+  }
+  expect_failures = [huaweicloud_identity_agency.execution]
+}
+
+run "target_regions_without_auto" {
+  command = plan
+  variables {
+    target_regions = "ap-southeast-.*"
+  }
+  expect_failures = [huaweicloud_identity_agency.execution]
+}
+
+run "bad_target_regions" {
+  command = plan
+  variables {
+    targets        = "auto"
+    target_regions = "ap-("
+  }
+  expect_failures = [var.target_regions]
+}
+
+run "bad_max_chain" {
+  command = plan
+  variables {
+    max_chain = -1
+  }
+  expect_failures = [var.max_chain]
+}
+
+run "bad_kms_endpoints" {
+  command = plan
+  variables {
+    kms_endpoints = "ap-southeast-1:https://kms.example.test"
+  }
+  expect_failures = [var.kms_endpoints]
 }

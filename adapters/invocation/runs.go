@@ -1,0 +1,505 @@
+package invocation
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/tagwarden/tagwarden/adapters/events"
+	"github.com/tagwarden/tagwarden/adapters/targets"
+	"github.com/tagwarden/tagwarden/handler"
+)
+
+// Dispatcher invokes the function itself asynchronously with a payload
+// (the manual payload of one link): the platform's own asynchronous
+// invocation is the only engine of fan-outs and chains. It returns the
+// platform's id of the invocation.
+type Dispatcher interface {
+	Dispatch(ctx context.Context, payload []byte) (requestID string, err error)
+}
+
+// Cloud is what one invocation reaches with its credentials.
+type Cloud struct {
+	// Store opens the key store of a target.
+	Store func(ctx context.Context, t targets.Target) (handler.KeyStore, error)
+	// Discoverer lists the projects of the identity, for targets "auto"
+	// (nil: not available).
+	Discoverer func(ctx context.Context) (targets.Discoverer, error)
+	// Dispatcher invokes the function itself asynchronously (nil: no
+	// fan-out and no self-continuation).
+	Dispatcher func(ctx context.Context) (Dispatcher, error)
+}
+
+// Cloud returns the Cloud of a function that opens one store whatever the
+// target: a function of one target, no discovery, no self-invocation.
+func (f OpenFunc) Cloud() Cloud {
+	if f == nil {
+		return Cloud{}
+	}
+	return Cloud{Store: func(ctx context.Context, _ targets.Target) (handler.KeyStore, error) { return f(ctx) }}
+}
+
+// DefaultMaxChain is the default bound of the links of a target's sweep.
+const DefaultMaxChain = 100
+
+// fanoutWorkers bounds the dispatches of a fan-out in flight at once.
+const fanoutWorkers = 16
+
+// discoveryTTL is how long a process reuses the targets it discovered.
+const discoveryTTL = 5 * time.Minute
+
+// Memory is what a process remembers across its invocations: the links it
+// served (so that a second delivery of one is not served again, see
+// docs/architecture.md, "Runs") and the targets it discovered. One per
+// process; safe for concurrent use. The zero value is ready.
+type Memory struct {
+	mu     sync.Mutex
+	links  map[string]linkState
+	order  []string // keys of links, oldest first, for eviction
+	found  []targets.Target
+	foundT time.Time
+}
+
+// maxLinks bounds the links a Memory remembers.
+const maxLinks = 10000
+
+type linkState int
+
+const (
+	linkRunning linkState = iota + 1
+	linkServed            // ended: done, or its successor dispatched
+)
+
+func linkKey(run, target string, link int) string { return fmt.Sprintf("%s|%s|%d", run, target, link) }
+
+// claim marks a link running, unless this process is running it or has
+// served it already.
+func (m *Memory) claim(key string) bool {
+	if m == nil {
+		return true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.links == nil {
+		m.links = map[string]linkState{}
+	}
+	if _, ok := m.links[key]; ok {
+		return false
+	}
+	m.links[key] = linkRunning
+	m.order = append(m.order, key)
+	for len(m.order) > maxLinks {
+		delete(m.links, m.order[0])
+		m.order = m.order[1:]
+	}
+	return true
+}
+
+// release ends a claim: a link that ended its chain's turn (done, or its
+// successor dispatched) stays served; any other may be delivered again (a
+// platform's retry), and is then served again.
+func (m *Memory) release(key string, served bool) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if served {
+		m.links[key] = linkServed
+	} else {
+		delete(m.links, key)
+	}
+}
+
+// resolve returns the configured targets, discovering them (through
+// cloud) at most every discoveryTTL.
+func (m *Memory) resolve(ctx context.Context, cfg targets.Config, cloud Cloud, now time.Time) ([]targets.Target, error) {
+	if !cfg.Auto && len(cfg.Static) == 0 {
+		// The function's own target, as the store's configuration has it
+		// (its region or project may come from the endpoint or the
+		// credential chain).
+		return []targets.Target{cfg.Own}, nil
+	}
+	if !cfg.Auto {
+		return cfg.Resolve(ctx, nil)
+	}
+	if m != nil {
+		m.mu.Lock()
+		found, at := m.found, m.foundT
+		m.mu.Unlock()
+		if found != nil && now.Sub(at) < discoveryTTL {
+			return found, nil
+		}
+	}
+	if cloud.Discoverer == nil {
+		return nil, errors.New("targets auto: this platform cannot list the identity's projects")
+	}
+	d, err := cloud.Discoverer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	found, err := cfg.Resolve(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	if m != nil {
+		m.mu.Lock()
+		m.found, m.foundT = found, now
+		m.mu.Unlock()
+	}
+	return found, nil
+}
+
+// lookup returns the configured target of that name: refused (wrapping
+// targets.ErrNotConfigured or targets.ErrInvalid) when it is not one.
+func (m *Memory) lookup(ctx context.Context, cfg targets.Config, cloud Cloud, name string, now time.Time) (targets.Target, error) {
+	if _, _, err := targets.ParseName(name); err != nil {
+		return targets.Target{}, err
+	}
+	all, err := m.resolve(ctx, cfg, cloud, now)
+	if err != nil {
+		return targets.Target{}, err
+	}
+	for _, t := range all {
+		if t.Name() == name {
+			return t, nil
+		}
+	}
+	return targets.Target{}, fmt.Errorf("target %s: %w", name, targets.ErrNotConfigured)
+}
+
+// targetName is t's name, or its project alone when it has no region (the
+// function's own target, configured with an endpoint only).
+func targetName(t targets.Target) string {
+	if t.Region == "" {
+		return t.ProjectID
+	}
+	return t.Name()
+}
+
+// newRunID returns a new random run id.
+func newRunID() string {
+	b := make([]byte, 12)
+	rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}
+
+// sweep serves a sweep request: in place for one target, or fanned out.
+func (p Pipeline) sweep(ctx context.Context, req handler.Request, cloud Cloud) handler.Report {
+	now := time.Now()
+	if req.Target != "" || (req.Run != "" || req.Continuation != "") && len(req.Targets) == 0 {
+		name := req.Target
+		if name == "" { // a continuation resumed by hand, with no target: the only one
+			all, err := p.Runs.Memory.resolve(ctx, p.Runs.Targets, cloud, now)
+			if err == nil && len(all) != 1 {
+				err = fmt.Errorf("%d targets are configured: name the target the continuation belongs to", len(all))
+			}
+			if err != nil {
+				return p.refused(ctx, req, name, err)
+			}
+			return p.link(ctx, req, all[0], cloud)
+		}
+		t, err := p.Runs.Memory.lookup(ctx, p.Runs.Targets, cloud, name, now)
+		if err != nil {
+			return p.refused(ctx, req, name, err)
+		}
+		return p.link(ctx, req, t, cloud)
+	}
+	var chosen []targets.Target
+	var bad []handler.TargetReport
+	if len(req.Targets) > 0 {
+		for _, name := range req.Targets {
+			t, err := p.Runs.Memory.lookup(ctx, p.Runs.Targets, cloud, name, now)
+			if err != nil {
+				bad = append(bad, handler.TargetReport{Target: name, Error: err.Error(), ErrorKind: targetErrorKind(err)})
+				continue
+			}
+			chosen = append(chosen, t)
+		}
+	} else {
+		all, err := p.Runs.Memory.resolve(ctx, p.Runs.Targets, cloud, now)
+		if err != nil {
+			rep := p.newReport(ctx, req, handler.ModeFanout)
+			rep.Error, rep.ErrorKind = "targets: "+err.Error(), handler.KindConfiguration
+			p.logRefused(rep, "", err)
+			return rep
+		}
+		for _, msg := range p.Runs.BadTargets {
+			bad = append(bad, handler.TargetReport{Target: "(configuration)", Error: msg, ErrorKind: handler.KindConfiguration})
+		}
+		if len(all) == 1 && len(bad) == 0 {
+			return p.link(ctx, req, all[0], cloud)
+		}
+		chosen = all
+	}
+	return p.fanout(ctx, req, chosen, bad, cloud)
+}
+
+func targetErrorKind(err error) handler.ErrorKind {
+	if errors.Is(err, targets.ErrNotConfigured) || errors.Is(err, targets.ErrInvalid) {
+		return handler.KindInvalidRequest
+	}
+	return handler.KindConfiguration
+}
+
+// newReport returns a report of req with nothing done.
+func (p Pipeline) newReport(ctx context.Context, req handler.Request, mode handler.Mode) handler.Report {
+	now := time.Now().UTC()
+	rep := handler.Report{RequestID: handler.RequestID(ctx), Mode: mode, Trigger: req.Trigger,
+		DryRun: p.Handler.Config().DryRun, Started: now, Finished: now, Keys: []handler.KeyReport{},
+		Run: req.Run, Link: req.Link, Target: req.Target}
+	if req.DryRun != nil {
+		rep.DryRun = *req.DryRun
+	}
+	return rep
+}
+
+// refused answers a sweep of a target that is not swept: not configured,
+// not a target name, or the set could not be resolved.
+func (p Pipeline) refused(ctx context.Context, req handler.Request, name string, err error) handler.Report {
+	rep := p.newReport(ctx, req, handler.ModeSweep)
+	rep.Target = name
+	rep.Error, rep.ErrorKind = err.Error(), targetErrorKind(err)
+	rep.Reason = "nothing was done"
+	if req.Run != "" {
+		rep.Chain = &handler.ChainReport{State: handler.ChainRefused, Reason: err.Error()}
+	}
+	p.logRefused(rep, name, err)
+	return rep
+}
+
+// fanout dispatches one link 1 per target, in a new run.
+func (p Pipeline) fanout(ctx context.Context, req handler.Request, chosen []targets.Target, bad []handler.TargetReport, cloud Cloud) handler.Report {
+	rep := p.newReport(ctx, req, handler.ModeFanout)
+	rep.Run = newRunID()
+	rep.Targets = make([]handler.TargetReport, len(chosen), len(chosen)+len(bad))
+	var d Dispatcher
+	var derr error
+	switch {
+	case req.Continuation != "":
+		derr = errors.New("a continuation resumes one target's sweep: name its target")
+	case cloud.Dispatcher == nil:
+		derr = errors.New("this function cannot invoke itself here, so it cannot fan out (on FunctionGraph set TAGWARDEN_FUNCTION_URN or run with the runtime's variables; locally, name one target)")
+	default:
+		d, derr = cloud.Dispatcher(ctx)
+	}
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(fanoutWorkers, len(chosen)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				rep.Targets[i] = p.dispatchFirst(ctx, d, derr, rep, chosen[i])
+			}
+		}()
+	}
+	for i := range chosen {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	for _, b := range bad {
+		p.log(rep.Run).WithFields(logrus.Fields{"event": "target_error", "target": b.Target, "error": b.Error, "error_kind": string(b.ErrorKind)}).Error("target refused")
+	}
+	rep.Targets = append(rep.Targets, bad...)
+	dispatched, failed := 0, 0
+	for _, t := range rep.Targets {
+		if t.Dispatched {
+			dispatched++
+		} else {
+			failed++
+		}
+	}
+	rep.Finished = time.Now().UTC()
+	rep.Reason = fmt.Sprintf("fan-out of run %s: %d of %d targets dispatched", rep.Run, dispatched, len(rep.Targets))
+	if failed > 0 && dispatched == 0 {
+		rep.Error, rep.ErrorKind = "no target was dispatched: "+rep.Targets[0].Error, handler.KindConfiguration
+	}
+	p.log(rep.Run).WithFields(logrus.Fields{"event": "fanout", "targets": len(rep.Targets), "dispatched": dispatched,
+		"failed": failed, "dry_run": rep.DryRun, "trigger": rep.Trigger, "request_id": rep.RequestID}).Info("sweep fanned out")
+	return rep
+}
+
+// dispatchFirst invokes link 1 of run rep.Run for target t.
+func (p Pipeline) dispatchFirst(ctx context.Context, d Dispatcher, derr error, rep handler.Report, t targets.Target) handler.TargetReport {
+	tr := handler.TargetReport{Target: targetName(t)}
+	err := derr
+	if err == nil {
+		tr.RequestID, err = dispatch(ctx, d, events.Manual{Action: events.ActionSweep, Target: targetName(t), Run: rep.Run, Link: 1, DryRun: &rep.DryRun})
+	}
+	if err != nil {
+		tr.Error, tr.ErrorKind = "dispatch: "+err.Error(), handler.KindConfiguration
+	}
+	tr.Dispatched = err == nil
+	p.logDispatch(rep.Run, targetName(t), 1, "fanout", tr.RequestID, err)
+	return tr
+}
+
+func dispatch(ctx context.Context, d Dispatcher, m events.Manual) (string, error) {
+	payload, err := json.Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	return d.Dispatch(ctx, payload)
+}
+
+// link sweeps target t in place: one link of its run (a new run when the
+// request has none and the chain can continue itself), then dispatches the
+// next link when the sweep was cut.
+func (p Pipeline) link(ctx context.Context, req handler.Request, t targets.Target, cloud Cloud) handler.Report {
+	req.Target, req.Targets = targetName(t), nil
+	chain := p.Runs.MaxChain > 0 && cloud.Dispatcher != nil
+	if req.Run == "" && req.Continuation == "" && chain {
+		req.Run, req.Link = newRunID(), 1
+	}
+	key := ""
+	if req.Run != "" {
+		key = linkKey(req.Run, req.Target, req.Link)
+		if !p.Runs.Memory.claim(key) {
+			rep := p.newReport(ctx, req, handler.ModeSweep)
+			rep.Reason = "a second delivery of a link this instance is serving or has served: nothing was done"
+			rep.Chain = &handler.ChainReport{State: handler.ChainDuplicate, Reason: rep.Reason}
+			p.logLink(rep, "link_end", logrus.Fields{"state": handler.ChainDuplicate})
+			return rep
+		}
+	}
+	served := false
+	defer func() { p.Runs.Memory.release(key, served) }()
+
+	store, err := cloud.Store(ctx, t)
+	if err != nil {
+		return p.refused(ctx, req, req.Target, fmt.Errorf("open the key store: %w", err))
+	}
+	if req.Run != "" {
+		p.logLink(p.newReport(ctx, req, handler.ModeSweep), "link_start", nil)
+	}
+	rep := p.Handler.Handle(ctx, store, req)
+	rep.Target = req.Target
+	restarted := ""
+	if rep.ErrorKind == handler.KindStaleContinuation && rep.Run != "" {
+		// The deployment's own token, issued under another configuration:
+		// sweep the target from the start, in the same run and link.
+		restarted = rep.Error
+		fresh := handler.Request{Mode: handler.ModeSweep, DryRun: &rep.DryRun, Trigger: req.Trigger, Target: req.Target,
+			Run: rep.Run, Link: rep.Link, Reason: "restarted: the continuation no longer matched the configuration"}
+		rep = p.Handler.Handle(ctx, store, fresh)
+		rep.Target = req.Target
+		rep.Warnings = append(rep.Warnings, "restarted this target's sweep from the start: "+restarted)
+	}
+	if rep.Run == "" {
+		return rep // a sweep outside any run: the report's continuation is the caller's
+	}
+	rep.Chain = p.next(ctx, &rep, chain, cloud)
+	served = rep.Chain.State == handler.ChainContinued || rep.Chain.State == handler.ChainDone
+	fields := logrus.Fields{"state": rep.Chain.State}
+	if restarted != "" {
+		fields["restarted"] = restarted
+	}
+	p.logLink(rep, "link_end", fields)
+	return rep
+}
+
+// next decides what follows a link: nothing (done or failed), or the next
+// link, dispatched with the continuation when the chain may go on.
+func (p Pipeline) next(ctx context.Context, rep *handler.Report, chain bool, cloud Cloud) *handler.ChainReport {
+	switch {
+	case rep.Continuation == "" && rep.Error != "":
+		return &handler.ChainReport{State: handler.ChainFailed, Reason: rep.Error}
+	case rep.Continuation == "":
+		return &handler.ChainReport{State: handler.ChainDone}
+	case !chain:
+		return &handler.ChainReport{State: handler.ChainCut, NextLink: rep.Link + 1,
+			Reason: "cut, and this function does not continue itself (" + reasonNoChain(p.Runs.MaxChain) + "): pass the continuation to resume"}
+	case rep.Link >= p.Runs.MaxChain:
+		return &handler.ChainReport{State: handler.ChainLimit, NextLink: rep.Link + 1,
+			Reason: fmt.Sprintf("the chain reached its bound of %d links (TAGWARDEN_MAX_CHAIN) before the sweep finished: pass the continuation to resume", p.Runs.MaxChain)}
+	}
+	d, err := cloud.Dispatcher(ctx)
+	id := ""
+	if err == nil {
+		target := rep.Target
+		if !p.multi() {
+			target = "" // the one target: a name is not needed (and may have no region)
+		}
+		id, err = dispatch(ctx, d, events.Manual{Action: events.ActionSweep, Target: target, Run: rep.Run,
+			Link: rep.Link + 1, DryRun: &rep.DryRun, Continuation: rep.Continuation})
+	}
+	p.logDispatch(rep.Run, rep.Target, rep.Link+1, "continue", id, err)
+	if err != nil {
+		return &handler.ChainReport{State: handler.ChainDispatchFailed, NextLink: rep.Link + 1,
+			Reason: "the next link could not be dispatched: " + err.Error() + ": pass the continuation to resume"}
+	}
+	// The continuation went to the next link: a second copy here would fork
+	// the chain.
+	rep.Continuation = ""
+	return &handler.ChainReport{State: handler.ChainContinued, NextLink: rep.Link + 1, RequestID: id}
+}
+
+func reasonNoChain(maxChain int) string {
+	if maxChain <= 0 {
+		return "TAGWARDEN_MAX_CHAIN is 0"
+	}
+	return "it cannot invoke itself here"
+}
+
+// log returns the logger of run events of one run.
+func (p Pipeline) log(run string) logrus.FieldLogger {
+	if p.Runs.Log == nil {
+		return discard
+	}
+	return p.Runs.Log.WithField("run", run)
+}
+
+var discard = func() *logrus.Logger {
+	l := logrus.New()
+	l.SetLevel(logrus.PanicLevel)
+	return l
+}()
+
+func (p Pipeline) logDispatch(run, target string, link int, kind, id string, err error) {
+	e := p.log(run).WithFields(logrus.Fields{"event": "dispatch", "target": target, "link": link, "kind": kind, "ok": err == nil})
+	if err != nil {
+		e.WithField("error", err.Error()).Error("dispatch failed")
+		return
+	}
+	e.WithField("dispatch_request_id", id).Info("link dispatched")
+}
+
+func (p Pipeline) logRefused(rep handler.Report, name string, err error) {
+	p.log(rep.Run).WithFields(logrus.Fields{"event": "target_error", "target": name, "link": rep.Link,
+		"request_id": rep.RequestID, "error": err.Error(), "error_kind": string(rep.ErrorKind)}).Error("target refused")
+	if rep.Run != "" {
+		p.logLink(rep, "link_end", logrus.Fields{"state": handler.ChainRefused})
+	}
+}
+
+// logLink logs a link's start or end, with its counts and, at the end of
+// the target's sweep, the totals.
+func (p Pipeline) logLink(rep handler.Report, event string, fields logrus.Fields) {
+	e := p.log(rep.Run).WithFields(logrus.Fields{"event": event, "target": rep.Target, "link": rep.Link,
+		"request_id": rep.RequestID, "trigger": rep.Trigger, "dry_run": rep.DryRun})
+	if fields != nil {
+		e = e.WithFields(fields)
+	}
+	if event == "link_start" {
+		e.Info("link started")
+		return
+	}
+	e = e.WithFields(logrus.Fields{"scanned": rep.Scanned, "compliant": rep.Compliant, "changed": rep.Changed,
+		"planned": rep.Planned, "violating": rep.Violating, "failed": rep.Failed, "skipped": rep.Skipped, "deferred": rep.Deferred})
+	if rep.Error != "" {
+		e = e.WithFields(logrus.Fields{"error": rep.Error, "error_kind": string(rep.ErrorKind)})
+	}
+	if rep.Chain != nil && rep.Chain.State != handler.ChainContinued && rep.Totals != nil {
+		e = e.WithField("totals", *rep.Totals)
+	}
+	e.Info("link finished")
+}

@@ -1,0 +1,85 @@
+package handler
+
+// ModeFanout is the mode of a report that dispatched a sweep to several
+// targets (Report.Targets) instead of sweeping: the invocation answers it;
+// the handler never serves it.
+const ModeFanout Mode = "fanout"
+
+// Counts are a report's key counts.
+type Counts struct {
+	Scanned   int `json:"scanned"`
+	Compliant int `json:"compliant"`
+	Changed   int `json:"changed"`
+	Planned   int `json:"planned"`
+	Violating int `json:"violating"`
+	Failed    int `json:"failed"`
+	Skipped   int `json:"skipped"`
+}
+
+// Counts returns the report's own key counts.
+func (r Report) Counts() Counts {
+	return Counts{Scanned: r.Scanned, Compliant: r.Compliant, Changed: r.Changed, Planned: r.Planned,
+		Violating: r.Violating, Failed: r.Failed, Skipped: r.Skipped}
+}
+
+// Add returns c plus d.
+func (c Counts) Add(d Counts) Counts {
+	return Counts{Scanned: c.Scanned + d.Scanned, Compliant: c.Compliant + d.Compliant, Changed: c.Changed + d.Changed,
+		Planned: c.Planned + d.Planned, Violating: c.Violating + d.Violating, Failed: c.Failed + d.Failed, Skipped: c.Skipped + d.Skipped}
+}
+
+// Chain states: what became of a target's sweep after one link.
+const (
+	// ChainContinued: the next link was dispatched with the continuation.
+	ChainContinued = "continued"
+	// ChainDone: the sweep is finished; every key was decided.
+	ChainDone = "done"
+	// ChainLimit: the link was the last the chain allows (max chain): the
+	// sweep is not finished; the report's continuation resumes it.
+	ChainLimit = "chain_limit"
+	// ChainDispatchFailed: the next link could not be dispatched: the sweep
+	// is not finished; the report's continuation resumes it.
+	ChainDispatchFailed = "dispatch_failed"
+	// ChainCut: cut with no self-continuation configured.
+	ChainCut = "cut"
+	// ChainFailed: the link failed as a whole (Report.Error).
+	ChainFailed = "failed"
+	// ChainDuplicate: a second delivery of a link already served: nothing
+	// was done and nothing dispatched.
+	ChainDuplicate = "duplicate"
+	// ChainRefused: the request was refused (a continuation that does not
+	// verify, a target outside the configured set): nothing was done.
+	ChainRefused = "refused"
+	// ChainRestarted: the continuation no longer matched the configuration
+	// (KindStaleContinuation): the link swept its target from the start
+	// instead; the chain goes on from there.
+	ChainRestarted = "restarted"
+)
+
+// ChainReport says what became of a target's sweep after one link.
+type ChainReport struct {
+	// State is one of the Chain constants.
+	State string `json:"state"`
+	// NextLink is the number of the link dispatched (ChainContinued,
+	// ChainRestarted) or that could not be (ChainLimit,
+	// ChainDispatchFailed).
+	NextLink int `json:"next_link,omitempty"`
+	// RequestID is the platform's id of the dispatched invocation.
+	RequestID string `json:"request_id,omitempty"`
+	// Reason says why, for every state but continued and done.
+	Reason string `json:"reason,omitempty"`
+}
+
+// TargetReport is what a fan-out did for one target.
+type TargetReport struct {
+	// Target is the target's name (region/project).
+	Target string `json:"target"`
+	// Dispatched is true when its first link was invoked.
+	Dispatched bool `json:"dispatched"`
+	// RequestID is the platform's id of that invocation.
+	RequestID string `json:"request_id,omitempty"`
+	// Error says why the target was not dispatched.
+	Error string `json:"error,omitempty"`
+	// ErrorKind classifies Error.
+	ErrorKind ErrorKind `json:"error_kind,omitempty"`
+}

@@ -1,0 +1,115 @@
+package handler_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/handler/handlertest"
+	"github.com/tagwarden/tagwarden/handler/memstore"
+)
+
+// TestRunLinksAndTotals: in a run, every continuation carries the run id
+// and the next link's number, and the totals of the target's sweep so far;
+// the last report's totals are the sum of every link's counts.
+func TestRunLinksAndTotals(t *testing.T) {
+	s := newStore(120, 10)
+	cfg := handler.DefaultConfig()
+	cfg.MaxReportKeys = 25 // cut the sweep into several links
+	h, _ := newHandler(t, cfg)
+	req := handler.Request{Mode: handler.ModeSweep, Run: "run-1", Link: 1}
+	var sum handler.Counts
+	var reps []handler.Report
+	for link := 1; ; link++ {
+		if link > 100 {
+			t.Fatal("no end after 100 links")
+		}
+		rep := h.Handle(context.Background(), s, req)
+		if rep.Error != "" {
+			t.Fatalf("link %d: %s", link, rep.Error)
+		}
+		if rep.Run != "run-1" || rep.Link != link {
+			t.Fatalf("link %d: report says run %q link %d", link, rep.Run, rep.Link)
+		}
+		sum = sum.Add(rep.Counts())
+		if rep.Totals == nil || *rep.Totals != sum {
+			t.Fatalf("link %d: totals %+v, want %+v", link, rep.Totals, sum)
+		}
+		reps = append(reps, rep)
+		if rep.Continuation == "" {
+			break
+		}
+		req = handler.Request{Mode: handler.ModeSweep, Run: "run-1", Link: link + 1, Continuation: rep.Continuation}
+	}
+	if len(reps) < 3 || sum.Scanned != 120 {
+		t.Fatalf("%d links, %d keys scanned: want several links and 120 keys", len(reps), sum.Scanned)
+	}
+	finalCheck(t, s, handlertest.ByID(mergedKeys(reps)))
+}
+
+// TestRunContinuationBound: a chain's continuation only starts the link it
+// was issued for: another link number or run is refused, a token without a
+// run cannot be joined to one, and a person may resume the chain's token
+// without naming the run (the token's run and link are taken).
+func TestRunContinuationBound(t *testing.T) {
+	s := newStore(60, 10)
+	cfg := handler.DefaultConfig()
+	cfg.MaxReportKeys = 20
+	h, _ := newHandler(t, cfg)
+	first := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep, Run: "r", Link: 1})
+	plain := h.Handle(context.Background(), newStore(60, 10), handler.Request{Mode: handler.ModeSweep})
+	if first.Continuation == "" || plain.Continuation == "" {
+		t.Fatal("want cut sweeps")
+	}
+	for _, tc := range []struct {
+		name string
+		req  handler.Request
+		kind handler.ErrorKind
+		link int
+	}{
+		{"next link", handler.Request{Mode: handler.ModeSweep, Run: "r", Link: 2, Continuation: first.Continuation}, "", 2},
+		{"replayed as link 1", handler.Request{Mode: handler.ModeSweep, Run: "r", Link: 1, Continuation: first.Continuation}, handler.KindInvalidContinuation, 0},
+		{"skipped ahead", handler.Request{Mode: handler.ModeSweep, Run: "r", Link: 7, Continuation: first.Continuation}, handler.KindInvalidContinuation, 0},
+		{"another run", handler.Request{Mode: handler.ModeSweep, Run: "x", Link: 2, Continuation: first.Continuation}, handler.KindInvalidContinuation, 0},
+		{"token of no run joined to one", handler.Request{Mode: handler.ModeSweep, Run: "r", Link: 2, Continuation: plain.Continuation}, handler.KindInvalidContinuation, 0},
+		{"resumed by hand", handler.Request{Mode: handler.ModeSweep, Continuation: first.Continuation}, "", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := s
+			if tc.name == "token of no run joined to one" {
+				st = newStore(60, 10)
+			}
+			rep := h.Handle(context.Background(), st, tc.req)
+			if rep.ErrorKind != tc.kind {
+				t.Fatalf("error %q (%s), want kind %q", rep.Error, rep.ErrorKind, tc.kind)
+			}
+			if tc.kind == "" && (rep.Run != "r" || rep.Link != tc.link) {
+				t.Errorf("run %q link %d, want r %d", rep.Run, rep.Link, tc.link)
+			}
+			if tc.kind != "" && rep.Scanned != 0 {
+				t.Errorf("refused request scanned %d keys", rep.Scanned)
+			}
+		})
+	}
+}
+
+// TestStaleContinuationKeepsRun: a token of this deployment issued under
+// another policy set is stale, not forged: the report says so with its own
+// kind and the run and link the token carries, so that the chain can
+// restart its target from there.
+func TestStaleContinuationKeepsRun(t *testing.T) {
+	s := newStore(60, 10)
+	cfg := handler.DefaultConfig()
+	cfg.MaxReportKeys = 20
+	cfg.ContinuationKey = []byte("0123456789abcdef0123456789abcdef")
+	h, _ := newHandler(t, cfg)
+	rep := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep, Run: "r", Link: 4})
+	if rep.Continuation == "" || rep.Link != 4 {
+		t.Fatalf("want a cut link 4, got link %d", rep.Link)
+	}
+	other := memstore.New(memstore.Options{Scope: "another endpoint"})
+	got := h.Handle(context.Background(), other, handler.Request{Mode: handler.ModeSweep, Run: "r", Link: 5, Continuation: rep.Continuation})
+	if got.ErrorKind != handler.KindStaleContinuation || got.Run != "r" || got.Link != 5 || got.Scanned != 0 {
+		t.Fatalf("got %q (%s) run %q link %d scanned %d; want stale_continuation, run r link 5, nothing done", got.Error, got.ErrorKind, got.Run, got.Link, got.Scanned)
+	}
+}
