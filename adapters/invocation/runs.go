@@ -3,6 +3,7 @@ package invocation
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -184,11 +185,18 @@ func targetName(t targets.Target) string {
 	return t.Name()
 }
 
-// newRunID returns a new random run id.
-func newRunID() string {
-	b := make([]byte, 12)
-	rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
-	return hex.EncodeToString(b)
+// runID returns the id of the run an invocation starts: derived from the
+// platform's request id, so that a second delivery of the same invocation
+// (the platforms keep its request id) starts the same run, whose links
+// are then answered as duplicates; random without one.
+func runID(requestID string) string {
+	if requestID == "" {
+		b := make([]byte, 12)
+		rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
+		return hex.EncodeToString(b)
+	}
+	sum := sha256.Sum256([]byte("tagwarden run\n" + requestID))
+	return hex.EncodeToString(sum[:12])
 }
 
 // sweep serves a sweep request: in place for one target, or fanned out.
@@ -278,7 +286,18 @@ func (p Pipeline) refused(ctx context.Context, req handler.Request, name string,
 // fanout dispatches one link 1 per target, in a new run.
 func (p Pipeline) fanout(ctx context.Context, req handler.Request, chosen []targets.Target, bad []handler.TargetReport, cloud Cloud) handler.Report {
 	rep := p.newReport(ctx, req, handler.ModeFanout)
-	rep.Run = newRunID()
+	rep.Run = runID(rep.RequestID)
+	if rep.RequestID != "" {
+		key := "fanout|" + rep.RequestID
+		if !p.Runs.Memory.claim(key) {
+			rep.Reason = "a second delivery of a fan-out this instance has served: nothing was dispatched"
+			rep.Chain = &handler.ChainReport{State: handler.ChainDuplicate, Reason: rep.Reason}
+			p.log(rep.Run).WithFields(logrus.Fields{"event": "fanout", "duplicate": true, "targets": 0, "dispatched": 0,
+				"failed": 0, "dry_run": rep.DryRun, "trigger": rep.Trigger, "request_id": rep.RequestID}).Info("duplicate fan-out ignored")
+			return rep
+		}
+		defer p.Runs.Memory.release(key, true)
+	}
 	rep.Targets = make([]handler.TargetReport, len(chosen), len(chosen)+len(bad))
 	var d Dispatcher
 	var derr error
@@ -358,7 +377,7 @@ func (p Pipeline) link(ctx context.Context, req handler.Request, t targets.Targe
 	req.Target, req.Targets = targetName(t), nil
 	chain := p.Runs.MaxChain > 0 && cloud.Dispatcher != nil
 	if req.Run == "" && req.Continuation == "" && chain {
-		req.Run, req.Link = newRunID(), 1
+		req.Run, req.Link = runID(handler.RequestID(ctx)), 1
 	}
 	key := ""
 	if req.Run != "" {
