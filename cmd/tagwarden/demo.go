@@ -36,6 +36,10 @@ through the same handler and KMS adapter the function uses:
   1. plan: what the policies would change (a dry run, nothing written)
   2. apply: the changes, written through BatchCreateKmsTags
   3. plan again: nothing left to change
+  4. two regions: a second emulator (cn-north-4) with more sample keys, and one sweep over
+     both as the function runs it: a fan-out to each target, each target's sweep continuing
+     itself invocation by invocation (asynchronous invocation is simulated in this process),
+     and the run's state as "tagwarden runs" reads it from the logs
 
 It takes a few seconds.`,
 		Example: `  tagwarden demo
@@ -100,9 +104,13 @@ func runDemo(cmd *cobra.Command, g *globals, n int, all bool, output string) err
 	applied := run(false)
 	replan := run(true)
 	stats := srv.Stats()
+	org, err := runDemoOrg(ctx, cfg, engine, url, n/2)
+	if err != nil {
+		return fmt.Errorf("demo, two regions: %w", err)
+	}
 
 	if output == formatJSON {
-		if err := writeJSON(g.stdout, map[string]handler.Report{"plan": plan, "apply": applied, "replan": replan}); err != nil {
+		if err := writeJSON(g.stdout, map[string]any{"plan": plan, "apply": applied, "replan": replan, "organisation": org}); err != nil {
 			return err
 		}
 	} else {
@@ -137,7 +145,14 @@ func runDemo(cmd *cobra.Command, g *globals, n int, all bool, output string) err
 				}
 			}
 		}
+		fmt.Fprintf(w, "\n== 4. two regions, one sweep: %s/%s (the keys above) and %s/%s (%d more keys)\n", demoRegion, emulator.DefaultProject, demoRegion2, demoProject2, n/2)
+		if err := writeDemoOrg(g, org); err != nil {
+			return err
+		}
 		fmt.Fprintf(w, "\nDone in %s. Next: tagwarden plan --help, tagwarden validate, docs/cli.md.\n", time.Since(start).Round(10*time.Millisecond))
+	}
+	if !org.done() {
+		return &exitCodeError{code: exitError, err: fmt.Errorf("demo: the sweep over two regions did not finish")}
 	}
 	if c := countReport(replan); c.planned > 0 || replan.Failed > 0 || applied.Failed > 0 {
 		return &exitCodeError{code: exitError, err: fmt.Errorf("demo: the second plan is not empty (%d keys to change, %d failed)", c.planned, replan.Failed+applied.Failed)}

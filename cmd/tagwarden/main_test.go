@@ -182,7 +182,8 @@ func TestDemo(t *testing.T) {
 	start := time.Now()
 	r := cli(t, nil, "demo")
 	took := time.Since(start)
-	r.expect(t, 0, []string{"== 1. plan", "KEY", "ALIAS", "CHANGES", "== 2. apply", "== 3. plan again", "0 to change", "nothing left to change"}, nil)
+	r.expect(t, 0, []string{"== 1. plan", "KEY", "ALIAS", "CHANGES", "== 2. apply", "== 3. plan again", "0 to change", "nothing left to change",
+		"== 4. two regions", "fanned out run", ": complete", "ap-southeast-1/0b1f2e3d4c5b6a79887766554433221a  done", "cn-north-4/0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f      done", "total (2 of 2 done)"}, nil)
 	if r.stderr != "" {
 		t.Errorf("stderr not empty (no progress bar on a pipe, no logs): %q", r.stderr)
 	}
@@ -206,6 +207,27 @@ func TestDemo(t *testing.T) {
 	}
 	if got := reps["replan"].Planned; got != 0 {
 		t.Errorf("second plan: %d keys to change, want 0", got)
+	}
+	var org struct {
+		Organisation struct {
+			Fanout handler.Report   `json:"fanout"`
+			Links  []handler.Report `json:"links"`
+		} `json:"organisation"`
+	}
+	if err := json.Unmarshal([]byte(j.stdout), &org); err != nil {
+		t.Fatal(err)
+	}
+	done := map[string]int{}
+	for _, l := range org.Organisation.Links {
+		if l.Run != org.Organisation.Fanout.Run {
+			t.Errorf("link of run %q, want %q", l.Run, org.Organisation.Fanout.Run)
+		}
+		if l.Chain != nil && l.Chain.State == handler.ChainDone {
+			done[l.Target] = l.Totals.Scanned
+		}
+	}
+	if len(org.Organisation.Fanout.Targets) != 2 || len(done) != 2 || done["cn-north-4/0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f"] != 20 {
+		t.Errorf("organisation: fan-out to %d targets, done %v; want 2 targets done, the second with 20 keys", len(org.Organisation.Fanout.Targets), done)
 	}
 }
 
