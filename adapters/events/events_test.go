@@ -109,6 +109,17 @@ var cases = []struct {
 	{file: "timer-manual-check-continuation.json", want: handler.Request{Mode: handler.ModeKeys, Continuation: checkToken,
 		Trigger: "timer", Reason: "timer tagwarden-resume: manual check, resumed"}},
 
+	{file: "manual-sweep-targets.json", want: handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true), Trigger: "manual", Reason: "manual sweep",
+		// Names are checked against the configured set later, each alone:
+		// one that does not parse fails by itself.
+		Targets: []string{"ap-southeast-1/0a1b2c3d", "cn-north-4/5c6d7e8f", "not a target"}}},
+	{file: "manual-sweep-link.json", want: handler.Request{Mode: handler.ModeSweep, Trigger: "manual", Reason: "manual sweep, resumed",
+		Target: "cn-north-4/5c6d7e8f", Run: "9a810d41b29aef1fbe389a10", Link: 3, Continuation: "eyJ2IjoyfQ.c2ln"}},
+	{file: "bad-manual-target-and-targets.json", wantErr: []string{"target and targets together"}},
+	{file: "bad-manual-check-target.json", wantErr: []string{`target, targets, run and link are for action "sweep"`}},
+	{file: "bad-manual-run-id.json", wantErr: []string{`run is "../../etc": expected 1 to 64 letters, digits or '-'`}},
+	{file: "bad-manual-link-type.json", wantErr: []string{"link is a number: expected a link number"}},
+	{file: "bad-manual-link-no-run.json", wantErr: []string{"link without run"}},
 	{file: "bad-not-json.txt", wantErr: []string{"not JSON", "expected", "manual payload"}},
 	{file: "bad-array.json", wantErr: []string{"an array, not a JSON object", "expected"}},
 	{file: "bad-unknown-shape.json", wantErr: []string{`fields "hello" matches no known payload`, "TIMER", "CloudEvent", "manual payload"}},
