@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
-	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/tagwarden/tagwarden/adapters/invocation"
 	"github.com/tagwarden/tagwarden/adapters/targets"
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/handler/handlertest"
 	"github.com/tagwarden/tagwarden/handler/memstore"
 	"github.com/tagwarden/tagwarden/policies"
 	"github.com/tagwarden/tagwarden/policy"
@@ -27,37 +27,17 @@ type org struct {
 	stores map[string]*memstore.Store
 	pipe   invocation.Pipeline
 	loop   *invocation.Loopback
-	logs   *syncBuffer
+	logs   *handlertest.LogBuffer
 	keys   int
 }
 
 var orgTargets = []string{"ap-southeast-1/p1", "ap-southeast-1/p2", "cn-north-4/p3"}
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
 // events returns the logged run events of that name.
-func (s *syncBuffer) events(t *testing.T, name string) []map[string]any {
+func runEvents(t *testing.T, logs *handlertest.LogBuffer, name string) []map[string]any {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(s.b.String(), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
+	for _, m := range logs.Entries(t) {
 		if m["event"] == name {
 			out = append(out, m)
 		}
@@ -69,7 +49,7 @@ func (s *syncBuffer) events(t *testing.T, name string) []map[string]any {
 // perLink keys, chains of at most maxChain links.
 func newOrg(t *testing.T, keys, perLink, maxChain int) *org {
 	t.Helper()
-	o := &org{stores: map[string]*memstore.Store{}, logs: &syncBuffer{}, keys: keys}
+	o := &org{stores: map[string]*memstore.Store{}, logs: &handlertest.LogBuffer{}, keys: keys}
 	var static []targets.Target
 	for _, name := range orgTargets {
 		region, project, err := targets.ParseName(name)
@@ -192,10 +172,10 @@ func TestFanOutChains(t *testing.T) {
 			t.Errorf("%s: %d links, want at least 4 (60 keys, 15 a link)", name, links[name])
 		}
 	}
-	if n := len(o.logs.events(t, "fanout")); n != 1 {
+	if n := len(runEvents(t, o.logs, "fanout")); n != 1 {
 		t.Errorf("%d fanout events, want 1", n)
 	}
-	ends := o.logs.events(t, "link_end")
+	ends := runEvents(t, o.logs, "link_end")
 	if len(ends) != len(deliveries) {
 		t.Errorf("%d link_end events for %d links", len(ends), len(deliveries))
 	}
@@ -242,7 +222,7 @@ func TestDuplicateDelivery(t *testing.T) {
 	if dups != len(served) {
 		t.Errorf("%d duplicates answered for %d links delivered twice", dups, len(served))
 	}
-	if got := len(o.logs.events(t, "dispatch")); got != len(served) {
+	if got := len(runEvents(t, o.logs, "dispatch")); got != len(served) {
 		t.Errorf("%d dispatches for %d links: a duplicate dispatched again", got, len(served))
 	}
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/tagwarden/tagwarden/handler"
 )
 
 func newRunsCmd(g *globals) *cobra.Command {
@@ -136,26 +138,9 @@ func skipLongLines(tooLong *bool) bufio.SplitFunc {
 	}
 }
 
-// runCounts are the key counts of a link, a target's sweep or a run.
-type runCounts struct {
-	Scanned   int `json:"scanned"`
-	Compliant int `json:"compliant"`
-	Changed   int `json:"changed"`
-	Planned   int `json:"planned"`
-	Violating int `json:"violating"`
-	Failed    int `json:"failed"`
-	Skipped   int `json:"skipped"`
-}
-
-func (c *runCounts) add(o runCounts) {
-	c.Scanned += o.Scanned
-	c.Compliant += o.Compliant
-	c.Changed += o.Changed
-	c.Planned += o.Planned
-	c.Violating += o.Violating
-	c.Failed += o.Failed
-	c.Skipped += o.Skipped
-}
+// runCounts are the key counts of a link, a target's sweep or a run: the
+// report's (the log lines carry them under the same names).
+type runCounts = handler.Counts
 
 // runLine is one log line of a run: the fields of every event (fanout's
 // "failed", the dispatches that failed, shares the field of link_end's

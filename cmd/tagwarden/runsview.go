@@ -171,7 +171,7 @@ func (r *runAcc) view() runView {
 		switch t.Status {
 		case statusComplete:
 			v.DoneTargets++
-			v.Totals.add(t.Totals)
+			v.Totals = v.Totals.Add(t.Totals)
 		case statusRunning:
 			running = true
 		default:
@@ -273,7 +273,7 @@ func (ta *targetAcc) view(name string) (targetView, []runWarning) {
 		}
 		for _, n := range seen {
 			if l := ta.links[n]; n >= from && l.end != nil {
-				t.Totals.add(l.end.runCounts)
+				t.Totals = t.Totals.Add(l.end.runCounts)
 			}
 		}
 	}
