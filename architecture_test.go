@@ -118,6 +118,12 @@ var architecture = []rule{
 		why:       "the pipeline reads targets: the IAM discoverer over the SDK lives in adapters/targets/huaweiiam",
 	},
 	{
+		name: "the endpoint rule needs only the standard library",
+		pkg:  "adapters/endpoint",
+		only: []string{},
+		why:  "the targets check endpoints with it and must pull in no SDK: it depends on the standard library only",
+	},
+	{
 		name:      "self-invocation knows no request",
 		pkg:       "adapters/selfinvoke",
 		direct:    true,

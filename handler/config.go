@@ -2,6 +2,8 @@ package handler
 
 import (
 	"time"
+
+	"github.com/tagwarden/tagwarden/policy"
 )
 
 // Defaults of the handler's options, applied by New to zero fields and
@@ -63,6 +65,16 @@ type Config struct {
 	// are not reported; a panic of OnKey is logged and ignored. Nil means
 	// none (a progress display sets it).
 	OnKey func(Outcome)
+	// OnDecision, when set, is called for every key the policies were
+	// evaluated on, with what its outcome rests on (see Decided), right
+	// after OnKey and under the same rules: from the worker goroutines,
+	// safe for concurrent use and fast; keys put back in the continuation
+	// are not reported; a panic is logged and ignored. Keys given an outcome
+	// without an evaluation (skipped default keys, failed reads) get no
+	// call. It changes nothing the handler does: a caller that keeps or
+	// compares decisions (the CLI's saved plans and policy-change previews)
+	// sets it. Nil means none.
+	OnDecision func(Decided)
 	// MaxReportBytes bounds the encoded report (JSON), so that it fits in
 	// the platform's synchronous response: an entry that would cross it
 	// goes to the continuation, and new work stops as at the deadline
@@ -82,6 +94,23 @@ type Config struct {
 	// ContinuationTTL is how long a continuation stays valid; 0 means
 	// DefaultContinuationTTL.
 	ContinuationTTL time.Duration
+}
+
+// Decided is what one key's outcome rests on, for Config.OnDecision.
+type Decided struct {
+	// Key is the key as read.
+	Key policy.Key
+	// Tags are the tags the decision was made on, as read (never nil). The
+	// handler shares the map: do not modify it.
+	Tags map[string]string
+	// Now is the time the policies were evaluated at (the request's).
+	Now time.Time
+	// Decision is the policies' decision on Key and Tags.
+	Decision policy.Decision
+	// Report is the key's entry as recorded: also for a compliant key,
+	// which Report.Keys leaves out. In a real run whose earlier writes to
+	// the key were cut in flight, it may report that earlier plan.
+	Report KeyReport
 }
 
 // DefaultConfig returns the handler's options with every default applied.

@@ -86,6 +86,9 @@ type binding struct {
 	scope, policy string
 	mode          Mode
 	dryRun        bool
+	// run and link, when run is set: the link the request says it is.
+	run  string
+	link int
 }
 
 // sealer issues and opens continuation tokens under one key.
@@ -138,6 +141,25 @@ func (e staleError) Is(err error) bool { return err == errStale }
 // errForeignKey is the message of a token whose MAC does not verify.
 const errForeignKey = "it does not verify: it was altered, made by hand, or issued by a deployment or process with another continuation key (" + settingContinuationKey + ")"
 
+// peek returns the run and link of a token that verifies, checking
+// nothing else.
+func (s sealer) peek(tok string) (run string, link int, ok bool) {
+	payload, sig, found := strings.Cut(strings.TrimSpace(tok), ".")
+	if !found || len(tok) > MaxContinuationLen {
+		return "", 0, false
+	}
+	mac, err := base64.RawURLEncoding.Strict().DecodeString(sig)
+	if err != nil || !hmac.Equal(mac, s.mac(payload)) {
+		return "", 0, false
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(payload)
+	var c continuation
+	if err != nil || json.Unmarshal(b, &c) != nil {
+		return "", 0, false
+	}
+	return c.Run, c.Link, true
+}
+
 // open verifies tok and checks it against want. Every error says why the
 // token is refused; none repeats the token.
 func (s sealer) open(tok string, want binding, now time.Time) (continuation, error) {
@@ -163,17 +185,24 @@ func (s sealer) open(tok string, want binding, now time.Time) (continuation, err
 		return c, errors.New("not a continuation token (bad content)")
 	}
 	issued := time.Unix(c.Issued, 0)
+	// What the request asks for must be what the token continues (refused
+	// as invalid) before the token is judged stale: a stale token restarts
+	// its target's sweep, so it must be the same kind of sweep.
 	switch {
 	case c.V != continuationVersion:
 		return c, fmt.Errorf("token version %d, want %d", c.V, continuationVersion)
-	case c.Scope != want.scope:
-		return c, staleError{fmt.Sprintf("the token continues a request on %q, not on %q", c.Scope, want.scope)}
-	case c.Policy != want.policy:
-		return c, staleError{"the token was issued under another policy set: the policies changed since; start a new request"}
 	case c.Mode != want.mode:
 		return c, fmt.Errorf("the token resumes a %q request, not %q", c.Mode, want.mode)
 	case c.DryRun != want.dryRun:
 		return c, fmt.Errorf("the token resumes a request with dry_run=%t, not %t", c.DryRun, want.dryRun)
+	case c.Link < 0 || c.Link > 0 && c.Run == "" || c.Run != "" && c.Link < 2:
+		return c, fmt.Errorf("bad run link %d", c.Link)
+	case want.run != "" && (c.Run != want.run || c.Link != want.link):
+		return c, fmt.Errorf("it starts link %d of run %q, not link %d of run %q", c.Link, c.Run, want.link, want.run)
+	case c.Scope != want.scope:
+		return c, staleError{fmt.Sprintf("the token continues a request on %q, not on %q", c.Scope, want.scope)}
+	case c.Policy != want.policy:
+		return c, staleError{"the token was issued under another policy set: the policies changed since; start a new request"}
 	case now.Sub(issued) > s.ttl:
 		return c, staleError{fmt.Sprintf("the token was issued %s ago, more than %s: start a new request", now.Sub(issued).Round(time.Second), s.ttl)}
 	case issued.Sub(now) > time.Minute:
@@ -186,8 +215,6 @@ func (s sealer) open(tok string, want binding, now time.Time) (continuation, err
 		return c, errors.New("the token has nothing left to do")
 	case c.Stalls < 0 || c.Stalls >= maxStalls:
 		return c, fmt.Errorf("bad stall count %d", c.Stalls)
-	case c.Link < 0 || c.Link > 0 && c.Run == "" || c.Run != "" && c.Link < 2:
-		return c, fmt.Errorf("bad run link %d", c.Link)
 	}
 	ids := make(map[string]bool, len(c.IDs))
 	for _, id := range c.IDs {

@@ -19,15 +19,16 @@ import (
 func (r *run) process(it item) {
 	id := it.id
 	var prior map[string]*string // of the tags written, for a changed key
+	var ev Decided               // what the key's decision rested on, for Config.OnDecision
 	kr, requeue := func() (kr KeyReport, requeue bool) {
 		defer func() {
 			if p := recover(); p != nil {
 				kr = KeyReport{KeyID: id, Outcome: OutcomeFailed, Error: fmt.Sprintf("internal error: %v", p)}
-				requeue, prior = false, nil
+				requeue, prior, ev = false, nil, Decided{}
 				r.log.WithFields(logrus.Fields{"key_id": id, "stack": string(debug.Stack())}).Error("panic while processing a key")
 			}
 		}()
-		return r.decide(it, &prior)
+		return r.decide(it, &prior, &ev)
 	}()
 	kr = fitEntry(kr)
 	r.mu.Lock()
@@ -60,6 +61,10 @@ func (r *run) process(it item) {
 	r.record(kr)
 	r.mu.Unlock()
 	r.notify(kr.Outcome)
+	if ev.Tags != nil {
+		ev.Report = kr
+		r.notifyDecision(ev)
+	}
 }
 
 // putBack puts a key in the continuation with the prior values of the tags
@@ -77,8 +82,9 @@ func (r *run) putBack(id string, prior map[string]*string) {
 // decide reads, evaluates and remediates one key. It reports true when the
 // key must go back in the continuation (its processing was interrupted).
 // For a key it changed, it sets *prior to the values the written tags had
-// before (nil: absent).
-func (r *run) decide(it item, prior *map[string]*string) (KeyReport, bool) {
+// before (nil: absent). For a key it evaluated, it sets *ev to the key, the
+// tags and the decision its outcome rests on.
+func (r *run) decide(it item, prior *map[string]*string, ev *Decided) (KeyReport, bool) {
 	// The key's calls carry its place in the dispatch order: a store that
 	// schedules calls can let the keys started first finish first.
 	ctx := WithKeyOrder(r.work, it.order)
@@ -138,6 +144,9 @@ func (r *run) decide(it item, prior *map[string]*string) (KeyReport, bool) {
 		}
 	}
 	kr, *prior = r.outcome(it, rec.Key, tags, d, kr)
+	if r.h.cfg.OnDecision != nil {
+		*ev = Decided{Key: rec.Key, Tags: tags, Now: r.now, Decision: d}
+	}
 	return kr, false
 }
 

@@ -38,7 +38,9 @@
 //     resumed with a continuation processes the token's remaining ids and
 //     ignores Request.KeyIDs.
 //   - Config.OnKey, when set, is called once per key given an outcome, from
-//     the worker goroutines (for a progress display).
+//     the worker goroutines (for a progress display); Config.OnDecision,
+//     when set, once per key evaluated, with the key, the tags and the
+//     decision its outcome rests on (for saved plans and previews).
 //
 // Continuation tokens are base64url JSON, versioned, bound to the request's
 // mode and dry-run flag; a malformed or mismatched token is refused with

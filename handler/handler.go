@@ -65,6 +65,14 @@ func New(engine *policy.Engine, cfg Config, log *logrus.Logger) *Handler {
 // Config returns the configuration the handler runs with, defaults applied.
 func (h *Handler) Config() Config { return h.cfg }
 
+// ContinuationRun returns the run and link a continuation starts, when it
+// verifies under the handler's key (nothing else of it is checked): the
+// invocation remembers the links it served by them, whatever the payload
+// around the token says. ok is false for a token that does not verify.
+func (h *Handler) ContinuationRun(tok string) (run string, link int, ok bool) {
+	return h.seal.peek(tok)
+}
+
 // MaxKeyIDs bounds the key ids of one key request, so that its
 // continuation stays small.
 const MaxKeyIDs = 1000
@@ -172,27 +180,33 @@ func (h *Handler) start(store KeyStore, req Request, rep *Report) (continuation,
 	if req.Mode == ModeKeys {
 		rep.Reason = req.Reason
 	}
-	bind := binding{scope: store.Scope(), policy: h.engine.Digest(), mode: req.Mode, dryRun: rep.DryRun}
+	bind := binding{scope: store.Scope(), policy: h.engine.Digest(), mode: req.Mode, dryRun: rep.DryRun, run: req.Run, link: req.Link}
 	if req.Continuation != "" {
 		tok, err := h.seal.open(req.Continuation, bind, h.now())
 		switch {
 		case errors.Is(err, errStale):
-			// The token verified: its run and link are the deployment's own.
+			// The token verified, and is the link the request says: its run
+			// and link are the deployment's own.
 			rep.Run, rep.Link = tok.Run, tok.Link
 			rep.fail(KindStaleContinuation, "stale continuation: "+err.Error())
 			rep.Reason = "nothing was done"
 			return tok, binding{}, false
 		case err != nil:
+			rep.Run, rep.Link = req.Run, req.Link
 			rep.fail(KindInvalidContinuation, "invalid continuation: "+err.Error())
-			rep.Reason = "nothing was done"
-			return tok, binding{}, false
-		case req.Run != "" && (tok.Run != req.Run || tok.Link != req.Link):
-			rep.fail(KindInvalidContinuation, fmt.Sprintf("invalid continuation: it starts link %d of run %q, not link %d of run %q", tok.Link, tok.Run, req.Link, req.Run))
 			rep.Reason = "nothing was done"
 			return tok, binding{}, false
 		}
 		rep.Run, rep.Link = tok.Run, tok.Link
 		return tok, bind, true
+	}
+	if req.Run != "" && req.Link > 1 && !req.Restart {
+		// Only a continuation starts a later link: a payload naming one
+		// without would take a place in the run's story it has no part in.
+		rep.Run, rep.Link = req.Run, req.Link
+		rep.fail(KindInvalidRequest, fmt.Sprintf("link %d of run %q has no continuation: only link 1 starts without one", req.Link, req.Run))
+		rep.Reason = "nothing was done"
+		return continuation{}, binding{}, false
 	}
 	if req.Run != "" {
 		rep.Run, rep.Link = req.Run, max(req.Link, 1)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/tagwarden/tagwarden/handler"
 	"github.com/tagwarden/tagwarden/handler/handlertest"
@@ -104,5 +105,58 @@ func TestOnKeyPanics(t *testing.T) {
 	}
 	if got := strings.Count(logs.String(), "OnKey hook panicked"); got != 40 {
 		t.Errorf("%d log entries of the hook's panic, want 40", got)
+	}
+}
+
+// TestOnDecision: every key evaluated is reported once, with the tags its
+// decision rests on (the decision of those tags is the reported one), and
+// its entry, compliant keys included; keys skipped without an evaluation
+// get no call. A panic in the hook stops nothing.
+func TestOnDecision(t *testing.T) {
+	const n = 200
+	var (
+		mu  sync.Mutex
+		got = map[string]handler.Decided{}
+	)
+	h, _ := newHandler(t, handler.Config{Concurrency: 8, OnDecision: func(d handler.Decided) {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, dup := got[d.Key.ID]; dup {
+			t.Errorf("key %s reported twice", d.Key.ID)
+		}
+		got[d.Key.ID] = d
+	}})
+	s := newStore(n, 17)
+	rep := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true)})
+	if rep.Scanned != n || rep.Continuation != "" {
+		t.Fatalf("sweep: %s", handlertest.Counts(rep))
+	}
+	if want := rep.Scanned - rep.Skipped; len(got) != want {
+		t.Errorf("%d keys reported, want the %d evaluated", len(got), want)
+	}
+	e := testEngine(t)
+	byID := handlertest.ByID(rep.Keys)
+	for id, d := range got {
+		tags, _ := s.TagsOf(id)
+		if diff := cmp.Diff(tags, d.Tags, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("key %s: tags reported (-store +reported):\n%s", id, diff)
+		}
+		if want := e.Evaluate(d.Key, d.Tags, d.Now); !cmp.Equal(want, d.Decision, cmpopts.EquateEmpty()) {
+			t.Errorf("key %s: decision %+v, want the decision of its tags %+v", id, d.Decision, want)
+		}
+		if kr, listed := byID[id]; listed && !cmp.Equal(kr, d.Report, cmpopts.EquateEmpty()) {
+			t.Errorf("key %s: entry %+v, want the report's %+v", id, d.Report, kr)
+		} else if !listed && d.Report.Outcome != handler.OutcomeCompliant {
+			t.Errorf("key %s: outcome %s, not in the report's keys: want compliant", id, d.Report.Outcome)
+		}
+	}
+
+	h, logs := newHandler(t, handler.Config{OnDecision: func(handler.Decided) { panic("hook") }})
+	rep = h.Handle(context.Background(), newStore(40, 10), handler.Request{Mode: handler.ModeSweep, DryRun: ptr(true)})
+	if rep.Scanned != 40 || rep.Error != "" || rep.Continuation != "" {
+		t.Errorf("sweep with a panicking OnDecision: %s", handlertest.Counts(rep))
+	}
+	if !strings.Contains(logs.String(), "OnDecision hook panicked") {
+		t.Error("the hook's panic is not logged")
 	}
 }

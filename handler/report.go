@@ -45,6 +45,20 @@ func (r *run) notify(o Outcome) {
 	r.h.cfg.OnKey(o)
 }
 
+// notifyDecision calls Config.OnDecision, if any, containing a panic of the
+// hook.
+func (r *run) notifyDecision(ev Decided) {
+	if r.h.cfg.OnDecision == nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.WithField("panic", fmt.Sprint(p)).Error("OnDecision hook panicked")
+		}
+	}()
+	r.h.cfg.OnDecision(ev)
+}
+
 // logKey writes the one log entry of a key decision.
 func (r *run) logKey(kr KeyReport) {
 	fields := map[string]any{

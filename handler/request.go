@@ -42,6 +42,15 @@ type Request struct {
 	// the target's sweep so far. Empty for a request outside a run.
 	Run  string `json:"run,omitempty"`
 	Link int    `json:"link,omitempty"`
+	// EventID is the trigger event's own id when it has one that every
+	// delivery of the event repeats (an EventBridge event's id): a run
+	// started by the event takes its id from it, so that a second delivery
+	// starts the same run. The handler does not read it.
+	EventID string `json:"event_id,omitempty"`
+	// Restart, set by the invocation (never by a payload), lets a later
+	// link start its target's sweep afresh, without a continuation: the
+	// link's own, stale, continuation verified (KindStaleContinuation).
+	Restart bool `json:"-"`
 	// Target names the one target (region/project) a sweep is for, and
 	// Targets the targets a sweep fans out to: the invocation resolves
 	// them against the configured set and chooses the store; the handler
@@ -233,6 +242,11 @@ const (
 	// project), or longer ago than the continuation TTL. Nothing was done;
 	// a new sweep of the same target starts clean.
 	KindStaleContinuation ErrorKind = "stale_continuation"
+	// KindChainStopped: a sweep that continues itself stopped before it
+	// finished: its chain reached TAGWARDEN_MAX_CHAIN, or the next link
+	// could not be dispatched. The report keeps the continuation (set by
+	// the invocation; see ChainReport).
+	KindChainStopped ErrorKind = "chain_stopped"
 	// KindDenied: the store refused the credentials or the permission;
 	// new work stopped. Resume with the continuation after fixing access.
 	KindDenied ErrorKind = "denied"

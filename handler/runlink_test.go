@@ -103,13 +103,34 @@ func TestStaleContinuationKeepsRun(t *testing.T) {
 	cfg.MaxReportKeys = 20
 	cfg.ContinuationKey = []byte("0123456789abcdef0123456789abcdef")
 	h, _ := newHandler(t, cfg)
-	rep := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep, Run: "r", Link: 4})
-	if rep.Continuation == "" || rep.Link != 4 {
-		t.Fatalf("want a cut link 4, got link %d", rep.Link)
+	rep := h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep, Run: "r", Link: 1})
+	if rep.Continuation == "" || rep.Link != 1 {
+		t.Fatalf("want a cut link 1, got link %d", rep.Link)
 	}
 	other := memstore.New(memstore.Options{Scope: "another endpoint"})
-	got := h.Handle(context.Background(), other, handler.Request{Mode: handler.ModeSweep, Run: "r", Link: 5, Continuation: rep.Continuation})
-	if got.ErrorKind != handler.KindStaleContinuation || got.Run != "r" || got.Link != 5 || got.Scanned != 0 {
-		t.Fatalf("got %q (%s) run %q link %d scanned %d; want stale_continuation, run r link 5, nothing done", got.Error, got.ErrorKind, got.Run, got.Link, got.Scanned)
+	got := h.Handle(context.Background(), other, handler.Request{Mode: handler.ModeSweep, Run: "r", Link: 2, Continuation: rep.Continuation})
+	if got.ErrorKind != handler.KindStaleContinuation || got.Run != "r" || got.Link != 2 || got.Scanned != 0 {
+		t.Fatalf("got %q (%s) run %q link %d scanned %d; want stale_continuation, run r link 2, nothing done", got.Error, got.ErrorKind, got.Run, got.Link, got.Scanned)
+	}
+	// A stale token is still bound to its link: a payload naming another
+	// is refused, not restarted; so is one of another mode or dry run.
+	for _, req := range []handler.Request{
+		{Mode: handler.ModeSweep, Run: "forged", Link: 7, Continuation: rep.Continuation},
+		{Mode: handler.ModeSweep, Run: "r", Link: 3, Continuation: rep.Continuation},
+		{Mode: handler.ModeSweep, Run: "r", Link: 2, DryRun: ptr(true), Continuation: rep.Continuation},
+	} {
+		got := h.Handle(context.Background(), other, req)
+		if got.ErrorKind != handler.KindInvalidContinuation || got.Scanned != 0 {
+			t.Errorf("%+v: got %q (%s), want invalid_continuation", req, got.Error, got.ErrorKind)
+		}
+	}
+	// Only a continuation starts a later link; a restart may.
+	got = h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep, Run: "r", Link: 50})
+	if got.ErrorKind != handler.KindInvalidRequest || got.Scanned != 0 || got.Run != "r" || got.Link != 50 {
+		t.Errorf("link 50 without a continuation: got %q (%s), want invalid_request", got.Error, got.ErrorKind)
+	}
+	got = h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep, Run: "r", Link: 2, Restart: true})
+	if got.Error != "" || got.Link != 2 || got.Scanned == 0 {
+		t.Errorf("a restart of link 2: got %q, link %d, %d scanned", got.Error, got.Link, got.Scanned)
 	}
 }

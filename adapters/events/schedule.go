@@ -75,7 +75,13 @@ func scheduled(obj map[string]json.RawMessage) (handler.Request, error) {
 	if json.Unmarshal(obj["resources"], &resources) == nil && len(resources) > 0 {
 		reason += " " + resources[0]
 	}
-	sweep := handler.Request{Mode: handler.ModeSweep, Trigger: handler.TriggerSchedule, Reason: reason}
+	// The event's id is the same in every delivery of one event: a second
+	// delivery starts the same run.
+	id := flexString(obj["id"])
+	if len(id) > MaxRunLen*2 {
+		id = ""
+	}
+	sweep := handler.Request{Mode: handler.ModeSweep, Trigger: handler.TriggerSchedule, Reason: reason, EventID: id}
 
 	raw := bytes.TrimSpace(obj["detail"])
 	if isNull(raw) {
@@ -99,6 +105,7 @@ func scheduled(obj map[string]json.RawMessage) (handler.Request, error) {
 		return handler.Request{}, fmt.Errorf("scheduled event detail: %w", err)
 	}
 	req.Reason = reason + ": " + req.Reason
+	req.EventID = id
 	return req, nil
 }
 

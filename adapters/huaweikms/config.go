@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	kmsregion "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2/region"
 	"github.com/sirupsen/logrus"
 
+	"github.com/tagwarden/tagwarden/adapters/endpoint"
 	"github.com/tagwarden/tagwarden/policy"
 )
 
@@ -42,13 +42,15 @@ type Credentials struct {
 // String never shows the secrets.
 func (c Credentials) String() string {
 	return fmt.Sprintf("huaweikms.Credentials{AccessKey: %s, SecretKey: <redacted>, SecurityToken: %t}",
-		maskAK(c.AccessKey), c.SecurityToken != "")
+		MaskAccessKey(c.AccessKey), c.SecurityToken != "")
 }
 
 // GoString never shows the secrets, even with %#v.
 func (c Credentials) GoString() string { return c.String() }
 
-func maskAK(ak string) string {
+// MaskAccessKey is an access key as a message may show it: its first four
+// characters and ****, or only **** when it has four or fewer.
+func MaskAccessKey(ak string) string {
 	if len(ak) <= 4 {
 		return "****"
 	}
@@ -184,29 +186,9 @@ func (c Config) endpoint() (string, error) {
 // one: only a scheme, a host and a path prefix; no user, query or fragment,
 // which the SDK would sign wrongly or send nowhere. Its errors never repeat
 // a user, password or query. The configuration and the CLI check an
-// endpoint with it, so that all three agree.
-func CheckEndpoint(ep string) (string, error) {
-	ep = strings.TrimSpace(ep)
-	if !strings.Contains(ep, "://") {
-		ep = "https://" + ep
-	}
-	u, err := url.Parse(ep)
-	if err != nil {
-		return "", errors.New("the KMS endpoint is not a URL")
-	}
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return "", fmt.Errorf("the KMS endpoint's scheme is %q: want http or https", u.Scheme)
-	case u.Host == "":
-		return "", errors.New("the KMS endpoint has no host")
-	case u.User != nil:
-		return "", errors.New("the KMS endpoint holds a user name or password: give the host only (credentials go in the credentials)")
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return "", errors.New("the KMS endpoint has a query or fragment: give the scheme, host and port only")
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	return u.String(), nil
-}
+// endpoint with it, so that all three agree; the rule is endpoint.Check's,
+// the errors name the KMS endpoint.
+func CheckEndpoint(ep string) (string, error) { return endpoint.Check("KMS", ep) }
 
 // credentials builds the SDK's basic credentials, the project id always set.
 func (c Config) credentials() (*auth.BasicCredentials, error) {

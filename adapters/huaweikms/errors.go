@@ -45,13 +45,28 @@ func (e *Error) Error() string {
 		b.WriteString(e.KeyID)
 	}
 	b.WriteString(": ")
+	e.detail(&b)
+	return b.String()
+}
+
+// Detail is Error without the operation and the key: what the failure
+// means (the hint, else the kind), the code, the message, and the HTTP
+// status and request id in brackets. Errors of other Huawei Cloud APIs
+// (huaweiiam's) write the same words after their own operation.
+func (e *Error) Detail() string {
+	var b strings.Builder
+	e.detail(&b)
+	return b.String()
+}
+
+func (e *Error) detail(b *strings.Builder) {
 	hint := e.Hint
 	if hint == "" && e.Kind != nil {
 		hint = e.Kind.Error()
 	}
 	b.WriteString(hint)
 	if e.Code != "" {
-		fmt.Fprintf(&b, " (%s)", e.Code)
+		fmt.Fprintf(b, " (%s)", e.Code)
 	}
 	if e.Message != "" {
 		b.WriteString(": ")
@@ -60,7 +75,7 @@ func (e *Error) Error() string {
 	if e.Status != 0 || e.RequestID != "" {
 		b.WriteString(" [")
 		if e.Status != 0 {
-			fmt.Fprintf(&b, "http %d", e.Status)
+			fmt.Fprintf(b, "http %d", e.Status)
 		}
 		if e.RequestID != "" {
 			if e.Status != 0 {
@@ -71,7 +86,6 @@ func (e *Error) Error() string {
 		}
 		b.WriteString("]")
 	}
-	return b.String()
 }
 
 // Unwrap returns the kind and the cause, so errors.Is works on both.
@@ -166,15 +180,10 @@ func classify(op, keyID string, err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	var sre *sdkerr.ServiceResponseError
-	if errors.As(err, &sre) {
+	if sre, ok := AsResponseError(err); ok {
 		kind, hint := classifyResponse(sre.StatusCode, sre.ErrorCode)
 		return &Error{Op: op, KeyID: keyID, Kind: kind, Hint: hint, Status: sre.StatusCode,
 			Code: sre.ErrorCode, Message: clip(sre.ErrorMessage), RequestID: sre.RequestId}
-	}
-	var vre sdkerr.ServiceResponseError
-	if errors.As(err, &vre) {
-		return classify(op, keyID, &vre)
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
@@ -183,6 +192,21 @@ func classify(op, keyID string, err error) *Error {
 		return &Error{Op: op, KeyID: keyID, Kind: handler.ErrTransient, Hint: "network error", Message: clip(err.Error()), Err: err}
 	}
 	return &Error{Op: op, KeyID: keyID, Kind: handler.ErrInvalid, Hint: "request could not be made", Message: clip(err.Error()), Err: err}
+}
+
+// AsResponseError finds the SDK's error answer (status, error_code,
+// error_msg, request id) in err's chain, whether the SDK returned it by
+// pointer or by value.
+func AsResponseError(err error) (*sdkerr.ServiceResponseError, bool) {
+	var sre *sdkerr.ServiceResponseError
+	if errors.As(err, &sre) {
+		return sre, true
+	}
+	var vre sdkerr.ServiceResponseError
+	if errors.As(err, &vre) {
+		return &vre, true
+	}
+	return nil, false
 }
 
 // isNetworkError reports whether err is a transport fault worth retrying.
@@ -232,9 +256,9 @@ func clip(s string) string {
 
 // redactor masks the store's own credentials in text that came from a
 // response: a server may echo the access key ("access key ... is invalid").
-// The access key becomes its masked form (maskAK); the secret key and the
-// security token, which no server should ever echo, are replaced whole.
-// The zero value masks nothing.
+// The access key becomes its masked form (MaskAccessKey); the secret key
+// and the security token, which no server should ever echo, are replaced
+// whole. The zero value masks nothing.
 type redactor struct {
 	r *strings.Replacer
 }
@@ -260,7 +284,7 @@ func newRedactor(ak, sk, token string) redactor {
 	}
 	add(token, "<security token redacted>")
 	add(sk, "<secret key redacted>")
-	add(ak, maskAK(ak))
+	add(ak, MaskAccessKey(ak))
 	if len(pairs) == 0 {
 		return redactor{}
 	}

@@ -153,6 +153,51 @@ func TestErrorMessage(t *testing.T) {
 	}
 }
 
+// TestErrorDetail: Detail is Error after the operation and the key, with
+// the kind standing for a missing hint.
+func TestErrorDetail(t *testing.T) {
+	tests := []struct {
+		e    Error
+		want string
+	}{
+		{Error{Op: "show-tags", KeyID: "k1", Kind: handler.ErrDenied, Hint: "authentication failed", Status: 401, Code: "APIGW.0301", Message: "Unauthorized", RequestID: "r1"},
+			"authentication failed (APIGW.0301): Unauthorized [http 401, request id r1]"},
+		{Error{Kind: handler.ErrTransient, Message: "boom"}, handler.ErrTransient.Error() + ": boom"},
+		{Error{Kind: handler.ErrInvalid, RequestID: "r2"}, handler.ErrInvalid.Error() + " [request id r2]"},
+	}
+	for _, tt := range tests {
+		if got := tt.e.Detail(); got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
+		}
+		if full := tt.e.Error(); !strings.HasSuffix(full, ": "+tt.want) {
+			t.Errorf("Error %q does not end with the detail %q", full, tt.want)
+		}
+	}
+}
+
+// TestAsResponseError finds the SDK's answer by pointer or by value,
+// wrapped or not, and nothing else.
+func TestAsResponseError(t *testing.T) {
+	answer := sdkerr.ServiceResponseError{StatusCode: 404, ErrorCode: "KMS.0207", RequestId: "r1"}
+	for _, err := range []error{&answer, answer, fmt.Errorf("call: %w", &answer), fmt.Errorf("call: %w", answer)} {
+		sre, ok := AsResponseError(err)
+		if !ok || sre.StatusCode != 404 || sre.ErrorCode != "KMS.0207" || sre.RequestId != "r1" {
+			t.Errorf("AsResponseError(%#v) = %+v, %t; want the answer", err, sre, ok)
+		}
+	}
+	if sre, ok := AsResponseError(io.EOF); ok {
+		t.Errorf("AsResponseError(io.EOF) = %+v, true; want none", sre)
+	}
+}
+
+func TestMaskAccessKey(t *testing.T) {
+	for in, want := range map[string]string{"": "****", "AKID": "****", "AKID1": "AKID****", "AKIDEXAMPLE123": "AKID****"} {
+		if got := MaskAccessKey(in); got != want {
+			t.Errorf("MaskAccessKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestCredentialsNeverPrinted(t *testing.T) {
 	c := Credentials{AccessKey: "AKIDEXAMPLE123", SecretKey: "very-secret", SecurityToken: "tok-secret"}
 	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%v %+v %#v %s", c, c, c, c), fmt.Sprintf("%+v", &c)} {

@@ -185,10 +185,21 @@ func targetName(t targets.Target) string {
 	return t.Name()
 }
 
-// runID returns the id of the run an invocation starts: derived from the
-// platform's request id, so that a second delivery of the same invocation
-// (the platforms keep its request id) starts the same run, whose links
-// are then answered as duplicates; random without one.
+// startKey is what every delivery of the invocation that starts a run
+// repeats: the trigger event's id when it has one (an EventBridge event:
+// its deliveries are separate invocations), else the platform's request id
+// (kept by the platforms' retries of an asynchronous invocation).
+func startKey(ctx context.Context, req handler.Request) string {
+	if req.EventID != "" {
+		return "event:" + req.EventID
+	}
+	return handler.RequestID(ctx)
+}
+
+// runID returns the id of the run an invocation starts: derived from its
+// start key, so that a second delivery of the same invocation starts the
+// same run, whose links are then answered as duplicates; random without
+// one.
 func runID(requestID string) string {
 	if requestID == "" {
 		b := make([]byte, 12)
@@ -207,7 +218,7 @@ func (p Pipeline) sweep(ctx context.Context, req handler.Request, cloud Cloud) h
 		if name == "" { // a continuation resumed by hand, with no target: the only one
 			all, err := p.Runs.Memory.resolve(ctx, p.Runs.Targets, cloud, now)
 			if err == nil && len(all) != 1 {
-				err = fmt.Errorf("%d targets are configured: name the target the continuation belongs to", len(all))
+				err = fmt.Errorf("%d targets are configured: name the target the continuation belongs to: %w", len(all), targets.ErrInvalid)
 			}
 			if err != nil {
 				return p.refused(ctx, req, name, err)
@@ -234,9 +245,14 @@ func (p Pipeline) sweep(ctx context.Context, req handler.Request, cloud Cloud) h
 	} else {
 		all, err := p.Runs.Memory.resolve(ctx, p.Runs.Targets, cloud, now)
 		if err != nil {
+			// The run that could not start is still a run of the logs'
+			// story: tagwarden runs shows it incomplete.
 			rep := p.newReport(ctx, req, handler.ModeFanout)
-			rep.Error, rep.ErrorKind = "targets: "+err.Error(), handler.KindConfiguration
+			rep.Run = runID(startKey(ctx, req))
+			rep.Error, rep.ErrorKind = "targets: "+err.Error(), targetErrorKind(err)
 			p.logRefused(rep, "", err)
+			p.log(rep.Run).WithFields(logrus.Fields{"event": "fanout", "targets": 0, "dispatched": 0, "failed": 1,
+				"dry_run": rep.DryRun, "trigger": rep.Trigger, "request_id": rep.RequestID, "error": rep.Error}).Error("sweep not fanned out")
 			return rep
 		}
 		for _, msg := range p.Runs.BadTargets {
@@ -251,8 +267,11 @@ func (p Pipeline) sweep(ctx context.Context, req handler.Request, cloud Cloud) h
 }
 
 func targetErrorKind(err error) handler.ErrorKind {
-	if errors.Is(err, targets.ErrNotConfigured) || errors.Is(err, targets.ErrInvalid) {
+	switch {
+	case errors.Is(err, targets.ErrNotConfigured) || errors.Is(err, targets.ErrInvalid):
 		return handler.KindInvalidRequest
+	case errors.Is(err, handler.ErrDenied):
+		return handler.KindDenied // IAM refused to list the identity's projects
 	}
 	return handler.KindConfiguration
 }
@@ -286,9 +305,9 @@ func (p Pipeline) refused(ctx context.Context, req handler.Request, name string,
 // fanout dispatches one link 1 per target, in a new run.
 func (p Pipeline) fanout(ctx context.Context, req handler.Request, chosen []targets.Target, bad []handler.TargetReport, cloud Cloud) handler.Report {
 	rep := p.newReport(ctx, req, handler.ModeFanout)
-	rep.Run = runID(rep.RequestID)
-	if rep.RequestID != "" {
-		key := "fanout|" + rep.RequestID
+	rep.Run = runID(startKey(ctx, req))
+	if k := startKey(ctx, req); k != "" {
+		key := "fanout|" + k
 		if !p.Runs.Memory.claim(key) {
 			rep.Reason = "a second delivery of a fan-out this instance has served: nothing was dispatched"
 			rep.Chain = &handler.ChainReport{State: handler.ChainDuplicate, Reason: rep.Reason}
@@ -376,8 +395,15 @@ func dispatch(ctx context.Context, d Dispatcher, m events.Manual) (string, error
 func (p Pipeline) link(ctx context.Context, req handler.Request, t targets.Target, cloud Cloud) handler.Report {
 	req.Target, req.Targets = targetName(t), nil
 	chain := p.Runs.MaxChain > 0 && cloud.Dispatcher != nil
+	if req.Continuation != "" && req.Run == "" {
+		// A link's token resumed without its run and link: it is that link
+		// still, for the memory of links served as for the handler.
+		if run, link, ok := p.Handler.ContinuationRun(req.Continuation); ok && run != "" {
+			req.Run, req.Link = run, link
+		}
+	}
 	if req.Run == "" && req.Continuation == "" && chain {
-		req.Run, req.Link = runID(handler.RequestID(ctx)), 1
+		req.Run, req.Link = runID(startKey(ctx, req)), 1
 	}
 	key := ""
 	if req.Run != "" {
@@ -408,7 +434,7 @@ func (p Pipeline) link(ctx context.Context, req handler.Request, t targets.Targe
 		// sweep the target from the start, in the same run and link.
 		restarted = rep.Error
 		fresh := handler.Request{Mode: handler.ModeSweep, DryRun: &rep.DryRun, Trigger: req.Trigger, Target: req.Target,
-			Run: rep.Run, Link: rep.Link, Reason: "restarted: the continuation no longer matched the configuration"}
+			Run: rep.Run, Link: rep.Link, Restart: true, Reason: "restarted: the continuation no longer matched the configuration"}
 		rep = p.Handler.Handle(ctx, store, fresh)
 		rep.Target = req.Target
 		rep.Warnings = append(rep.Warnings, "restarted this target's sweep from the start: "+restarted)
@@ -430,6 +456,8 @@ func (p Pipeline) link(ctx context.Context, req handler.Request, t targets.Targe
 // link, dispatched with the continuation when the chain may go on.
 func (p Pipeline) next(ctx context.Context, rep *handler.Report, chain bool, cloud Cloud) *handler.ChainReport {
 	switch {
+	case rep.ErrorKind == handler.KindInvalidContinuation || rep.ErrorKind == handler.KindInvalidRequest:
+		return &handler.ChainReport{State: handler.ChainRefused, Reason: rep.Error}
 	case rep.Continuation == "" && rep.Error != "":
 		return &handler.ChainReport{State: handler.ChainFailed, Reason: rep.Error}
 	case rep.Continuation == "":
@@ -438,8 +466,10 @@ func (p Pipeline) next(ctx context.Context, rep *handler.Report, chain bool, clo
 		return &handler.ChainReport{State: handler.ChainCut, NextLink: rep.Link + 1,
 			Reason: "cut, and this function does not continue itself (" + reasonNoChain(p.Runs.MaxChain) + "): pass the continuation to resume"}
 	case rep.Link >= p.Runs.MaxChain:
-		return &handler.ChainReport{State: handler.ChainLimit, NextLink: rep.Link + 1,
+		c := &handler.ChainReport{State: handler.ChainLimit, NextLink: rep.Link + 1,
 			Reason: fmt.Sprintf("the chain reached its bound of %d links (TAGWARDEN_MAX_CHAIN) before the sweep finished: pass the continuation to resume", p.Runs.MaxChain)}
+		stopped(rep, c)
+		return c
 	}
 	d, err := cloud.Dispatcher(ctx)
 	id := ""
@@ -453,13 +483,24 @@ func (p Pipeline) next(ctx context.Context, rep *handler.Report, chain bool, clo
 	}
 	p.logDispatch(rep.Run, rep.Target, rep.Link+1, "continue", id, err)
 	if err != nil {
-		return &handler.ChainReport{State: handler.ChainDispatchFailed, NextLink: rep.Link + 1,
+		c := &handler.ChainReport{State: handler.ChainDispatchFailed, NextLink: rep.Link + 1,
 			Reason: "the next link could not be dispatched: " + err.Error() + ": pass the continuation to resume"}
+		stopped(rep, c)
+		return c
 	}
 	// The continuation went to the next link: a second copy here would fork
 	// the chain.
 	rep.Continuation = ""
 	return &handler.ChainReport{State: handler.ChainContinued, NextLink: rep.Link + 1, RequestID: id}
+}
+
+// stopped sets the report's error for a chain that stopped before its
+// sweep finished, unless the link already failed: alarms on error_kind see
+// it.
+func stopped(rep *handler.Report, c *handler.ChainReport) {
+	if rep.Error == "" {
+		rep.Error, rep.ErrorKind = c.Reason, handler.KindChainStopped
+	}
 }
 
 func reasonNoChain(maxChain int) string {
@@ -520,5 +561,13 @@ func (p Pipeline) logLink(rep handler.Report, event string, fields logrus.Fields
 	if rep.Chain != nil && rep.Chain.State != handler.ChainContinued && rep.Totals != nil {
 		e = e.WithField("totals", *rep.Totals)
 	}
-	e.Info("link finished")
+	state, _ := fields["state"].(string)
+	switch state {
+	case handler.ChainContinued, handler.ChainDone, handler.ChainDuplicate:
+		e.Info("link finished")
+	case handler.ChainCut:
+		e.Warn("link finished: the sweep is cut and does not continue itself")
+	default:
+		e.Error("link finished: the target's sweep stopped before it finished")
+	}
 }

@@ -22,18 +22,20 @@
 //     the object: numbers keep their literal text (json.Number), and the
 //     limit is checked on the bytes actually sent.
 //   - A call is retried only when the platform certainly did not accept it:
-//     an answer 429 or 5xx, or a failure before a connection was made (no
+//     an answer 429 or 503, or a failure before a connection was made (no
 //     byte of the request was sent). A request that was sent and got no
-//     answer (a timeout, a reset) is never retried: the platform may have
-//     accepted it, and a retry could deliver it twice. Attempts are bounded
+//     answer (a timeout, a reset), or a 500, 502 or 504 (a gateway may
+//     answer those after the backend accepted the call), is never retried:
+//     the platform may have accepted it, and a retry could deliver it
+//     twice, forking a chain. Attempts are bounded
 //     (RetryPolicy) with exponential backoff and full jitter, within ctx: a
 //     backoff that would cross ctx's deadline is not started.
 //   - Every error is an *Error that matches exactly one kind with
 //     errors.Is: ErrRefused (refused for good, or the call cannot be made:
 //     denied, not found, too large, invalid; the same call fails again),
 //     ErrUnavailable (certainly not accepted: try later) or
-//     ErrUnknownOutcome (sent without an answer: it may have been
-//     accepted). It names the target and carries the service's status,
+//     ErrUnknownOutcome (sent without an answer, or answered 500, 502 or
+//     504: it may have been accepted). It names the target and carries the service's status,
 //     error code and request id. It never carries the payload (it holds a
 //     continuation, a bearer capability): strings of the payload are masked
 //     in the service's message. Secrets never appear: Credentials print

@@ -20,6 +20,9 @@ import (
 	fgv2 "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/functiongraph/v2"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/functiongraph/v2/model"
 	fgregion "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/functiongraph/v2/region"
+
+	"github.com/tagwarden/tagwarden/adapters/endpoint"
+	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 )
 
 // FunctionGraphConfig configures a FunctionGraph dispatcher.
@@ -93,7 +96,7 @@ func NewFunctionGraph(cfg FunctionGraphConfig) (*FunctionGraph, error) {
 // fgEndpoint is the override, checked, or the region's endpoint.
 func fgEndpoint(override, region string) (string, error) {
 	if strings.TrimSpace(override) != "" {
-		return checkEndpoint(override)
+		return endpoint.Check("", override)
 	}
 	if r, err := fgregion.SafeValueOf(region); err == nil && r != nil && len(r.Endpoints) > 0 {
 		ep := r.Endpoints[0]
@@ -198,13 +201,8 @@ func (h fgErrorHandler) HandleError(_ *request.DefaultHttpRequest, resp *respons
 
 // classifyFunctionGraph classifies a failed AsyncInvokeFunction.
 func classifyFunctionGraph(err error, connected bool) *Error {
-	var sre *sdkerr.ServiceResponseError
-	if errors.As(err, &sre) {
+	if sre, ok := huaweikms.AsResponseError(err); ok {
 		return fromStatus(sre.StatusCode, sre.ErrorCode, sre.ErrorMessage, sre.RequestId)
-	}
-	var vre sdkerr.ServiceResponseError
-	if errors.As(err, &vre) {
-		return fromStatus(vre.StatusCode, vre.ErrorCode, vre.ErrorMessage, vre.RequestId)
 	}
 	return fromTransport(err, connected)
 }

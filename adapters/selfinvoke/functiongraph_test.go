@@ -37,9 +37,15 @@ func TestFunctionGraphDispatch(t *testing.T) {
 	}{
 		{name: "delivered once", payload: fixture(t, "continuation.json"), wantRequests: 1, wantDeliveries: 1},
 		{
-			name: "500 retried, delivered once", payload: fixture(t, "continuation.json"),
-			setup:        func(e *fgEnv, _ *selfinvoke.FunctionGraphConfig) { e.srv.FailNext(1, 500) },
+			name: "503 retried, delivered once", payload: fixture(t, "continuation.json"),
+			setup:        func(e *fgEnv, _ *selfinvoke.FunctionGraphConfig) { e.srv.FailNext(1, 503) },
 			wantRequests: 2, wantDeliveries: 1,
+		},
+		{
+			// A gateway's 502 may follow an accepted call: not sent again.
+			name: "502 not retried", payload: fixture(t, "continuation.json"),
+			setup:    func(e *fgEnv, _ *selfinvoke.FunctionGraphConfig) { e.srv.FailNext(1, 502) },
+			wantKind: selfinvoke.ErrUnknownOutcome, wantStatus: 502, wantCode: "FSS.0502", wantRequests: 1,
 		},
 		{
 			name: "429 retried, delivered once", payload: []byte(`{"a":1}`),

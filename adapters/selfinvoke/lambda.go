@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/tagwarden/tagwarden/adapters/endpoint"
 )
 
 // LambdaFunction is a Lambda function reference as the Invoke API takes
@@ -101,9 +103,9 @@ func NewLambda(ctx context.Context, cfg LambdaConfig) (*Lambda, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lambda dispatcher: %w", err)
 	}
-	var endpoint string
+	var ep string
 	if strings.TrimSpace(cfg.Endpoint) != "" {
-		if endpoint, err = checkEndpoint(cfg.Endpoint); err != nil {
+		if ep, err = endpoint.Check("", cfg.Endpoint); err != nil {
 			return nil, fmt.Errorf("lambda dispatcher: %w", err)
 		}
 	}
@@ -135,8 +137,8 @@ func NewLambda(ctx context.Context, cfg LambdaConfig) (*Lambda, error) {
 		o.Retryer = aws.NopRetryer{}
 		o.RetryMaxAttempts = 0
 		o.HTTPClient = &http.Client{Transport: tracking{base: base}, Timeout: timeout}
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
+		if ep != "" {
+			o.BaseEndpoint = aws.String(ep)
 		}
 	})
 	return &Lambda{client: client, name: name, retry: cfg.Retry.withDefaults()}, nil

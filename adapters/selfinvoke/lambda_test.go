@@ -116,9 +116,15 @@ func TestLambdaDispatch(t *testing.T) {
 			wantRequests: 1, wantDeliveries: 1,
 		},
 		{
-			name: "500 retried, delivered once", payload: fixture(t, "continuation.json"),
-			setup:        func(srv *lambdaasync.Server) { srv.FailNext(1, 500) },
+			name: "503 retried, delivered once", payload: fixture(t, "continuation.json"),
+			setup:        func(srv *lambdaasync.Server) { srv.FailNext(1, 503) },
 			wantRequests: 2, wantDeliveries: 1,
+		},
+		{
+			// A 500 may follow an accepted call: not sent again.
+			name: "500 not retried", payload: fixture(t, "continuation.json"),
+			setup:    func(srv *lambdaasync.Server) { srv.FailNext(1, 500) },
+			wantKind: selfinvoke.ErrUnknownOutcome, wantStatus: 500, wantCode: "ServiceException", wantRequests: 1,
 		},
 		{
 			name: "429 retried, delivered once", payload: []byte(`{"a":1}`),

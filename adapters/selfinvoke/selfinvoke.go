@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 )
 
 // Dispatcher invokes the function itself asynchronously.
@@ -42,22 +43,10 @@ const (
 )
 
 // Credentials are an access key pair with the security token of temporary
-// credentials (FunctionGraph hands new ones to every invocation).
-type Credentials struct {
-	AccessKey, SecretKey, SecurityToken string
-}
-
-// String never shows the secrets.
-func (c Credentials) String() string {
-	ak := "****"
-	if len(c.AccessKey) > 4 {
-		ak = c.AccessKey[:4] + "****"
-	}
-	return fmt.Sprintf("selfinvoke.Credentials{AccessKey: %s, SecretKey: <redacted>, SecurityToken: %t}", ak, c.SecurityToken != "")
-}
-
-// GoString never shows the secrets, even with %#v.
-func (c Credentials) GoString() string { return c.String() }
+// credentials (FunctionGraph hands new ones to every invocation): the KMS
+// adapter's type, whose String and GoString never show the secrets, so
+// that one value serves the store and the dispatcher.
+type Credentials = huaweikms.Credentials
 
 // The kinds of a failed dispatch: every *Error matches exactly one of
 // ErrRefused, ErrUnavailable and ErrUnknownOutcome with errors.Is.
@@ -73,7 +62,7 @@ var (
 	// ErrUnknownOutcome: the request was sent and no answer came (a
 	// timeout, a broken connection, an unreadable answer): the platform may
 	// have accepted it, and sending it again could deliver it twice.
-	ErrUnknownOutcome = errors.New("sent without an answer, it may have been accepted")
+	ErrUnknownOutcome = errors.New("sent, and the outcome is unknown: it may have been accepted")
 )
 
 // Refusals before sending; each comes with ErrRefused.
@@ -151,15 +140,22 @@ func (e *Error) Unwrap() []error {
 	return out
 }
 
-// fromStatus classifies an error answer of the platform: 429 and 5xx were
-// certainly not accepted, the other 4xx are refusals for good; anything
-// else reaching the error path (a 2xx whose body could not be read) may
-// have been accepted.
+// fromStatus classifies an error answer of the platform: 429 and 503 were
+// certainly not accepted, the other 4xx are refusals for good; the other
+// 5xx, and anything else reaching the error path (a 2xx whose body could
+// not be read), may have been accepted.
 func fromStatus(status int, code, msg, requestID string) *Error {
 	e := &Error{Status: status, Code: code, Message: msg, RequestID: requestID}
 	switch {
-	case status == 429 || status >= 500:
+	case status == 429 || status == 503:
+		// Throttled, or the service says it is unavailable: the call was
+		// turned away at the door.
 		e.Kind = ErrUnavailable
+	case status >= 500:
+		// A gateway's 502 or 504, or a 500, may come after the backend
+		// accepted the invocation: sending it again could deliver it twice
+		// (a fork of the chain), so it is not retried.
+		e.Kind = ErrUnknownOutcome
 	case status == 413:
 		e.Kind, e.Err = ErrRefused, ErrTooLarge
 	case status >= 400:
@@ -305,29 +301,3 @@ func (r *redactor) scrub(msg string) string {
 
 // maxMessage bounds the service's message kept in an Error.
 const maxMessage = 300
-
-// checkEndpoint returns an endpoint override in the form the SDKs take:
-// scheme http or https (https when none is given), a host, an optional
-// path prefix; no user, query or fragment. Its errors never repeat a
-// user, password or query.
-func checkEndpoint(ep string) (string, error) {
-	ep = strings.TrimSpace(ep)
-	if !strings.Contains(ep, "://") {
-		ep = "https://" + ep
-	}
-	u, err := url.Parse(ep)
-	switch {
-	case err != nil:
-		return "", errors.New("the endpoint is not a URL")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return "", fmt.Errorf("the endpoint's scheme is %q: want http or https", u.Scheme)
-	case u.Host == "":
-		return "", errors.New("the endpoint has no host")
-	case u.User != nil:
-		return "", errors.New("the endpoint holds a user name or password: give the host only")
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return "", errors.New("the endpoint has a query or fragment: give the scheme, host and port only")
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	return u.String(), nil
-}

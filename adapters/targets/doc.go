@@ -21,7 +21,7 @@
 //
 //	ap-southeast-1/0b1f2e3d4c5b6a79887766554433221a, cn-north-4/5c6d7e8f=https://kms.vpc.example:8443
 //
-// An endpoint is a scheme, a host and a path prefix (huaweikms.CheckEndpoint;
+// An endpoint is a scheme, a host and a path prefix (endpoint.Check;
 // no user, query or fragment; https:// when no scheme is given). Parse
 // returns the entries that parse and an error naming each one that does
 // not (position from 1 and text, an endpoint's user, password and query
@@ -83,8 +83,8 @@
 // the official SDK. It lives apart so that this package needs neither the
 // SDK nor the KMS adapter: the invocation pipeline and the platform
 // adapters use targets, and the architecture test forbids them both.
-// (For the same reason the endpoint check here is a copy of
-// huaweikms.CheckEndpoint's rule, pinned to it by a test.)
+// (For the same reason the endpoint rule both use lives in
+// adapters/endpoint, which needs only the standard library.)
 //
 // huaweiiam calls services/iam/v3 KeystoneListAuthProjects
 // (GET /v3/auth/projects) with the SDK's global credentials

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/tagwarden/tagwarden/adapters/endpoint"
 )
 
 // Error kinds, checkable with errors.Is.
@@ -86,8 +88,8 @@ func checkRegion(region string) error {
 // Parse reads a TAGWARDEN_TARGETS list: comma-separated entries
 // "region/project_id" or "region/project_id=endpoint", spaces around
 // entries ignored. An endpoint is checked (and normalised) by
-// huaweikms.CheckEndpoint's rule. The word "auto" is not a list: the
-// caller checks for it first.
+// huaweikms.CheckEndpoint's rule, endpoint.Check. The word "auto" is not a
+// list: the caller checks for it first.
 //
 // Parse returns the entries that parse, in the list's order, and an error
 // naming every entry that does not (its position from 1 and its text, an
@@ -102,28 +104,17 @@ func Parse(spec string) ([]Target, error) {
 	}
 	var (
 		out  []Target
-		errs []error
 		seen = map[string]int{}
 	)
-	for i, raw := range strings.Split(spec, ",") {
-		n, entry := i+1, strings.TrimSpace(raw)
-		bad := func(format string, args ...any) {
-			errs = append(errs, fmt.Errorf("entry %d %q: %w: %s", n, shownEntry(entry), ErrInvalid, fmt.Sprintf(format, args...)))
-		}
-		if entry == "" {
-			bad("empty entry (a comma too many?)")
-			continue
-		}
+	errs := eachEntry(spec, func(n int, entry string) string {
 		if strings.EqualFold(entry, "auto") {
-			bad(`"auto" discovers the targets and stands alone, not in a list`)
-			continue
+			return `"auto" discovers the targets and stands alone, not in a list`
 		}
-		name, endpoint, hasEndpoint := strings.Cut(entry, "=")
-		name, endpoint = strings.TrimSpace(name), strings.TrimSpace(endpoint)
+		name, ep, hasEndpoint := strings.Cut(entry, "=")
+		name, ep = strings.TrimSpace(name), strings.TrimSpace(ep)
 		region, project, ok := strings.Cut(name, "/")
 		if !ok {
-			bad("want region/project_id or region/project_id=endpoint")
-			continue
+			return "want region/project_id or region/project_id=endpoint"
 		}
 		var problems []string
 		if err := checkRegion(region); err != nil {
@@ -133,26 +124,25 @@ func Parse(spec string) ([]Target, error) {
 			problems = append(problems, fmt.Sprintf("project id %q: want letters, digits and -, 1 to 64", project))
 		}
 		if hasEndpoint {
-			if endpoint == "" {
+			if ep == "" {
 				problems = append(problems, "empty endpoint after =")
-			} else if ep, err := checkEndpoint(endpoint); err != nil {
+			} else if checked, err := endpoint.Check("KMS", ep); err != nil {
 				problems = append(problems, err.Error())
 			} else {
-				endpoint = ep
+				ep = checked
 			}
 		}
 		if len(problems) > 0 {
-			bad("%s", strings.Join(problems, "; "))
-			continue
+			return strings.Join(problems, "; ")
 		}
-		t := Target{Region: region, ProjectID: project, Endpoint: endpoint}
+		t := Target{Region: region, ProjectID: project, Endpoint: ep}
 		if first, dup := seen[t.Name()]; dup {
-			bad("target %s is already entry %d", t.Name(), first)
-			continue
+			return fmt.Sprintf("target %s is already entry %d", t.Name(), first)
 		}
 		seen[t.Name()] = n
 		out = append(out, t)
-	}
+		return ""
+	})
 	if len(errs) > 0 {
 		return out, fmt.Errorf("target list: %w", errors.Join(errs...))
 	}
@@ -162,8 +152,8 @@ func Parse(spec string) ([]Target, error) {
 // ParseEndpoints reads a TAGWARDEN_KMS_ENDPOINTS list: comma-separated
 // entries "region=endpoint", spaces around entries ignored, giving the KMS
 // endpoint of every target in that region that has none of its own. Each
-// endpoint is checked (and normalised) by huaweikms.CheckEndpoint's rule.
-// An empty spec is an empty map.
+// endpoint is checked (and normalised) by huaweikms.CheckEndpoint's rule,
+// endpoint.Check. An empty spec is an empty map.
 //
 // Unlike Parse it is all or nothing: on any problem (an empty entry, a bad
 // region or endpoint, a region listed twice) it returns nil and an error
@@ -175,77 +165,67 @@ func ParseEndpoints(spec string) (map[string]string, error) {
 	if strings.TrimSpace(spec) == "" {
 		return out, nil
 	}
-	var (
-		errs []error
-		seen = map[string]int{}
-	)
-	for i, raw := range strings.Split(spec, ",") {
-		n, entry := i+1, strings.TrimSpace(raw)
-		bad := func(format string, args ...any) {
-			errs = append(errs, fmt.Errorf("entry %d %q: %w: %s", n, shownEntry(entry), ErrInvalid, fmt.Sprintf(format, args...)))
-		}
-		if entry == "" {
-			bad("empty entry (a comma too many?)")
-			continue
-		}
-		region, endpoint, ok := strings.Cut(entry, "=")
-		region, endpoint = strings.TrimSpace(region), strings.TrimSpace(endpoint)
-		if !ok || endpoint == "" {
-			bad("want region=endpoint, e.g. ap-southeast-1=https://kms.internal.example:8443")
-			continue
+	seen := map[string]int{}
+	errs := eachEntry(spec, func(n int, entry string) string {
+		region, given, ok := strings.Cut(entry, "=")
+		region, given = strings.TrimSpace(region), strings.TrimSpace(given)
+		if !ok || given == "" {
+			return "want region=endpoint, e.g. ap-southeast-1=https://kms.internal.example:8443"
 		}
 		var problems []string
 		if err := checkRegion(region); err != nil {
 			problems = append(problems, err.Error())
 		}
-		ep, err := checkEndpoint(endpoint)
+		ep, err := endpoint.Check("KMS", given)
 		if err != nil {
 			problems = append(problems, err.Error())
 		}
 		if len(problems) > 0 {
-			bad("%s", strings.Join(problems, "; "))
-			continue
+			return strings.Join(problems, "; ")
 		}
 		if first, dup := seen[region]; dup {
-			bad("region %s is already entry %d", region, first)
-			continue
+			return fmt.Sprintf("region %s is already entry %d", region, first)
 		}
 		seen[region] = n
 		out[region] = ep
-	}
+		return ""
+	})
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("endpoint list: %w", errors.Join(errs...))
 	}
 	return out, nil
 }
 
+// eachEntry calls parse with every entry of a comma-separated list, spaces
+// around it trimmed, and its position from 1; an empty entry is refused
+// without it. parse returns why its entry is refused, "" when it is not.
+// eachEntry returns the refusals in the list's order, each naming its entry
+// (shownEntry) and wrapping ErrInvalid.
+func eachEntry(spec string, parse func(n int, entry string) (refused string)) []error {
+	var errs []error
+	for i, raw := range strings.Split(spec, ",") {
+		n, entry := i+1, strings.TrimSpace(raw)
+		why := "empty entry (a comma too many?)"
+		if entry != "" {
+			why = parse(n, entry)
+		}
+		if why != "" {
+			errs = append(errs, fmt.Errorf("entry %d %q: %w: %s", n, shownEntry(entry), ErrInvalid, why))
+		}
+	}
+	return errs
+}
+
 // shownEntry is a list entry as an error may show it: what follows "=" (an
 // endpoint) with a user name or password replaced by xxxxx and a query or
-// fragment by "...", clipped to MaxNameLen bytes plus the endpoint.
+// fragment by "..." (endpoint.Shown), clipped to MaxNameLen bytes plus the
+// endpoint.
 func shownEntry(entry string) string {
-	name, endpoint, ok := strings.Cut(entry, "=")
+	name, ep, ok := strings.Cut(entry, "=")
 	if !ok {
 		return clip(entry, 2*MaxNameLen)
 	}
-	return clip(name, MaxNameLen) + "=" + clip(shownEndpoint(endpoint), 2*MaxNameLen)
-}
-
-// shownEndpoint masks an endpoint's user name, password, query and
-// fragment, even when the URL does not parse.
-func shownEndpoint(v string) string {
-	rest, scheme := v, ""
-	if i := strings.Index(v, "://"); i >= 0 {
-		scheme, rest = v[:i+3], v[i+3:]
-	}
-	if i := strings.IndexAny(rest, "?#"); i >= 0 {
-		rest = rest[:i] + "..."
-	}
-	// Mask up to the last "@": a user part cannot hide behind it (at worst
-	// a path with an "@" is masked too).
-	if i := strings.LastIndex(rest, "@"); i >= 0 {
-		rest = "xxxxx" + rest[i:]
-	}
-	return scheme + rest
+	return clip(name, MaxNameLen) + "=" + clip(endpoint.Shown(ep), 2*MaxNameLen)
 }
 
 func clip(s string, n int) string {

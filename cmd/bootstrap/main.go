@@ -167,7 +167,7 @@ func (inst *instance) functionGraphCloud(_ context.Context, c functiongraph.Cred
 	if inst.urnErr == nil {
 		cloud.Dispatcher = func(context.Context) (invocation.Dispatcher, error) {
 			return selfinvoke.NewFunctionGraph(selfinvoke.FunctionGraphConfig{URN: inst.urn, Endpoint: inst.process.FunctionGraphEndpoint,
-				Credentials: selfinvoke.Credentials{AccessKey: c.AccessKey, SecretKey: c.SecretKey, SecurityToken: c.SecurityToken}})
+				Credentials: creds})
 		}
 	}
 	return cloud
@@ -237,6 +237,12 @@ func setup(getenv func(string) string) instance {
 	}
 	if len(p.Handler.ContinuationKey) == 0 {
 		inst.log.Warnf("%s is not set: this instance signs continuations with a key of its own, so another instance refuses them; set the same random key (32 bytes or more) on every instance", config.EnvContinuationKey)
+		if inst.runs.MaxChain > 0 {
+			// The next link may run on any instance: with a key of this
+			// instance's own it would be refused there, and the chain end.
+			inst.runs.MaxChain = 0
+			inst.log.Warnf("cut sweeps do not continue themselves (as with %s=0) until %s is set: they return their continuation", config.EnvMaxChain, config.EnvContinuationKey)
+		}
 	}
 	return inst
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,7 +34,7 @@ started, lines of one run that disagree on dry_run.
 
 Lines that are not JSON objects, or carry no event of a run, are ignored and counted.
 
-Exit status: 0 every run shown is complete, 2 a run shown is running or incomplete, 1 an
+Exit status: 0 every run shown is complete, 2 a run shown is running, incomplete or inexact, 1 an
 error (no run found, a usage error).`,
 		Example: `  tagwarden runs < logs.jsonl
   tagwarden runs --run r-20261207T100000Z-7c1e9a < logs.jsonl
@@ -161,6 +162,8 @@ type runLine struct {
 	State      string `json:"state"`
 	Targets    int    `json:"targets"`
 	Dispatched int    `json:"dispatched"`
+	// Duplicate marks a fan-out line of a second delivery that did nothing.
+	Duplicate bool `json:"duplicate"`
 	runCounts
 	Totals *runCounts `json:"totals"`
 	// Restarted, on a link_end, says why the link restarted its target's
@@ -281,6 +284,7 @@ type linkAcc struct {
 	dispatchErr    string
 	end            *runLine // the first end that did work
 	workers        []string // request ids of the ends that did work, at most maxForkIDs
+	seenEnds       []string // what tells those ends apart (see endSignature)
 	moreWorkers    bool
 	refused        *runLine
 	duplicates     int
@@ -322,7 +326,9 @@ func (r *runAcc) add(l *runLine) {
 			r.last = t
 		}
 	}
-	if l.DryRun != nil {
+	// A duplicate did nothing: its payload's dry_run (which a replay may
+	// have flipped) says nothing of the run's.
+	if l.DryRun != nil && l.State != stateDuplicate {
 		src := "the fan-out"
 		if l.Event != evFanout {
 			src = fmt.Sprintf("the %s of %s link %d", l.Event, l.Target, l.Link)
@@ -333,6 +339,9 @@ func (r *runAcc) add(l *runLine) {
 		case *r.dry != *l.DryRun && r.dryOther == "":
 			r.dryOther = src
 		}
+	}
+	if l.Event == evFanout && l.Duplicate {
+		return // a second delivery of the fan-out, which dispatched nothing
 	}
 	if l.Event == evFanout {
 		r.fanouts++
@@ -378,6 +387,11 @@ func (r *runAcc) add(l *runLine) {
 	}
 }
 
+// endSignature tells two link_end lines apart.
+func endSignature(l *runLine) string {
+	return fmt.Sprintf("%s|%s|%s|%+v", l.RequestID, l.Time, l.State, l.runCounts)
+}
+
 // addEnd records a link_end: a duplicate delivery is only counted, a
 // refused one kept apart; an end that did work is kept once per request id.
 func (la *linkAcc) addEnd(l *runLine) {
@@ -391,10 +405,15 @@ func (la *linkAcc) addEnd(l *runLine) {
 		}
 		return
 	}
-	for _, id := range la.workers {
-		if id == l.RequestID {
-			return // the same delivery logged twice
-		}
+	// A platform delivers an invocation again under the same request id,
+	// so two ends of one id that differ are two deliveries that both did
+	// work (a fork); only the very same line twice is one end.
+	sig := endSignature(l)
+	if slices.Contains(la.seenEnds, sig) {
+		return // the same line logged twice
+	}
+	if len(la.seenEnds) < maxForkIDs {
+		la.seenEnds = append(la.seenEnds, sig)
 	}
 	if len(la.workers) < maxForkIDs {
 		la.workers = append(la.workers, l.RequestID)

@@ -72,9 +72,9 @@ func TestRuns(t *testing.T) {
 			warnings: []string{warnNeverStarted}},
 		{name: "incomplete", code: 2, statuses: []string{"incomplete"},
 			targets: []string{"chain_limit", "target_error", "dispatch_failed", "failed", "dispatch_failed", "refused"}},
-		{name: "forked", code: 0, statuses: []string{"complete"}, targets: []string{"done"}, warnings: []string{warnFork}},
+		{name: "forked", code: 2, statuses: []string{"inexact"}, targets: []string{"done"}, warnings: []string{warnFork}},
 		{name: "duplicate", code: 0, statuses: []string{"complete"}, targets: []string{"done"}},
-		{name: "gap", code: 0, statuses: []string{"complete"}, targets: []string{"done", "done"},
+		{name: "gap", code: 2, statuses: []string{"inexact"}, targets: []string{"done", "done"},
 			warnings: []string{warnDryRun, warnGap, warnGap}},
 		{name: "interleaved", code: 2, statuses: []string{"running", "complete", "complete"}, targets: []string{"done", "waiting"}},
 		{name: "empty", code: 1, stderr: "tagwarden: no run in the logs", statuses: []string{}},
@@ -304,7 +304,7 @@ func FuzzReadRuns(f *testing.F) {
 		}
 		for _, r := range rep.Runs {
 			switch r.Status {
-			case statusComplete, statusRunning, statusIncomplete:
+			case statusComplete, statusRunning, statusIncomplete, statusInexact:
 			default:
 				t.Errorf("run %s: status %q", r.Run, r.Status)
 			}

@@ -37,6 +37,10 @@ const (
 	statusComplete   = "complete"
 	statusRunning    = "running"
 	statusIncomplete = "incomplete"
+	// statusInexact: every target ended done, but the logs show a fork, a
+	// gap or a second fan-out: a key may have been decided twice or not
+	// at all.
+	statusInexact = "inexact"
 )
 
 // Kinds of warnings.
@@ -196,10 +200,26 @@ func (r *runAcc) view() runView {
 		v.Status = statusIncomplete
 	case running:
 		v.Status = statusRunning
+	case inexact(v.Warnings):
+		// Every target ended done, but the story has a hole or a fork: a
+		// key may have been decided twice or not at all.
+		v.Status = statusInexact
 	default:
 		v.Status = statusComplete
 	}
 	return v
+}
+
+// inexact reports whether warnings leave a finished run's "every key
+// decided exactly once" unproven.
+func inexact(ws []runWarning) bool {
+	for _, w := range ws {
+		switch w.Kind {
+		case warnFork, warnGap, warnAfterEnd, warnFanout:
+			return true
+		}
+	}
+	return false
 }
 
 // continues reports whether a link_end state goes on to a next link.

@@ -7,10 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -79,26 +78,22 @@ type Delivery struct {
 	Err error
 }
 
+// clone copies inv for Invocations.
+func (inv *Invocation) clone() Invocation {
+	c := *inv
+	c.Payload = bytes.Clone(inv.Payload)
+	c.Deliveries = slices.Clone(inv.Deliveries)
+	return c
+}
+
 // Server is FunctionGraph's asynchronous invocation API on 127.0.0.1. Safe
 // for concurrent use.
 type Server struct {
 	opts Options
-	ln   net.Listener
-	srv  *http.Server
+	core *emu.Server[Invocation]
 
-	ctx    context.Context // ends with Close: deliveries stop
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // deliveries
-
-	pending   emu.Pending
-	faults    emu.Faults
-	duplicate atomic.Bool
-	requests  atomic.Int64
-
-	mu          sync.Mutex
-	closed      bool
-	functions   map[string]*runtimetest.Server
-	invocations []*Invocation
+	mu        sync.Mutex
+	functions map[string]*runtimetest.Server
 }
 
 // New starts a server on a free loopback port.
@@ -118,23 +113,20 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	core, err := emu.Listen(opts.Duplicate, (*Invocation).clone)
 	if err != nil {
-		return nil, fmt.Errorf("fgasync: listen: %w", err)
+		return nil, fmt.Errorf("fgasync: %w", err)
 	}
-	s := &Server{opts: opts, ln: ln, functions: map[string]*runtimetest.Server{}}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.duplicate.Store(opts.Duplicate)
+	s := &Server{opts: opts, core: core, functions: map[string]*runtimetest.Server{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v2/{project}/fgs/functions/{urn}/invocations-async", s.invoke)
 	mux.HandleFunc("/", s.noRoute)
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go s.srv.Serve(ln) //nolint:errcheck // returns on Close
+	core.Serve(mux)
 	return s, nil
 }
 
 // URL is the endpoint to give the dispatcher, http://127.0.0.1:port.
-func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+func (s *Server) URL() string { return s.core.URL() }
 
 // Register makes urn a known function served by the runtime API rt: its
 // accepted invocations are delivered to the bootstrap processes polling
@@ -154,45 +146,27 @@ func (s *Server) Register(urn selfinvoke.URN, rt *runtimetest.Server) error {
 
 // FailNext answers the next n asynchronous calls that pass the signature
 // check with status, in the body the real API gives it.
-func (s *Server) FailNext(n, status int) { s.faults.FailNext(n, status) }
+func (s *Server) FailNext(n, status int) { s.core.FailNext(n, status) }
 
 // SetDuplicate turns Options.Duplicate on or off for the invocations
 // accepted from now on.
-func (s *Server) SetDuplicate(on bool) { s.duplicate.Store(on) }
+func (s *Server) SetDuplicate(on bool) { s.core.SetDuplicate(on) }
 
 // Requests counts the asynchronous calls received, refused ones included.
-func (s *Server) Requests() int { return int(s.requests.Load()) }
+func (s *Server) Requests() int { return s.core.Requests() }
 
 // Invocations returns a copy of every accepted invocation, in the order
 // accepted.
-func (s *Server) Invocations() []Invocation {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Invocation, len(s.invocations))
-	for i, inv := range s.invocations {
-		out[i] = *inv
-		out[i].Payload = bytes.Clone(inv.Payload)
-		out[i].Deliveries = append([]Delivery(nil), inv.Deliveries...)
-	}
-	return out
-}
+func (s *Server) Invocations() []Invocation { return s.core.Invocations() }
 
 // Wait returns once no accepted invocation is queued or running, or with
 // ctx's error. Invocations accepted while it waits (a function that
 // invokes itself) are waited for too.
-func (s *Server) Wait(ctx context.Context) error { return s.pending.Wait(ctx) }
+func (s *Server) Wait(ctx context.Context) error { return s.core.Wait(ctx) }
 
 // Close stops the server: it refuses new calls, stops the deliveries in
 // flight (recorded with Err) and returns once they have ended.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	s.cancel()
-	err := s.srv.Close()
-	s.wg.Wait()
-	return err
-}
+func (s *Server) Close() error { return s.core.Close() }
 
 // reply is a status and a JSON body.
 type reply struct {
@@ -218,7 +192,7 @@ func (s *Server) noRoute(w http.ResponseWriter, _ *http.Request) {
 
 // invoke answers one asynchronous invocation call.
 func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
-	s.requests.Add(1)
+	s.core.Called()
 	reqID := uuid.NewString()
 	s.write(w, reqID, s.accept(w, r, reqID))
 }
@@ -241,7 +215,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, reqID string) re
 	if project != s.opts.ProjectID {
 		return gatewayErr(http.StatusForbidden, "APIGW.0302", "The project "+project+" does not belong to this account", reqID)
 	}
-	if status, ok := s.faults.Take(); ok {
+	if status, ok := s.core.Fault(); ok {
 		return injected(status, reqID)
 	}
 	raw := r.PathValue("urn")
@@ -267,20 +241,10 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, reqID string) re
 	}
 	id := reqID // X-Request-Id and request_id agree
 	inv := &Invocation{RequestID: id, URN: raw, Payload: body, Accepted: time.Now()}
-	times := 1
-	if s.duplicate.Load() {
-		times = 2
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	times := s.core.Deliveries()
+	if !s.core.Start(inv, func(ctx context.Context) { s.deliver(ctx, inv, rt, times) }) {
 		return fssErr(http.StatusServiceUnavailable, "FSS.0503", "The service is shutting down")
 	}
-	s.invocations = append(s.invocations, inv)
-	s.pending.Add()
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go s.deliver(inv, rt, times)
 	return reply{http.StatusAccepted, map[string]string{"request_id": id}}
 }
 
@@ -314,10 +278,9 @@ func isObject(body []byte) bool {
 	return errors.Is(err, io.EOF)
 }
 
-// deliver runs inv through the runtime API rt, times times in a row.
-func (s *Server) deliver(inv *Invocation, rt *runtimetest.Server, times int) {
-	defer s.wg.Done()
-	defer s.pending.Done()
+// deliver runs inv through the runtime API rt, times times in a row,
+// until ctx ends.
+func (s *Server) deliver(ctx context.Context, inv *Invocation, rt *runtimetest.Server, times int) {
 	h := http.Header{}
 	h.Set("X-Cff-Invoke-Type", "async")
 	if c := s.opts.FunctionCredentials; c.AccessKey != "" || c.SecretKey != "" {
@@ -329,16 +292,14 @@ func (s *Server) deliver(inv *Invocation, rt *runtimetest.Server, times int) {
 	}
 	for range times {
 		d := Delivery{Started: time.Now()}
-		res, err := rt.Invoke(s.ctx, runtimetest.Event{RequestID: inv.RequestID, Payload: inv.Payload, Header: h.Clone()})
+		res, err := rt.Invoke(ctx, runtimetest.Event{RequestID: inv.RequestID, Payload: inv.Payload, Header: h.Clone()})
 		d.Finished = time.Now()
 		if err != nil {
 			d.Err = err
 		} else {
 			d.Result, d.Error = res.Body, res.Error
 		}
-		s.mu.Lock()
-		inv.Deliveries = append(inv.Deliveries, d)
-		s.mu.Unlock()
+		s.core.Update(func() { inv.Deliveries = append(inv.Deliveries, d) })
 		if err != nil {
 			return
 		}

@@ -7,11 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"reflect"
+	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -91,25 +90,21 @@ type Delivery struct {
 	Err error
 }
 
+// clone copies inv for Invocations.
+func (inv *Invocation) clone() Invocation {
+	c := *inv
+	c.Payload = bytes.Clone(inv.Payload)
+	c.Deliveries = slices.Clone(inv.Deliveries)
+	return c
+}
+
 // Server is the Lambda Invoke API on 127.0.0.1. Safe for concurrent use.
 type Server struct {
 	opts Options
-	ln   net.Listener
-	srv  *http.Server
+	core *emu.Server[Invocation]
 
-	ctx    context.Context // ends with Close: workers stop
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // workers
-
-	pending   emu.Pending
-	faults    emu.Faults
-	duplicate atomic.Bool
-	requests  atomic.Int64
-
-	mu          sync.Mutex
-	closed      bool
-	functions   map[string]*function
-	invocations []*Invocation
+	mu        sync.Mutex
+	functions map[string]*function
 }
 
 // function is a registered function and its queue, delivered one at a
@@ -150,23 +145,20 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	core, err := emu.Listen(opts.Duplicate, (*Invocation).clone)
 	if err != nil {
-		return nil, fmt.Errorf("lambdaasync: listen: %w", err)
+		return nil, fmt.Errorf("lambdaasync: %w", err)
 	}
-	s := &Server{opts: opts, ln: ln, functions: map[string]*function{}}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.duplicate.Store(opts.Duplicate)
+	s := &Server{opts: opts, core: core, functions: map[string]*function{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", s.invoke)
 	mux.HandleFunc("/", s.noRoute)
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go s.srv.Serve(ln) //nolint:errcheck // returns on Close
+	core.Serve(mux)
 	return s, nil
 }
 
 // URL is the endpoint to give the dispatcher, http://127.0.0.1:port.
-func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+func (s *Server) URL() string { return s.core.URL() }
 
 // ARN is the ARN of the function name on this server.
 func (s *Server) ARN(name string) string {
@@ -185,9 +177,6 @@ func (s *Server) Register(name string, fn Function, qualifiers ...string) error 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return errors.New("lambdaasync: closed")
-	}
 	if _, dup := s.functions[name]; dup {
 		return fmt.Errorf("lambdaasync: %s is already registered", name)
 	}
@@ -195,54 +184,37 @@ func (s *Server) Register(name string, fn Function, qualifiers ...string) error 
 	for _, q := range qualifiers {
 		fs.qualifiers[q] = true
 	}
+	if !s.core.Go(func(ctx context.Context) { s.work(ctx, fs) }) {
+		return errors.New("lambdaasync: closed")
+	}
 	s.functions[name] = fs
-	s.wg.Add(1)
-	go s.work(fs)
 	return nil
 }
 
 // FailNext answers the next n calls that pass the signature check with
 // status, in the body the real API gives it.
-func (s *Server) FailNext(n, status int) { s.faults.FailNext(n, status) }
+func (s *Server) FailNext(n, status int) { s.core.FailNext(n, status) }
 
 // SetDuplicate turns Options.Duplicate on or off for the invocations
 // accepted from now on.
-func (s *Server) SetDuplicate(on bool) { s.duplicate.Store(on) }
+func (s *Server) SetDuplicate(on bool) { s.core.SetDuplicate(on) }
 
 // Requests counts the Invoke calls received, refused ones included.
-func (s *Server) Requests() int { return int(s.requests.Load()) }
+func (s *Server) Requests() int { return s.core.Requests() }
 
 // Invocations returns a copy of every accepted invocation, in the order
 // accepted.
-func (s *Server) Invocations() []Invocation {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Invocation, len(s.invocations))
-	for i, inv := range s.invocations {
-		out[i] = *inv
-		out[i].Payload = bytes.Clone(inv.Payload)
-		out[i].Deliveries = append([]Delivery(nil), inv.Deliveries...)
-	}
-	return out
-}
+func (s *Server) Invocations() []Invocation { return s.core.Invocations() }
 
 // Wait returns once no accepted invocation is queued or running, or with
 // ctx's error. Invocations accepted while it waits (a function that
 // invokes itself) are waited for too.
-func (s *Server) Wait(ctx context.Context) error { return s.pending.Wait(ctx) }
+func (s *Server) Wait(ctx context.Context) error { return s.core.Wait(ctx) }
 
 // Close stops the server: it refuses new calls, lets the run in progress
 // of each function end, drops what is queued (recorded with Err) and
 // returns once the workers have stopped.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	s.cancel()
-	err := s.srv.Close()
-	s.wg.Wait()
-	return err
-}
+func (s *Server) Close() error { return s.core.Close() }
 
 // apiError is an error answer: status, x-amzn-ErrorType and the body
 // {"Type","message"} (plus extra fields).
@@ -265,7 +237,7 @@ func (s *Server) noRoute(w http.ResponseWriter, _ *http.Request) {
 
 // invoke answers one Invoke call.
 func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
-	s.requests.Add(1)
+	s.core.Called()
 	reqID := uuid.NewString()
 	inv, f, e := s.accept(r, reqID)
 	if e != nil {
@@ -314,7 +286,7 @@ func (s *Server) accept(r *http.Request, reqID string) (*Invocation, *function, 
 	if ae := s.verify(r, body, s.opts.Now()); ae != nil {
 		return nil, nil, userErr(http.StatusForbidden, ae.errType, ae.msg)
 	}
-	if status, ok := s.faults.Take(); ok {
+	if status, ok := s.core.Fault(); ok {
 		return nil, nil, injected(status)
 	}
 	typ := r.Header.Get("X-Amz-Invocation-Type")
@@ -360,15 +332,9 @@ func (s *Server) accept(r *http.Request, reqID string) (*Invocation, *function, 
 		return nil, f, nil
 	}
 	inv := &Invocation{RequestID: reqID, FunctionName: f.name, Qualifier: qualifier, InvocationType: typ, Payload: body, Accepted: time.Now()}
-	s.mu.Lock()
-	s.invocations = append(s.invocations, inv)
-	s.mu.Unlock()
+	s.core.Record(inv)
 	if typ == Event {
-		left := 1
-		if s.duplicate.Load() {
-			left = 2
-		}
-		if !s.enqueue(f, &job{inv: inv, left: left}) {
+		if !s.enqueue(f, &job{inv: inv, left: s.core.Deliveries()}) {
 			return nil, nil, &apiError{status: http.StatusServiceUnavailable, errType: "ServiceException", kind: "Service", msg: "The service is shutting down"}
 		}
 	}
@@ -411,25 +377,12 @@ func injected(status int) *apiError {
 
 // enqueue queues j for f's worker, counting it pending; false once closed.
 func (s *Server) enqueue(f *function, j *job) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.pending.Add()
-	f.mu.Lock()
-	f.queue = append(f.queue, j)
-	f.mu.Unlock()
-	select {
-	case f.wake <- struct{}{}:
-	default:
-	}
-	return true
+	return s.core.Queue(func() { f.push(j) })
 }
 
-// requeue queues j again at the tail, for its next delivery; the job
-// stays pending.
-func (f *function) requeue(j *job) {
+// push queues j at the tail of f's queue and wakes its worker: a new job,
+// or one queued again for its next delivery (which stays pending).
+func (f *function) push(j *job) {
 	f.mu.Lock()
 	f.queue = append(f.queue, j)
 	f.mu.Unlock()
@@ -461,26 +414,25 @@ func (f *function) next(ctx context.Context) *job {
 	}
 }
 
-// work delivers f's queue one job at a time until the server closes, then
-// drops what is left.
-func (s *Server) work(f *function) {
-	defer s.wg.Done()
+// work delivers f's queue one job at a time until ctx ends (the server
+// closes), then drops what is left.
+func (s *Server) work(ctx context.Context, f *function) {
 	for {
-		j := f.next(s.ctx)
+		j := f.next(ctx)
 		if j == nil {
 			break
 		}
-		d := run(s.ctx, f.fn, j.inv.Payload)
+		d := run(ctx, f.fn, j.inv.Payload)
 		s.record(j.inv, d)
 		j.left--
 		switch {
 		case j.reply != nil:
 			j.reply <- d
-			s.pending.Done()
-		case j.left > 0 && s.ctx.Err() == nil:
-			f.requeue(j)
+			s.core.Done()
+		case j.left > 0 && ctx.Err() == nil:
+			f.push(j)
 		default:
-			s.pending.Done()
+			s.core.Done()
 		}
 	}
 	f.mu.Lock()
@@ -494,14 +446,12 @@ func (s *Server) work(f *function) {
 		if j.reply != nil {
 			j.reply <- d
 		}
-		s.pending.Done()
+		s.core.Done()
 	}
 }
 
 func (s *Server) record(inv *Invocation, d Delivery) {
-	s.mu.Lock()
-	inv.Deliveries = append(inv.Deliveries, d)
-	s.mu.Unlock()
+	s.core.Update(func() { inv.Deliveries = append(inv.Deliveries, d) })
 }
 
 // run calls fn once, turning a returned error or a panic into a function

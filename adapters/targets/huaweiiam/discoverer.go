@@ -18,6 +18,7 @@ import (
 	iam "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/iam/v3"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/iam/v3/model"
 
+	"github.com/tagwarden/tagwarden/adapters/endpoint"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/adapters/targets"
 	"github.com/tagwarden/tagwarden/handler"
@@ -35,8 +36,8 @@ const (
 type Config struct {
 	// Endpoint is IAM's endpoint (default DefaultEndpoint): the global
 	// one, a region's (https://iam.<region>.myhuaweicloud.com) or the
-	// local emulator. It is checked like a KMS endpoint, and takes no
-	// path: scheme, host and port only.
+	// local emulator. It is checked like a KMS endpoint (endpoint.Check),
+	// and takes no path: scheme, host and port only.
 	Endpoint string
 	// Credentials are the function's access key pair, with the security
 	// token of temporary (agency) credentials. The zero value reads the
@@ -84,10 +85,9 @@ func New(cfg Config) (*Discoverer, error) {
 	if ep == "" {
 		ep = DefaultEndpoint
 	}
-	ep, err := huaweikms.CheckEndpoint(ep)
+	ep, err := endpoint.Check("IAM", ep)
 	if err != nil {
-		// CheckEndpoint speaks of the KMS endpoint; this one is IAM's.
-		return nil, fmt.Errorf("configure iam: %s", strings.ReplaceAll(err.Error(), "KMS endpoint", "IAM endpoint"))
+		return nil, fmt.Errorf("configure iam: %w", err)
 	}
 	if u, err := url.Parse(ep); err != nil || u.Path != "" {
 		// The SDK (core/request, fillPath) replaces an endpoint's path with
@@ -147,18 +147,11 @@ func (i *Discoverer) Endpoint() string { return i.endpoint }
 // String describes the discoverer without its secrets.
 func (i Discoverer) String() string {
 	return fmt.Sprintf("huaweiiam.Discoverer{Endpoint: %s, AccessKey: %s, SecretKey: <redacted>, SecurityToken: %t, DomainID: %q}",
-		i.endpoint, maskAK(i.creds.AccessKey), i.creds.SecurityToken != "", i.domainID)
+		i.endpoint, huaweikms.MaskAccessKey(i.creds.AccessKey), i.creds.SecurityToken != "", i.domainID)
 }
 
 // GoString is String, so that %#v shows no secret either.
 func (i Discoverer) GoString() string { return i.String() }
-
-func maskAK(ak string) string {
-	if len(ak) <= 4 {
-		return "****"
-	}
-	return ak[:4] + "****"
-}
 
 // Projects lists the projects the credentials can reach with
 // KeystoneListAuthProjects, first looking up the account id with

@@ -3,12 +3,9 @@ package huaweiiam
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/url"
 	"slices"
 	"strings"
-
-	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/sdkerr"
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/handler"
@@ -40,39 +37,11 @@ type Error struct {
 }
 
 // Error says, in one line, which call failed, what it means, the code, the
-// message, the status and the request id.
+// message, the status and the request id, in the KMS adapter's words
+// (huaweikms.Error.Detail).
 func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString("iam ")
-	b.WriteString(e.Op)
-	b.WriteString(": ")
-	hint := e.Hint
-	if hint == "" && e.Kind != nil {
-		hint = e.Kind.Error()
-	}
-	b.WriteString(hint)
-	if e.Code != "" {
-		fmt.Fprintf(&b, " (%s)", e.Code)
-	}
-	if e.Message != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Message)
-	}
-	if e.Status != 0 || e.RequestID != "" {
-		b.WriteString(" [")
-		if e.Status != 0 {
-			fmt.Fprintf(&b, "http %d", e.Status)
-		}
-		if e.RequestID != "" {
-			if e.Status != 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("request id ")
-			b.WriteString(e.RequestID)
-		}
-		b.WriteString("]")
-	}
-	return b.String()
+	d := huaweikms.Error{Kind: e.Kind, Hint: e.Hint, Status: e.Status, Code: e.Code, Message: e.Message, RequestID: e.RequestID}
+	return "iam " + e.Op + ": " + d.Detail()
 }
 
 // Unwrap returns the kind and the cause, so errors.Is works on both.
@@ -132,8 +101,7 @@ func classifyIAM(op string, status int, code string) (kind error, hint string) {
 
 // classify turns an error of the SDK into an *Error.
 func (i *Discoverer) classify(ctx context.Context, op string, err error) *Error {
-	var sre *sdkerr.ServiceResponseError
-	if errors.As(err, &sre) {
+	if sre, ok := huaweikms.AsResponseError(err); ok {
 		kind, hint := classifyIAM(op, sre.StatusCode, sre.ErrorCode)
 		// The SDK appends IAM's trace id to the message of the domain
 		// lookup: keep it as the request id instead.
@@ -169,7 +137,7 @@ func newRedactor(c huaweikms.Credentials) *strings.Replacer {
 	secrets := []struct{ v, mask string }{
 		{c.SecurityToken, "<security token redacted>"},
 		{c.SecretKey, "<secret key redacted>"},
-		{c.AccessKey, maskAK(c.AccessKey)},
+		{c.AccessKey, huaweikms.MaskAccessKey(c.AccessKey)},
 	}
 	// Longest first: the replacer tries its pairs in order, so a secret
 	// that contains another is masked whole.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/tagwarden/tagwarden/adapters/endpoint"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/adapters/selfinvoke"
 	"github.com/tagwarden/tagwarden/adapters/targets"
@@ -176,8 +177,8 @@ func FromEnv(getenv func(string) string) (Process, error) {
 	r.logFormat(&p.LogFormat)
 	p.BadTargets = r.targets(&p.Targets)
 	r.integer(EnvMaxChain, &p.MaxChain, 0, MaxMaxChain)
-	p.IAMEndpoint = r.endpointOf(EnvIAMEndpoint)
-	p.FunctionGraphEndpoint = r.endpointOf(EnvFunctionGraphEndpoint)
+	p.IAMEndpoint = r.endpointOf(EnvIAMEndpoint, "IAM")
+	p.FunctionGraphEndpoint = r.endpointOf(EnvFunctionGraphEndpoint, "FunctionGraph")
 	r.functionURN(&p.FunctionURN)
 	if len(r.errs) > 0 {
 		return p, fmt.Errorf("configuration: %w", errors.Join(r.errs...))
@@ -207,17 +208,17 @@ func (r *reader) region(dst *string) {
 	}
 }
 
-func (r *reader) endpoint(dst *string) { *dst = r.endpointOf(EnvEndpoint) }
+func (r *reader) endpoint(dst *string) { *dst = r.endpointOf(EnvEndpoint, "KMS") }
 
 // endpointOf reads an endpoint variable: scheme, host, optional port and
 // path prefix (huaweikms.CheckEndpoint).
-func (r *reader) endpointOf(name string) string {
+func (r *reader) endpointOf(name, service string) string {
 	v := r.get(name)
 	if v == "" {
 		return ""
 	}
-	if _, err := huaweikms.CheckEndpoint(v); err != nil {
-		r.bad(name, shownEndpoint(v), "%v", err) // never repeat a password or a query
+	if _, err := endpoint.Check(service, v); err != nil {
+		r.bad(name, endpoint.Shown(v), "%v", err) // never repeat a password or a query
 	}
 	return v
 }
@@ -386,21 +387,4 @@ func (r *reader) logFormat(dst *string) {
 			r.bad(EnvLogFormat, v, "want json or text")
 		}
 	}
-}
-
-// shownEndpoint is an endpoint as an error may show it: a user name or
-// password replaced by xxxxx, a query or fragment by "...", even when the
-// URL does not parse.
-func shownEndpoint(v string) string {
-	rest, scheme := v, ""
-	if i := strings.Index(v, "://"); i >= 0 {
-		scheme, rest = v[:i+3], v[i+3:]
-	}
-	if i := strings.IndexAny(rest, "?#"); i >= 0 {
-		rest = rest[:i] + "..."
-	}
-	if i := strings.LastIndex(rest, "@"); i >= 0 {
-		rest = "xxxxx" + rest[i:]
-	}
-	return scheme + rest
 }

@@ -1,12 +1,188 @@
 // Package emu holds what the local asynchronous invocation endpoints
-// (fgasync, lambdaasync) share: the count of work accepted and not
-// finished, and the injected failures.
+// (fgasync, lambdaasync) share: the HTTP server on a loopback port, the
+// count of calls, the injected failures, the duplicate switch, the
+// invocations accepted, the count of work accepted and not finished, and
+// Close. How an invocation is checked and delivered stays the endpoint's.
 package emu
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"net/http"
 	"sync"
+	"sync/atomic"
+	"time"
 )
+
+// Server is the machinery of one local endpoint, whose invocations are of
+// type I: it serves on a free loopback port, counts the calls, answers
+// the injected failures, records the invocations in the order accepted,
+// counts the work pending for Wait, and on Close refuses new work, ends
+// the context of the deliveries and waits for the goroutines it started.
+// Safe for concurrent use.
+type Server[I any] struct {
+	ln    net.Listener
+	srv   *http.Server
+	clone func(*I) I
+
+	ctx    context.Context // ends with Close: deliveries stop
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the goroutines of Start and Go
+
+	pending   Pending
+	faults    Faults
+	duplicate atomic.Bool
+	requests  atomic.Int64
+
+	mu          sync.Mutex
+	closed      bool
+	invocations []*I
+}
+
+// Listen opens a free loopback port; Serve starts answering on it.
+// duplicate is the initial duplicate switch; clone copies an invocation
+// for Invocations, deep enough that the copy does not change with it.
+func Listen[I any](duplicate bool, clone func(*I) I) (*Server[I], error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	s := &Server[I]{ln: ln, srv: &http.Server{ReadHeaderTimeout: 10 * time.Second}, clone: clone}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.duplicate.Store(duplicate)
+	return s, nil
+}
+
+// Serve answers the calls with h until Close.
+func (s *Server[I]) Serve(h http.Handler) {
+	s.srv.Handler = h
+	go s.srv.Serve(s.ln) //nolint:errcheck // returns on Close
+}
+
+// URL is http://127.0.0.1:port.
+func (s *Server[I]) URL() string { return "http://" + s.ln.Addr().String() }
+
+// Called counts one call received, refused ones included.
+func (s *Server[I]) Called() { s.requests.Add(1) }
+
+// Requests counts the calls received, refused ones included.
+func (s *Server[I]) Requests() int { return int(s.requests.Load()) }
+
+// FailNext makes the next n calls that ask for a fault fail with status
+// (n ≤ 0 clears it).
+func (s *Server[I]) FailNext(n, status int) { s.faults.FailNext(n, status) }
+
+// Fault returns the status to answer this call with, if one is injected.
+func (s *Server[I]) Fault() (status int, ok bool) { return s.faults.Take() }
+
+// SetDuplicate turns the duplicate delivery on or off for the invocations
+// accepted from now on.
+func (s *Server[I]) SetDuplicate(on bool) { s.duplicate.Store(on) }
+
+// Deliveries is how many times an invocation accepted now is delivered:
+// 1, or 2 with the duplicate switch on.
+func (s *Server[I]) Deliveries() int {
+	if s.duplicate.Load() {
+		return 2
+	}
+	return 1
+}
+
+// Record appends inv to the invocations.
+func (s *Server[I]) Record(inv *I) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.invocations = append(s.invocations, inv)
+}
+
+// Update runs f under the lock that guards the recorded invocations: to
+// add a delivery to one.
+func (s *Server[I]) Update(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f()
+}
+
+// Invocations returns a copy of every recorded invocation, in the order
+// recorded.
+func (s *Server[I]) Invocations() []I {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]I, len(s.invocations))
+	for i, inv := range s.invocations {
+		out[i] = s.clone(inv)
+	}
+	return out
+}
+
+// Start records inv and runs deliver in a goroutine, inv counted pending
+// until deliver returns, unless Close has begun (false: nothing recorded,
+// nothing run). deliver's ctx ends with Close, which waits for it.
+func (s *Server[I]) Start(inv *I, deliver func(ctx context.Context)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.invocations = append(s.invocations, inv)
+	s.pending.Add()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer s.pending.Done()
+		deliver(s.ctx)
+	}()
+	return true
+}
+
+// Queue counts one delivery pending and runs push, which queues it, unless
+// Close has begun (false: push not run). Done counts it finished.
+func (s *Server[I]) Queue(push func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.pending.Add()
+	push()
+	return true
+}
+
+// Done counts a delivery of Queue finished, delivered or dropped.
+func (s *Server[I]) Done() { s.pending.Done() }
+
+// Go runs work in a goroutine, unless Close has begun (false). work's ctx
+// ends with Close, which waits for it.
+func (s *Server[I]) Go(work func(ctx context.Context)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		work(s.ctx)
+	}()
+	return true
+}
+
+// Wait returns once no work is pending, or with ctx's error. Work added
+// while it waits (an invocation that invokes again) is waited for too.
+func (s *Server[I]) Wait(ctx context.Context) error { return s.pending.Wait(ctx) }
+
+// Close refuses new work and calls, ends the context of the deliveries and
+// returns once the goroutines of Start and Go have ended.
+func (s *Server[I]) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	err := s.srv.Close()
+	s.wg.Wait()
+	return err
+}
 
 // Pending counts the invocations accepted and not yet finished (queued or
 // running); Wait blocks until there are none. The zero value is ready.
