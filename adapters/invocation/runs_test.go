@@ -379,3 +379,136 @@ type dispatcherFunc func(ctx context.Context, payload []byte) (string, error)
 func (f dispatcherFunc) Dispatch(ctx context.Context, payload []byte) (string, error) {
 	return f(ctx, payload)
 }
+
+// TestLinkRefusedEndsItsChain: a link whose continuation does not verify
+// (issued by an instance with another key), or that names a later link
+// with no continuation, is refused: the report and the logs end the
+// target's chain with state refused, under the payload's run and link, so
+// that the run's story does not wait for it for ever.
+func TestLinkRefusedEndsItsChain(t *testing.T) {
+	o := newOrg(t, 30, 10, 50)
+	engine, err := policy.Load(policies.FS, policy.Options{Limits: policy.DefaultLimits()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := handler.New(engine, handler.Config{MaxReportKeys: 10, ContinuationKey: []byte(strings.Repeat("x", 32))}, nil)
+	first := foreign.Handle(context.Background(), o.stores["ap-southeast-1/p1"], handler.Request{Mode: handler.ModeSweep, Run: "r1", Link: 1, Target: "ap-southeast-1/p1"})
+	if first.Continuation == "" {
+		t.Fatal("want a cut link")
+	}
+	for _, payload := range []string{
+		`{"action":"sweep","target":"ap-southeast-1/p1","run":"r1","link":2,"continuation":"` + first.Continuation + `"}`,
+		`{"action":"sweep","target":"ap-southeast-1/p1","run":"r1","link":5}`,
+	} {
+		rep := o.invoke(t, payload)
+		if rep.Chain == nil || rep.Chain.State != handler.ChainRefused || rep.Run != "r1" || rep.Scanned != 0 {
+			t.Errorf("%s: chain %+v run %q scanned %d; want refused in run r1", payload, rep.Chain, rep.Run, rep.Scanned)
+		}
+	}
+	ends := runEvents(t, o.logs, "link_end")
+	if len(ends) != 2 || ends[0]["state"] != handler.ChainRefused || ends[0]["run"] != "r1" || ends[1]["link"] != float64(5) {
+		t.Errorf("link_end lines %v, want two refused in run r1", ends)
+	}
+}
+
+// TestTokenWithoutRunIsItsLink: a link's payload with its run and link
+// taken out still carries its token: it is that link, and a second
+// delivery of it on the same instance is a duplicate.
+func TestTokenWithoutRunIsItsLink(t *testing.T) {
+	o := newOrg(t, 30, 10, 50)
+	var next []byte
+	cloud := o.cloud(context.Background())
+	cloud.Dispatcher = func(context.Context) (invocation.Dispatcher, error) {
+		return dispatcherFunc(func(_ context.Context, p []byte) (string, error) {
+			if next == nil {
+				next = append([]byte(nil), p...)
+			}
+			return "captured", nil
+		}), nil
+	}
+	if _, err := o.pipe.Invoke(context.Background(), []byte(`{"action":"sweep","target":"ap-southeast-1/p1"}`), cloud); err != nil {
+		t.Fatal(err)
+	}
+	var link2 map[string]any
+	if err := json.Unmarshal(next, &link2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.pipe.Invoke(context.Background(), next, cloud); err != nil {
+		t.Fatal(err)
+	}
+	delete(link2, "run")
+	delete(link2, "link")
+	bare, _ := json.Marshal(link2)
+	body, err := o.pipe.Invoke(context.Background(), bare, cloud)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep handler.Report
+	if err := json.Unmarshal(body, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Chain == nil || rep.Chain.State != handler.ChainDuplicate || rep.Link != 2 {
+		t.Fatalf("the token of link 2 again, without run and link: chain %+v link %d; want a duplicate of link 2", rep.Chain, rep.Link)
+	}
+}
+
+// TestEventStartsOneRun: two deliveries of one EventBridge event (two
+// invocations, two request ids) start one run: the second fan-out is a
+// duplicate and dispatches nothing.
+func TestEventStartsOneRun(t *testing.T) {
+	o := newOrg(t, 5, 100, 50)
+	event := `{"version":"0","id":"890abcde-f123-4567-890a-bcdef1234567","detail-type":"Scheduled Event","source":"aws.events",` +
+		`"account":"123456789012","time":"2026-12-07T10:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:123456789012:rule/sweep"],"detail":{}}`
+	var reps []handler.Report
+	for _, id := range []string{"delivery-1", "delivery-2"} {
+		body, err := o.pipe.Invoke(handler.WithRequestID(context.Background(), id), []byte(event), o.cloud(context.Background()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep handler.Report
+		if err := json.Unmarshal(body, &rep); err != nil {
+			t.Fatal(err)
+		}
+		reps = append(reps, rep)
+	}
+	o.loop.Wait()
+	if reps[0].Run == "" || reps[1].Run != reps[0].Run || len(reps[0].Targets) != 3 {
+		t.Fatalf("runs %q and %q, %d targets: want one run of 3 targets", reps[0].Run, reps[1].Run, len(reps[0].Targets))
+	}
+	if reps[1].Chain == nil || reps[1].Chain.State != handler.ChainDuplicate || len(reps[1].Targets) != 0 {
+		t.Errorf("second delivery: chain %+v, %d targets; want a duplicate that dispatched nothing", reps[1].Chain, len(reps[1].Targets))
+	}
+	o.checkExactlyOnce(t, o.loop.Deliveries())
+}
+
+// failingDiscoverer is IAM refusing to list the identity's projects.
+type failingDiscoverer struct{ err error }
+
+func (d failingDiscoverer) Projects(context.Context) ([]targets.Project, error) { return nil, d.err }
+
+// TestAutoFailureIsARun: with targets auto, a discovery that fails is a
+// run that could not start: its report and its log lines carry a run id,
+// so that tagwarden runs shows it incomplete; IAM's denial is denied.
+func TestAutoFailureIsARun(t *testing.T) {
+	o := newOrg(t, 5, 100, 50)
+	o.pipe.Runs.Targets = targets.Config{Auto: true}
+	cloud := o.cloud(context.Background())
+	cloud.Discoverer = func(context.Context) (targets.Discoverer, error) {
+		return failingDiscoverer{fmt.Errorf("iam list projects: %w", handler.ErrDenied)}, nil
+	}
+	body, err := o.pipe.Invoke(handler.WithRequestID(context.Background(), "timer-9"), []byte(`{"action":"sweep"}`), cloud)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep handler.Report
+	if err := json.Unmarshal(body, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Run == "" || rep.ErrorKind != handler.KindDenied {
+		t.Fatalf("run %q error %q (%s): want a run id and denied", rep.Run, rep.Error, rep.ErrorKind)
+	}
+	fan := runEvents(t, o.logs, "fanout")
+	if len(fan) != 1 || fan[0]["run"] != rep.Run || fan[0]["failed"] != float64(1) {
+		t.Errorf("fanout lines %v, want one of run %s with a failure", fan, rep.Run)
+	}
+}

@@ -338,3 +338,32 @@ func TestRunsHelp(t *testing.T) {
 	r := cli(t, nil, "runs", "--help")
 	r.expect(t, 0, []string{"Usage:", "Examples:", "tagwarden runs < logs.jsonl", "Exit status: 0"}, nil)
 }
+
+// TestRunsSameIDFork: a platform delivers an invocation again under the
+// same request id; two link_end lines of one link with that id that both
+// did work are a fork, and the run is inexact, not complete. The very same
+// line logged twice is one end.
+func TestRunsSameIDFork(t *testing.T) {
+	line := func(link int, state string, scanned, changed int, ts string) string {
+		return fmt.Sprintf(`{"event":"link_end","run":"r","target":"ap-southeast-1/p1","link":%d,"request_id":"req-%d","state":%q,"scanned":%d,"changed":%d,"time":%q,"totals":{"scanned":%d,"changed":%d}}`,
+			link, link, state, scanned, changed, ts, scanned, changed)
+	}
+	for _, tc := range []struct {
+		name   string
+		lines  []string
+		status string
+	}{
+		{"two deliveries of one id", []string{line(1, "done", 40, 26, "2026-12-07T10:00:01Z"), line(1, "done", 40, 14, "2026-12-07T10:00:02Z")}, statusInexact},
+		{"one line logged twice", []string{line(1, "done", 40, 26, "2026-12-07T10:00:01Z"), line(1, "done", 40, 26, "2026-12-07T10:00:01Z")}, statusComplete},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := readRuns(strings.NewReader(strings.Join(tc.lines, "\n")), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Runs) != 1 || rep.Runs[0].Status != tc.status {
+				t.Fatalf("runs %+v, want one run %s", rep.Runs, tc.status)
+			}
+		})
+	}
+}
