@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -49,9 +50,10 @@ type run struct {
 	deadline bool                          // stopped by the deadline margin
 	full     bool                          // stopped because the report is full
 	budget   budget
-	passed   int  // listed records passed over as repeats: progress without a decision
-	wrote    bool // a write was cut in flight: keys may have changed
-	inexact  bool // the listing resumed at a position it could not find exactly
+	passed   int          // listed records passed over as repeats: progress without a decision
+	started  atomic.Int64 // listed records taken by the dispatcher: its pace, for reading ahead
+	wrote    bool         // a write was cut in flight: keys may have changed
+	inexact  bool         // the listing resumed at a position it could not find exactly
 
 	// Dispatcher only. The Lister contract delivers every key once; these
 	// guard against what a live listing can still do (a key inserted

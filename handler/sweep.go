@@ -36,10 +36,16 @@ type fetched struct {
 }
 
 // prefetch reads the listing one page ahead of the dispatcher, so that the
-// workers do not wait for the next page while the rate limit has room.
-// The channel closes after an error (io.EOF included) or when ctx ends.
-func (r *run) prefetch(ctx context.Context, lister Lister) <-chan fetched {
-	pages := make(chan fetched, 1)
+// workers do not wait for the next page while the rate limit has room:
+// while the dispatcher works through a page, the next one is read and
+// held. Near the deadline it reads ahead only when the dispatcher is
+// likely to finish its page before it stops (aheadWorthwhile): a page read
+// ahead and then cut away is a listing call spent for nothing, as the next
+// link reads it again. Otherwise it waits until the dispatcher asks
+// (want). The channel closes after an error (io.EOF included) or when ctx
+// ends.
+func (r *run) prefetch(ctx context.Context, lister Lister, want <-chan struct{}) <-chan fetched {
+	pages := make(chan fetched)
 	go func() {
 		defer close(pages)
 		for {
@@ -53,10 +59,39 @@ func (r *run) prefetch(ctx context.Context, lister Lister) <-chan fetched {
 			if f.err != nil {
 				return
 			}
+			select {
+			case <-want: // the dispatcher's ask for the page just sent
+			default:
+			}
+			if !r.aheadWorthwhile(len(f.page.Records)) {
+				select {
+				case <-want:
+				case <-ctx.Done():
+					return
+				}
+			}
 		}
 	}()
 	return pages
 }
+
+// aheadWorthwhile reports whether the dispatcher, going at the pace it has
+// kept so far, will be done with a page of n records before new work
+// stops: only then is the next page worth reading now.
+func (r *run) aheadWorthwhile(n int) bool {
+	dl, ok := r.stop.Deadline()
+	started := r.started.Load()
+	if !ok || started < minPaceSample {
+		return true
+	}
+	now := r.h.now()
+	perRecord := now.Sub(r.now) / time.Duration(started)
+	return now.Add(perRecord * time.Duration(n)).Before(dl)
+}
+
+// minPaceSample is how many records the dispatcher must have started for
+// its pace to say when a page will be done.
+const minPaceSample = 50
 
 // sweep walks the listing from tok's cursor, dispatching each record once.
 // It returns the cursor to resume from (right after the records finished)
@@ -76,7 +111,8 @@ func (r *run) sweep(tok continuation, dispatch func(item) bool) (string, bool) {
 		return page.After(done)
 	}
 	ctx, cancel := context.WithCancel(r.work)
-	pages := r.prefetch(ctx, r.store.List(ctx, tok.Cursor))
+	want := make(chan struct{}, 1)
+	pages := r.prefetch(ctx, r.store.List(ctx, tok.Cursor), want)
 	defer func() {
 		cancel()
 		for range pages { // the reader ends with the listing call it is in
@@ -86,6 +122,10 @@ func (r *run) sweep(tok continuation, dispatch func(item) bool) (string, bool) {
 	for {
 		if r.stopped() {
 			return pos(), false
+		}
+		select {
+		case want <- struct{}{}: // the next page is needed now
+		default:
 		}
 		f, ok := <-pages
 		if !ok {
@@ -108,6 +148,7 @@ func (r *run) sweep(tok continuation, dispatch func(item) bool) (string, bool) {
 		}
 		r.nextPage(len(page.Records))
 		for _, rec := range page.Records {
+			r.started.Add(1)
 			if r.firstListed(rec.Key.ID) {
 				if !dispatch(item{rec: rec, id: rec.Key.ID, read: f.read}) {
 					return pos(), false

@@ -23,6 +23,25 @@
 //     added, through the adapter paced by huaweikms.NewPacer(N): the calls,
 //     the share answered 429 (target < 1%) and the wall time beside
 //     calls/N (target <= 1.05).
+//   - org: organisation scale, through the function's invocation
+//     pipeline (adapters/invocation) with invocation.Loopback as the
+//     asynchronous platform, the real handler, huaweikms stores built per
+//     target as cmd/bootstrap builds them (one pacer per target) and KMS
+//     emulators behind a meter that counts each project's calls. Three
+//     figures: a sweep of three targets in two regions (two emulators, the
+//     first serving two projects), -org-keys keys each at -org-rate
+//     requests per second per target, fanned out, from the fan-out's
+//     dispatch to the last link's end, beside the slowest target's calls/N
+//     (target <= 1.15) and the sum over targets; a sweep of
+//     -org-chain-keys keys whose invocations each have time for
+//     -org-chain-calls calls at -org-chain-rate (the deadline margin
+//     -org-chain-margin), continuing itself link by link: it must finish
+//     by itself, decide every key exactly once (counted from the handler's
+//     one log entry per decision) and write each as planned, in at most the
+//     single-invocation lower bound plus one listing page per link; and the
+//     fan-out of -org-fanout targets through the FunctionGraph dispatcher
+//     (the SDK's AsyncInvokeFunction over HTTP to
+//     adapters/selfinvoke/fgasync), under 2 s.
 //   - memory: peak heap of this process during a sweep of each
 //     -memory-keys count, the emulator running in a child process (this
 //     binary with -serve-emulator) so that only the sweep's side counts;

@@ -23,7 +23,7 @@ func main() {
 }
 
 // measurements, in the order they run.
-var allMeasurements = []string{"calls", "rate", "window", "memory", "lambda", "eval"}
+var allMeasurements = []string{"calls", "rate", "window", "org", "memory", "lambda", "eval"}
 
 // options are the command's flags.
 type options struct {
@@ -44,6 +44,7 @@ type options struct {
 	lambdaWarm   int
 	lambdaKeys   int
 	evalDuration time.Duration
+	org          orgOptions
 	only         []string
 	json         bool
 	serve        int
@@ -59,6 +60,7 @@ type Results struct {
 	Calls      []CallsResult  `json:"calls,omitempty"`
 	Rate       []RateResult   `json:"rate,omitempty"`
 	Window     []WindowResult `json:"window,omitempty"`
+	Org        *OrgResult     `json:"org,omitempty"`
 	Memory     []MemoryResult `json:"memory,omitempty"`
 	Lambda     *LambdaResult  `json:"lambda,omitempty"`
 	Eval       []EvalResult   `json:"eval,omitempty"`
@@ -124,6 +126,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.rateLatency, "rate-latency", 5*time.Millisecond, "latency the emulator adds to every answer in the rate-limited sweeps (rate and window)")
 	wrates := fs.String("window-rates", "20,100", "requests per second of the window measurement's sweeps: the emulator's gateway lets that many through in any sliding second, the adapter's pacer is set to it")
 	wkeys := fs.String("window-keys", "1000,5000", "key count of each -window-rates sweep (one count: the same for every rate)")
+	fs.IntVar(&o.org.keys, "org-keys", 10000, "keys of each of the three targets of the fanned-out sweep (org)")
+	fs.Float64Var(&o.org.rate, "org-rate", 100, "requests per second per target of the fanned-out sweep: each target's pacer, and each emulator's gateway per project it serves")
+	fs.DurationVar(&o.org.latency, "org-latency", 5*time.Millisecond, "latency the emulators add to every answer in the fanned-out sweep")
+	fs.IntVar(&o.org.chainKeys, "org-chain-keys", 50000, "keys of the sweep that continues itself link by link (org)")
+	fs.Float64Var(&o.org.chainRate, "org-chain-rate", 1000, "requests per second of that sweep (pacer and emulator gateway)")
+	fs.IntVar(&o.org.chainCalls, "org-chain-calls", 5000, "calls one invocation of that sweep has time for at -org-chain-rate: each invocation's timeout is calls/rate plus -org-chain-margin")
+	fs.DurationVar(&o.org.chainMargin, "org-chain-margin", 500*time.Millisecond, "the handler's deadline margin (TAGWARDEN_DEADLINE_MARGIN) in that sweep")
+	fs.DurationVar(&o.org.chainLatency, "org-chain-latency", 0, "latency the emulator adds to every answer in that sweep")
+	fs.Float64Var(&o.org.chainRatio, "org-chain-non-compliant", 0.5, "fraction of that sweep's keys needing a write (0.5: 30,100 calls for 50,000 keys, six invocations' worth)")
+	fs.IntVar(&o.org.fanoutTargets, "org-fanout", 100, "targets of the fan-out timed through the FunctionGraph dispatcher (org)")
+	fs.IntVar(&o.org.fanoutRuns, "org-fanout-runs", 3, "fan-outs timed (the slowest is judged)")
 	fs.BoolVar(&o.memCompliant, "memory-compliant", true, "also measure every -memory-keys count with every key compliant (no report entries)")
 	fs.DurationVar(&o.memSample, "memory-sample", 2*time.Millisecond, "heap sampling interval")
 	fs.IntVar(&o.lambdaStarts, "lambda-starts", 5, "cold starts to take the median of")
@@ -183,6 +196,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-rate and -rate-keys must be positive, -rate-latency not negative")
 	case o.concurrency < 1 || o.concurrency > config.MaxConcurrency:
 		return o, fmt.Errorf("-concurrency: want 1..%d", config.MaxConcurrency)
+	case o.org.check() != nil:
+		return o, o.org.check()
 	case o.lambdaStarts < 1 || o.lambdaWarm < 1 || o.lambdaKeys < 1 || o.memSample <= 0 || o.evalDuration <= 0:
 		return o, errors.New("-lambda-starts, -lambda-warm, -lambda-keys, -memory-sample and -eval-duration must be positive")
 	}
@@ -272,6 +287,12 @@ func measure(ctx context.Context, o options, progress io.Writer) Results {
 				}
 				res.Window = append(res.Window, r)
 			}
+		case "org":
+			r, errs := measureOrg(ctx, e, o.org, o.ratio, o.concurrency, step)
+			for _, err := range errs {
+				fail("org", err)
+			}
+			res.Org = &r
 		case "memory":
 			type memRun struct {
 				n     int

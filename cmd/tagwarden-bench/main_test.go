@@ -117,6 +117,84 @@ func TestBenchSmoke(t *testing.T) {
 	}
 }
 
+// TestBenchOrg runs the organisation measurement at a few hundred keys a
+// target, a chain of 1,000 keys cut every 300 calls, and a
+// fan-out of 20 targets, and checks the figures: every target's sweep done
+// with each key decided once, no faster than its calls/N; the chain
+// finishing by itself, link after link, every key decided once and written
+// as planned; every dispatch of the fan-outs accepted.
+func TestBenchOrg(t *testing.T) {
+	start := time.Now()
+	res := benchJSON(t, "-only", "org", "-org-keys", "300", "-org-rate", "400", "-org-latency", "1ms",
+		"-org-chain-keys", "1000", "-org-chain-rate", "300", "-org-chain-calls", "300", "-org-chain-margin", "200ms",
+		"-org-fanout", "20", "-org-fanout-runs", "2")
+	t.Logf("org run in %s", time.Since(start))
+	o := res.Org
+	if o == nil || o.Sweep == nil || o.Chain == nil || o.Fanout == nil {
+		t.Fatalf("org results %+v: want the three parts", o)
+	}
+
+	s := o.Sweep
+	if len(s.Targets) != 3 || len(s.Problems) != 0 || s.Failed != 0 {
+		t.Fatalf("fanned-out sweep %+v: want 3 targets, no problem, no failure", s)
+	}
+	var sum, slowest float64
+	for _, tr := range s.Targets {
+		if tr.Keys != 300 || tr.Scanned != 300 || tr.Changed != 30 || tr.Links < 1 || tr.Calls < tr.LowerBound ||
+			tr.BoundSeconds != float64(tr.Calls)/400 || tr.DoneSeconds > s.WallSeconds || tr.DoneSeconds < 0.9*tr.BoundSeconds {
+			t.Errorf("target %+v: want 300 keys scanned, 30 changed, the lower bound's calls, done no sooner than calls/N", tr)
+		}
+		sum += tr.BoundSeconds
+		slowest = max(slowest, tr.BoundSeconds)
+	}
+	if s.MaxBoundSeconds != slowest || s.SumBoundSeconds != sum || s.Ratio != s.WallSeconds/slowest || s.SumRatio != s.WallSeconds/sum ||
+		s.SumRatio >= s.Ratio || s.FanoutMS <= 0 || !strings.Contains(s.Gateways, "A: 2 projects, 800 calls") {
+		t.Errorf("fanned-out sweep %+v: bounds, ratios or gateways wrong", s)
+	}
+
+	c := o.Chain
+	if c.LastState != "done" || c.Links < 2 || c.CutByDeadline != c.Links-1 || c.CutByReport != 0 || len(c.Problems) != 0 {
+		t.Errorf("chain: %d links (%d cut by the deadline, %d by the report), last %q, problems %q; want several links cut by the deadline, the last done",
+			c.Links, c.CutByDeadline, c.CutByReport, c.LastState, c.Problems)
+	}
+	if c.Decided != 1000 || c.DecidedTwice != 0 || c.Undecided != 0 || c.NonCompliant != 500 || c.Writes != c.Batches || c.WritesOff != 0 ||
+		c.TotalsScanned != 1000 || c.TotalsChanged != 500 || c.TotalsFailed != 0 {
+		t.Errorf("chain %+v: want every key decided once, half of them written as planned", c)
+	}
+	if c.LowerBound != 2+c.Batches || c.Bound != c.LowerBound+c.Links || c.Calls < c.LowerBound || c.Calls != total(c.ByAPI) ||
+		c.Ratio != float64(c.Calls)/float64(c.Bound) || c.ExtraListing != c.ByAPI["list-keys"]+c.ByAPI["resource-instances"]-2 {
+		t.Errorf("chain %+v: bound parts wrong", c)
+	}
+	var writes, scanned int
+	for i, l := range c.PerLink {
+		writes += l.Writes
+		scanned += l.Scanned
+		if l.Link != i+1 || (i < len(c.PerLink)-1) != (l.Cut == "deadline") {
+			t.Errorf("link %+v at %d", l, i)
+		}
+	}
+	if len(c.PerLink) != c.Links || writes != c.Writes || scanned != 1000 {
+		t.Errorf("links %+v: want %d, with %d writes and 1000 keys in all", c.PerLink, c.Links, c.Writes)
+	}
+
+	f := o.Fanout
+	if f.Targets != 20 || len(f.MS) != 2 || f.Dispatched != 40 || f.Accepted != 40 || len(f.Problems) != 0 ||
+		f.MaxSeconds >= f.BoundSeconds || f.BoundSeconds != 2 || f.Ratio != f.MaxSeconds/2 {
+		t.Errorf("fan-out %+v: want 2 fan-outs of 20 targets, each dispatched and accepted, under 2 s", f)
+	}
+
+	// Two verdicts for the sweep of 3 targets, four for the chain, one for
+	// the fan-out; those on what must hold whatever the machine are met.
+	if len(res.Verdicts) != 7 {
+		t.Fatalf("got %d verdicts, want 7: %+v", len(res.Verdicts), res.Verdicts)
+	}
+	for _, i := range []int{1, 2, 3, 6} {
+		if !res.Verdicts[i].Met {
+			t.Errorf("verdict %+v not met", res.Verdicts[i])
+		}
+	}
+}
+
 // TestBenchLambda runs the lambda measurement once, quickly. It builds the
 // function zip and installs the runtime interface emulator when missing,
 // so it runs only with TAGWARDEN_BENCH_LAMBDA=1 (cmd/bootstrap's tests
@@ -149,6 +227,9 @@ func TestFlags(t *testing.T) {
 		{name: "bad burst", args: []string{"-rate-burst", "0"}, wantErr: `-rate-burst: "0" is not a positive whole number`},
 		{name: "bad window rate", args: []string{"-window-rates", "20,x"}, wantErr: `-window-rates: "x" is not a positive whole number`},
 		{name: "window keys for every rate", args: []string{"-window-rates", "20,50,100", "-window-keys", "1000,2000"}, wantErr: "-window-keys: 2 counts for 3 rates"},
+		{name: "bad org rate", args: []string{"-org-rate", "0"}, wantErr: "-org-keys, -org-rate"},
+		{name: "bad org chain mix", args: []string{"-org-chain-non-compliant", "1.5"}, wantErr: "-org-chain-non-compliant a fraction"},
+		{name: "bad org margin", args: []string{"-org-chain-margin", "-1s"}, wantErr: "-org-chain-margin not negative"},
 		{name: "bad concurrency", args: []string{"-concurrency", "0"}, wantErr: "-concurrency: want 1..64"},
 		{name: "argument", args: []string{"extra"}, wantErr: `unexpected arguments ["extra"]`},
 	}
@@ -217,6 +298,17 @@ func TestTable(t *testing.T) {
 			{Keys: 100000, NonCompliant: 0.1, BaselineMiB: 0.5, PeakMiB: 22.4, PeakLiveMiB: 11.8, PeakOverBaselineMiB: 21.9, PeakRSSMiB: 50, AllocPerKeyB: 15000, GCs: 290, Samples: 1600, Seconds: 3.4},
 			{Keys: 10000, BaselineMiB: 0.4, PeakMiB: 5.1, PeakLiveMiB: 2.2, PeakOverBaselineMiB: 4.7, PeakRSSMiB: 24, AllocPerKeyB: 13000, GCs: 60, Samples: 150, Seconds: 0.3},
 			{Keys: 100000, BaselineMiB: 0.5, PeakMiB: 12.9, PeakLiveMiB: 6.3, PeakOverBaselineMiB: 12.4, PeakRSSMiB: 40, AllocPerKeyB: 13000, GCs: 340, Samples: 1200, Seconds: 2.6}},
+		Org: &OrgResult{
+			Sweep: &OrgSweepResult{KeysPerTarget: 10000, RateLimit: 100, LatencyMS: 5, Gateways: "A: 2 projects, 200 calls in any sliding second; B: 1 project, 100 calls in any sliding second",
+				Targets: []OrgTargetResult{{Target: "ap-southeast-1/0a01", Emulator: "A", Keys: 10000, LowerBound: 1220, Calls: 1221, BoundSeconds: 12.21, DoneSeconds: 12.7, Links: 1, Scanned: 10000, Changed: 1000},
+					{Target: "cn-north-4/0c03", Emulator: "B", Keys: 10000, LowerBound: 1220, Calls: 1220, BoundSeconds: 12.2, DoneSeconds: 12.68, Links: 1, Scanned: 10000, Changed: 1000}},
+				FanoutMS: 1.8, WallSeconds: 12.71, MaxBoundSeconds: 12.21, SumBoundSeconds: 24.41, Ratio: 1.041, SumRatio: 0.521},
+			Chain: &OrgChainResult{Keys: 50000, NonCompliant: 25000, RateLimit: 1000, TimeoutSeconds: 5.5, MarginSeconds: 0.5, CallsPerLink: 5000, MaxReportKeys: 10000,
+				Links: 8, LastState: "done", CutByDeadline: 7, Decided: 50000, Writes: 30000, Batches: 30000, TotalsScanned: 50000, TotalsChanged: 25000,
+				LowerBound: 30100, Bound: 30108, Calls: 30250, ExtraListing: 150, Ratio: 1.005, LowerRatio: 1.005, WallSeconds: 38.2, BoundSeconds: 30.25,
+				PerLink: []OrgLink{{Link: 1, Bulk: 9, Writes: 4000, Scanned: 6700, Seconds: 5, Cut: "deadline"}, {Link: 2, Bulk: 60, ListKeys: 50, Writes: 300, Scanned: 500, Seconds: 1.2, Cut: "done"}}},
+			Fanout: &OrgFanoutResult{Targets: 100, MS: []float64{21.4, 9.2, 8.8}, MaxSeconds: 0.0214, BoundSeconds: 2, Ratio: 0.0107, Dispatched: 300, Accepted: 300},
+		},
 		Lambda: &LambdaResult{Build: "go build", BinaryMiB: 12.1, ZipMiB: 4.8, ColdMS: 14.2, WarmMS: 1.1, WarmSweepMS: 30, SweepKeys: 1000,
 			EchoBinaryMiB: 6, EchoColdMS: 10.1, EchoWarmMS: 0.51, ColdRatio: 1.41, WarmRatio: 2.16},
 		Eval:   []EvalResult{{Set: "10% non-compliant", Policies: 5, Rules: 7, RulesPerKey: 4.2, KeysPerSec: 600000, RulesPerSec: 2.52e6, ParallelPerCore: 2e6, Cores: 2}},

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/tagwarden/tagwarden/handler"
 )
 
 // Targets the verdicts check (docs/performance.md says why).
@@ -69,6 +71,7 @@ func verdicts(r Results) []Verdict {
 			Met:    q.Failed == 0,
 		})
 	}
+	v = append(v, orgVerdicts(r.Org)...)
 	// The rows at the run's mix, then those with every key compliant, each
 	// by key count: the first shows the whole footprint, report included;
 	// the second what the streaming of keys and tags itself holds.
@@ -163,6 +166,9 @@ func printTable(w io.Writer, r Results) {
 				q.Rereads, q.SnapshotBound, q.Throttled, q.ThrottledShare*100, windowThrottleTarget*100, q.BoundSeconds, q.WallSeconds, q.Ratio, windowTarget, q.Failed)
 		}
 	}
+	if r.Org != nil {
+		printOrg(w, tw, section, r.Org)
+	}
 	if len(r.Memory) > 0 {
 		section("Heap of the sweeping process (emulator in a child process)",
 			"keys\tnon-compliant\tbaseline MiB\tpeak heap MiB\tpeak live MiB\tpeak-baseline MiB\tpeak RSS MiB\talloc B/key\tGCs\tsamples\tsweep s\t")
@@ -202,5 +208,103 @@ func printTable(w io.Writer, r Results) {
 	}
 	if len(r.Errors) > 0 {
 		fmt.Fprintf(w, "\nErrors\n  %s\n", strings.Join(r.Errors, "\n  "))
+	}
+}
+
+// orgVerdicts judges the organisation measurement.
+func orgVerdicts(o *OrgResult) []Verdict {
+	if o == nil {
+		return nil
+	}
+	var v []Verdict
+	if s := o.Sweep; s != nil {
+		v = append(v, Verdict{
+			Target: fmt.Sprintf("sweep of %d targets fanned out (%d keys each, %g/s per target) within %.2fx the slowest target's calls/N", len(s.Targets), s.KeysPerTarget, s.RateLimit, orgSweepTarget),
+			Got:    fmt.Sprintf("%.2fs / %.2fs = %.3f (sum of the targets' calls/N %.2fs: %.3f)", s.WallSeconds, s.MaxBoundSeconds, s.Ratio, s.SumBoundSeconds, s.SumRatio),
+			Met:    s.Ratio <= orgSweepTarget,
+		}, Verdict{
+			Target: "fanned-out sweep: every target done, each key decided once, writes as planned, no key failed",
+			Got:    firstProblem(s.Problems, fmt.Sprintf("%d targets done, %d keys failed, %d answers 429", len(s.Targets), s.Failed, s.Throttled)),
+			Met:    len(s.Problems) == 0 && s.Failed == 0,
+		})
+	}
+	if c := o.Chain; c != nil {
+		v = append(v, Verdict{
+			Target: fmt.Sprintf("%d-key sweep (about %d calls an invocation) finishes by itself", c.Keys, c.CallsPerLink),
+			Got:    fmt.Sprintf("%d links (%d cut by the deadline, %d by the report), the last %s", c.Links, c.CutByDeadline, c.CutByReport, c.LastState),
+			Met:    c.LastState == handler.ChainDone,
+		}, Verdict{
+			Target: fmt.Sprintf("%d-key chain: every key decided exactly once, writes as planned", c.Keys),
+			Got: firstProblem(c.Problems, fmt.Sprintf("%d once, %d twice, %d never; %d writes, %d planned, %d keys otherwise; totals %d scanned",
+				c.Decided, c.DecidedTwice, c.Undecided, c.Writes, c.Batches, c.WritesOff, c.TotalsScanned)),
+			Met: c.Decided == c.Keys && c.DecidedTwice == 0 && c.Undecided == 0 && c.WritesOff == 0 && c.TotalsScanned == c.Keys && len(c.Problems) == 0,
+		}, Verdict{
+			Target: fmt.Sprintf("%d-key chain: calls <= lower bound + one listing page per link", c.Keys),
+			Got: fmt.Sprintf("%d / %d = %.4f (lower bound %d + %d links; %d listing calls over the bound's pages, %d re-reads, %d answers 429)",
+				c.Calls, c.Bound, c.Ratio, c.LowerBound, c.Links, c.ExtraListing, c.Rereads, c.Throttled),
+			Met: c.Calls <= c.Bound,
+		}, Verdict{
+			Target: fmt.Sprintf("%d-key chain: calls <= that bound + one bulk listing (the ids re-read before ListKeys, once a sweep)", c.Keys),
+			Got:    fmt.Sprintf("%d / %d = %.4f", c.Calls, c.RebuildBound, float64(c.Calls)/float64(c.RebuildBound)),
+			Met:    c.Calls <= c.RebuildBound,
+		})
+	}
+	if f := o.Fanout; f != nil {
+		v = append(v, Verdict{
+			Target: fmt.Sprintf("fan-out of %d targets through the FunctionGraph SDK under %.0fs", f.Targets, f.BoundSeconds),
+			Got: firstProblem(f.Problems, fmt.Sprintf("%.3fs / %.0fs = %.3f (slowest of %d; %d of %d invocations accepted)",
+				f.MaxSeconds, f.BoundSeconds, f.Ratio, len(f.MS), f.Accepted, f.Targets*len(f.MS))),
+			Met: f.MaxSeconds < f.BoundSeconds && len(f.Problems) == 0,
+		})
+	}
+	return v
+}
+
+// firstProblem is the first of problems, with how many more, or else ok.
+func firstProblem(problems []string, ok string) string {
+	switch len(problems) {
+	case 0:
+		return ok
+	case 1:
+		return problems[0]
+	}
+	return fmt.Sprintf("%s (and %d more)", problems[0], len(problems)-1)
+}
+
+// printOrg writes the organisation measurement's tables.
+func printOrg(w io.Writer, tw *tabwriter.Writer, section func(title, header string), o *OrgResult) {
+	if s := o.Sweep; s != nil {
+		section(fmt.Sprintf("Sweep of %d targets fanned out through the pipeline (asynchronous invocations looped back), N = %g req/s per target, %g ms latency; gateways %s",
+			len(s.Targets), s.RateLimit, s.LatencyMS, s.Gateways),
+			"target\temulator\tkeys\tlower bound\tcalls\t429s\tcalls/N s\tdone s\tlinks\tscanned\tchanged\tfailed\t")
+		for _, t := range s.Targets {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t\n", t.Target, t.Emulator, t.Keys, t.LowerBound, t.Calls, t.Throttled,
+				t.BoundSeconds, t.DoneSeconds, t.Links, t.Scanned, t.Changed, t.Failed)
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "fan-out %.1f ms; dispatch to the last link's end %.2f s; slowest target's calls/N %.2f s: %.3f (target <= %.2f); sum of the targets' calls/N %.2f s: %.3f\n",
+			s.FanoutMS, s.WallSeconds, s.MaxBoundSeconds, s.Ratio, orgSweepTarget, s.SumBoundSeconds, s.SumRatio)
+	}
+	if c := o.Chain; c != nil {
+		section(fmt.Sprintf("Sweep continuing itself (one target, N = %g req/s, %g ms latency; each invocation %.2f s with a %.2f s margin: about %d calls)",
+			c.RateLimit, c.LatencyMS, c.TimeoutSeconds, c.MarginSeconds, c.CallsPerLink),
+			"keys\tnon-compliant\tlinks\tcut by deadline\tcalls/link\tlower bound\tbound (+1 page a link)\tcalls\tcalls/bound\textra listing\tre-reads\t429s\tdecided once\twrites\tplanned\twall s\tcalls/N s\tlast link\t")
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%.0f\t%d\t%d\t%d\t%.4f\t%d\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.2f\t%s\t\n", c.Keys, c.NonCompliant, c.Links, c.CutByDeadline,
+			float64(c.Calls)/float64(max(1, c.Links)), c.LowerBound, c.Bound, c.Calls, c.Ratio, c.ExtraListing, c.Rereads, c.Throttled, c.Decided, c.Writes, c.Batches,
+			c.WallSeconds, c.BoundSeconds, c.LastState)
+		section("Its links (the calls its emulator answered while each ran)",
+			"link\tbulk pages\tListKeys pages\twrites\tre-reads\tscanned\ts\tcut by\t")
+		for _, l := range c.PerLink {
+			fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%.2f\t%s\t\n", l.Link, l.Bulk, l.ListKeys, l.Writes, l.Rereads, l.Scanned, l.Seconds, l.Cut)
+		}
+	}
+	if f := o.Fanout; f != nil {
+		section("Fan-out through the FunctionGraph dispatcher (SDK AsyncInvokeFunction over HTTP to the local asynchronous endpoint)",
+			"targets\tfan-outs\teach ms\tslowest s\tbound s\tslowest/bound\taccepted\t")
+		ms := make([]string, len(f.MS))
+		for i, m := range f.MS {
+			ms[i] = fmt.Sprintf("%.0f", m)
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%.3f\t%.0f\t%.3f\t%d\t\n", f.Targets, len(f.MS), strings.Join(ms, ", "), f.MaxSeconds, f.BoundSeconds, f.Ratio, f.Accepted)
 	}
 }
