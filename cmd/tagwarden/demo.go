@@ -40,11 +40,14 @@ through the same handler and KMS adapter the function uses:
      both as the function runs it: a fan-out to each target, each target's sweep continuing
      itself invocation by invocation (asynchronous invocation is simulated in this process),
      and the run's state as "tagwarden runs" reads it from the logs
+  5. a policy change, previewed: the shipped policies plus one more required tag
+     (data-class), compared with the shipped ones on the keys of step 1, as
+     "tagwarden plan --policies NEW --compare OLD" does before the change is merged
 
 It takes a few seconds.`,
 		Example: `  tagwarden demo
   tagwarden demo --all           # every key of the plan, not the first 20
-  tagwarden demo --output json   # the three reports, as the function returns them`,
+  tagwarden demo --output json   # the reports, as the function returns them, and the preview`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(output); err != nil {
@@ -108,9 +111,15 @@ func runDemo(cmd *cobra.Command, g *globals, n int, all bool, output string) err
 	if err != nil {
 		return fmt.Errorf("demo, two regions: %w", err)
 	}
+	before := srv.Stats()
+	change, err := runDemoPreview(ctx, g, cfg, store)
+	if err != nil {
+		return fmt.Errorf("demo, policy change preview: %w", err)
+	}
+	previewStats := srv.Stats()
 
 	if output == formatJSON {
-		if err := writeJSON(g.stdout, map[string]any{"plan": plan, "apply": applied, "replan": replan, "organisation": org}); err != nil {
+		if err := writeJSON(g.stdout, map[string]any{"plan": plan, "apply": applied, "replan": replan, "organisation": org, "preview": change}); err != nil {
 			return err
 		}
 	} else {
@@ -149,6 +158,13 @@ func runDemo(cmd *cobra.Command, g *globals, n int, all bool, output string) err
 		if err := writeDemoOrg(g, org); err != nil {
 			return err
 		}
+		fmt.Fprintf(w, "\n== 5. a policy change, previewed before it is merged: the shipped policies + %s (require %s, default %s)\n",
+			demoNewPolicy, demoNewTag, demoNewDefault)
+		fmt.Fprintln(w, "   tagwarden plan --policies NEW --compare OLD: one listing, each key evaluated with both policy sets")
+		fmt.Fprintf(w, "   (%d KMS calls, %d writes)\n\n", calls(previewStats)-calls(before), previewStats.Writes-before.Writes)
+		if err := writePreviewTable(w, change, opt.MaxKeys); err != nil {
+			return err
+		}
 		fmt.Fprintf(w, "\nDone in %s. Next: tagwarden plan --help, tagwarden validate, docs/cli.md.\n", time.Since(start).Round(10*time.Millisecond))
 	}
 	if !org.done() {
@@ -158,6 +174,15 @@ func runDemo(cmd *cobra.Command, g *globals, n int, all bool, output string) err
 		return &exitCodeError{code: exitError, err: fmt.Errorf("demo: the second plan is not empty (%d keys to change, %d failed)", c.planned, replan.Failed+applied.Failed)}
 	}
 	return nil
+}
+
+// calls counts the KMS calls an emulator has answered.
+func calls(s emulator.Stats) int {
+	n := 0
+	for _, c := range s.Calls {
+		n += c
+	}
+	return n
 }
 
 // onlyViolations keeps the keys of a report that have violations, without

@@ -108,6 +108,7 @@ type kms struct {
 	srv *emulator.Server
 	url string
 	env []string // credentials and project for the SDK chain
+	kit *kmstest.KMS
 }
 
 func startKMS(t *testing.T) kms {
@@ -121,8 +122,14 @@ func startKMS(t *testing.T) kms {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := kmstest.Start(t, emulator.Options{Seed: seed})
-	return kms{srv: k.Server, url: k.URL, env: []string{
+	return startKMSWith(t, emulator.Options{Seed: seed})
+}
+
+// startKMSWith starts an emulator with opts, in process.
+func startKMSWith(t testing.TB, opts emulator.Options) kms {
+	t.Helper()
+	k := kmstest.Start(t, opts)
+	return kms{srv: k.Server, url: k.URL, kit: k, env: []string{
 		"HUAWEICLOUD_SDK_AK=" + k.Credentials.AccessKey,
 		"HUAWEICLOUD_SDK_SK=" + k.Credentials.SecretKey,
 		"HUAWEICLOUD_SDK_PROJECT_ID=" + k.Project,
@@ -142,7 +149,7 @@ func decodeReport(t *testing.T, s string) handler.Report {
 }
 
 func TestHelp(t *testing.T) {
-	for _, cmd := range []string{"", "demo", "plan", "apply", "validate", "test", "emulator", "invoke"} {
+	for _, cmd := range []string{"", "demo", "plan", "apply", "show", "validate", "test", "emulator", "invoke"} {
 		t.Run("help "+cmd, func(t *testing.T) {
 			args := strings.Fields(cmd + " --help")
 			r := cli(t, nil, args...)
@@ -183,7 +190,9 @@ func TestDemo(t *testing.T) {
 	r := cli(t, nil, "demo")
 	took := time.Since(start)
 	r.expect(t, 0, []string{"== 1. plan", "KEY", "ALIAS", "CHANGES", "== 2. apply", "== 3. plan again", "0 to change", "nothing left to change",
-		"== 4. two regions", "fanned out run", ": complete", "ap-southeast-1/0b1f2e3d4c5b6a79887766554433221a  done", "cn-north-4/0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f      done", "total (2 of 2 done)"}, nil)
+		"== 4. two regions", "fanned out run", ": complete", "ap-southeast-1/0b1f2e3d4c5b6a79887766554433221a  done", "cn-north-4/0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f      done", "total (2 of 2 done)",
+		"== 5. a policy change, previewed", "tagwarden plan --policies NEW --compare OLD", " KMS calls, 0 writes)",
+		"+data-class=unclassified", `+ data-class-required: missing tag "data-class" (fixed by the plan)`, "Policy change preview: "}, nil)
 	if r.stderr != "" {
 		t.Errorf("stderr not empty (no progress bar on a pipe, no logs): %q", r.stderr)
 	}
@@ -195,9 +204,17 @@ func TestDemo(t *testing.T) {
 	if j.code != 0 {
 		t.Fatalf("demo --output json: exit %d: %s", j.code, j.stderr)
 	}
-	var reps map[string]handler.Report
-	if err := json.Unmarshal([]byte(j.stdout), &reps); err != nil {
+	var parts map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(j.stdout), &parts); err != nil {
 		t.Fatalf("demo --output json: %v", err)
+	}
+	reps := map[string]handler.Report{}
+	for _, step := range []string{"plan", "apply", "replan"} {
+		var rep handler.Report
+		if err := json.Unmarshal(parts[step], &rep); err != nil {
+			t.Fatalf("demo --output json: %s: %v", step, err)
+		}
+		reps[step] = rep
 	}
 	if got := reps["plan"].Planned; got == 0 {
 		t.Errorf("first plan: %d keys to change, want some", got)
@@ -228,6 +245,24 @@ func TestDemo(t *testing.T) {
 	}
 	if len(org.Organisation.Fanout.Targets) != 2 || len(done) != 2 || done["cn-north-4/0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f"] != 20 {
 		t.Errorf("organisation: fan-out to %d targets, done %v; want 2 targets done, the second with 20 keys", len(org.Organisation.Fanout.Targets), done)
+	}
+
+	// The preview: after the apply, the new policy only adds violations
+	// (TestPreview checks that they are exactly the keys lacking the tag).
+	var change preview
+	dec := json.NewDecoder(bytes.NewReader(parts["preview"]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&change); err != nil {
+		t.Fatalf("demo --output json: preview: %v", err)
+	}
+	c := change.Counts
+	if c.Scanned != 40 || c.Differ == 0 || c.Differ != c.NewViolations || c.ResolvedViolations != 0 || c.OldToChange != 0 || len(change.Keys) != c.Differ {
+		t.Errorf("preview counts %+v, %d keys: want 40 keys read, keys gaining a violation and listed, none resolved, nothing to change before", c, len(change.Keys))
+	}
+	for _, k := range change.Keys {
+		if len(k.NewViolations) != 1 || k.NewViolations[0].Policy != "data-class-required" {
+			t.Errorf("preview of key %s: new violations %+v, want data-class-required only", k.KeyID, k.NewViolations)
+		}
 	}
 }
 
@@ -278,7 +313,7 @@ func TestPlanApply(t *testing.T) {
 
 	// apply: writes exactly the plan; the shipped policies leave no
 	// violation on these keys, so it exits 0.
-	r = cli(t, k.env, append([]string{"apply"}, target...)...)
+	r = cli(t, k.env, append([]string{"apply", "--auto-approve"}, target...)...)
 	r.expect(t, 0, []string{"changed", "3 changed, 0 with violations, 0 failed, 1 skipped"}, nil)
 	if strings.Contains(r.stdout, "dry run") || r.stderr != "" {
 		t.Errorf("apply output:\n%s\nstderr:\n%s", r.stdout, r.stderr)
@@ -313,7 +348,7 @@ func TestPlanApply(t *testing.T) {
 func TestApplyViolationsRemain(t *testing.T) {
 	k := startKMS(t)
 	args := []string{"--endpoint", k.url, "--policies", "testdata/policies-report"}
-	r := cli(t, k.env, append([]string{"apply"}, args...)...)
+	r := cli(t, k.env, append([]string{"apply", "--auto-approve"}, args...)...)
 	r.expect(t, 2, []string{
 		"0d0466b0-e727-4d9c-b35d-f84bb474a37f  app-payments     changed    +owner=unassigned  data-class-reviewed: missing tag \"data-class\"",
 		"2f9c6c1e-5a57-4f5e-9d41-3f0b6f9a1c22  prod-orders      violation                     data-class-reviewed: missing tag \"data-class\"",
@@ -691,7 +726,7 @@ func TestSecretsStayOut(t *testing.T) {
 	srv, url := k.Server, k.URL
 	env := []string{"HUAWEICLOUD_SDK_AK=" + ak, "HUAWEICLOUD_SDK_SK=" + sk, "HUAWEICLOUD_SDK_SECURITY_TOKEN=" + token, "HUAWEICLOUD_SDK_PROJECT_ID=" + emulator.DefaultProject}
 	runs := []result{
-		cli(t, env, "apply", "--endpoint", url, "--log-level", "debug"),
+		cli(t, env, "apply", "--auto-approve", "--endpoint", url, "--log-level", "debug"),
 		cli(t, env, "plan", "--endpoint", url, "--log-level", "debug", "-o", "json"),
 		cli(t, append(env[:1:1], "HUAWEICLOUD_SDK_SK=wrong-"+sk[:8], env[2], env[3]), "plan", "--endpoint", url, "--log-level", "debug"),
 	}
@@ -892,6 +927,12 @@ func TestEmulatorKnobs(t *testing.T) {
 // stdout and the exit code. The test is skipped without script(1).
 func onTerminal(t *testing.T, env []string, args ...string) result {
 	t.Helper()
+	return onTerminalIn(t, "", env, args...)
+}
+
+// onTerminalIn is onTerminal with stdin typed on the terminal.
+func onTerminalIn(t *testing.T, stdin string, env []string, args ...string) result {
+	t.Helper()
 	script, err := exec.LookPath("script")
 	if err != nil {
 		t.Skip("script(1) is not installed: no pseudo-terminal to run the command on")
@@ -904,6 +945,7 @@ func onTerminal(t *testing.T, env []string, args ...string) result {
 	cmd := exec.Command(script, "-q", "-e", "-c", line+" >"+out, os.DevNull)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "SHELL=/bin/sh", "TERM=xterm"}, env...)
 	var term bytes.Buffer
+	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Stdout, cmd.Stderr = &term, &term
 	err = cmd.Run()
 	code := 0

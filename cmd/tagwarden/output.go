@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,16 +16,21 @@ import (
 
 // Output formats.
 const (
-	formatTable = "table"
-	formatJSON  = "json"
+	formatTable    = "table"
+	formatJSON     = "json"
+	formatMarkdown = "markdown" // the policy-change preview only
 )
 
-func checkFormat(f string) error {
-	switch f {
-	case formatTable, formatJSON:
+// checkFormat checks an --output value of the commands whose output is a
+// table or JSON.
+func checkFormat(f string) error { return checkFormatOf(f, formatTable, formatJSON) }
+
+// checkFormatOf checks an --output value against the formats a command has.
+func checkFormatOf(f string, formats ...string) error {
+	if slices.Contains(formats, f) {
 		return nil
 	}
-	return fmt.Errorf("--output: %q is not one of table, json", f)
+	return fmt.Errorf("--output: %q is not one of %s", f, strings.Join(formats, ", "))
 }
 
 // writeJSON writes v as indented JSON: for a report, exactly the report the

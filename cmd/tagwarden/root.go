@@ -13,14 +13,19 @@ import (
 // globals holds the flags every command shares.
 type globals struct {
 	stdout, stderr io.Writer
-	logLevel       string
+	// stdin is where apply reads the answer to its question.
+	stdin    io.Reader
+	logLevel string
 	// progress forces the progress bar on (true) or off (false); nil decides
 	// from whether stderr is a terminal. Tests leave it nil.
 	progress *bool
+	// interactive says whether stdin is a terminal someone answers at
+	// (true) or not (false); nil decides from stdin itself. Tests that
+	// answer apply's question set it.
+	interactive *bool
 }
 
-func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
-	g := &globals{stdout: stdout, stderr: stderr}
+func newRootCmd(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "tagwarden",
 		Short: "Enforce tag policies on Huawei Cloud KMS keys",
@@ -48,8 +53,9 @@ function, from a terminal. Start with "tagwarden demo": no cloud, no credentials
 			return nil
 		},
 	}
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+	root.SetIn(g.stdin)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %q)", err, c.CommandPath()+" --help")
 	})
@@ -58,6 +64,7 @@ function, from a terminal. Start with "tagwarden demo": no cloud, no credentials
 		newDemoCmd(g),
 		newPlanCmd(g, false),
 		newPlanCmd(g, true),
+		newShowCmd(g),
 		newValidateCmd(g),
 		newTestCmd(g),
 		newEmulatorCmd(g),
