@@ -200,13 +200,13 @@ func startKey(ctx context.Context, req handler.Request) string {
 // start key, so that a second delivery of the same invocation starts the
 // same run, whose links are then answered as duplicates; random without
 // one.
-func runID(requestID string) string {
-	if requestID == "" {
+func runID(startKey string) string {
+	if startKey == "" {
 		b := make([]byte, 12)
 		rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
 		return hex.EncodeToString(b)
 	}
-	sum := sha256.Sum256([]byte("tagwarden run\n" + requestID))
+	sum := sha256.Sum256([]byte("tagwarden run\n" + startKey))
 	return hex.EncodeToString(sum[:12])
 }
 
