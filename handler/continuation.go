@@ -76,6 +76,14 @@ type continuation struct {
 	Run    string  `json:"r,omitempty"`
 	Link   int     `json:"n,omitempty"`
 	Totals *Counts `json:"o,omitempty"`
+	// Target is the name of the target the token continues (a store's
+	// scope may change with its endpoint; the target's name does not): a
+	// request for another target is refused, not restarted.
+	Target string `json:"g,omitempty"`
+	// Base is the first link of the chain's current stretch: the run's
+	// first, or the link a person resumed by hand (Request.Resumed). The
+	// chain's bound counts from it.
+	Base int `json:"b,omitempty"`
 }
 
 // maxStalls bounds the invocations in a row that decide no key.
@@ -89,6 +97,8 @@ type binding struct {
 	// run and link, when run is set: the link the request says it is.
 	run  string
 	link int
+	// target, when set: the target the request is for.
+	target string
 }
 
 // sealer issues and opens continuation tokens under one key.
@@ -199,6 +209,10 @@ func (s sealer) open(tok string, want binding, now time.Time) (continuation, err
 		return c, fmt.Errorf("bad run link %d", c.Link)
 	case want.run != "" && (c.Run != want.run || c.Link != want.link):
 		return c, fmt.Errorf("it starts link %d of run %q, not link %d of run %q", c.Link, c.Run, want.link, want.run)
+	case want.target != "" && c.Target != "" && c.Target != want.target:
+		return c, fmt.Errorf("it continues the sweep of target %s, not of %s", c.Target, want.target)
+	case c.Base < 0 || c.Base > c.Link:
+		return c, fmt.Errorf("bad chain base %d", c.Base)
 	case c.Scope != want.scope:
 		return c, staleError{fmt.Sprintf("the token continues a request on %q, not on %q", c.Scope, want.scope)}
 	case c.Policy != want.policy:

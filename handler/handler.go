@@ -180,7 +180,7 @@ func (h *Handler) start(store KeyStore, req Request, rep *Report) (continuation,
 	if req.Mode == ModeKeys {
 		rep.Reason = req.Reason
 	}
-	bind := binding{scope: store.Scope(), policy: h.engine.Digest(), mode: req.Mode, dryRun: rep.DryRun, run: req.Run, link: req.Link}
+	bind := binding{scope: store.Scope(), policy: h.engine.Digest(), mode: req.Mode, dryRun: rep.DryRun, run: req.Run, link: req.Link, target: req.Target}
 	if req.Continuation != "" {
 		tok, err := h.seal.open(req.Continuation, bind, h.now())
 		switch {
@@ -198,6 +198,10 @@ func (h *Handler) start(store KeyStore, req Request, rep *Report) (continuation,
 			return tok, binding{}, false
 		}
 		rep.Run, rep.Link = tok.Run, tok.Link
+		rep.ChainBase = max(tok.Base, 1)
+		if req.Resumed {
+			rep.ChainBase = tok.Link
+		}
 		return tok, bind, true
 	}
 	if req.Run != "" && req.Link > 1 && !req.Restart {
@@ -210,6 +214,7 @@ func (h *Handler) start(store KeyStore, req Request, rep *Report) (continuation,
 	}
 	if req.Run != "" {
 		rep.Run, rep.Link = req.Run, max(req.Link, 1)
+		rep.ChainBase = 1
 	}
 	tok := continuation{Mode: req.Mode, DryRun: rep.DryRun}
 	if req.Mode == ModeSweep {

@@ -47,6 +47,10 @@ type Request struct {
 	// started by the event takes its id from it, so that a second delivery
 	// starts the same run. The handler does not read it.
 	EventID string `json:"event_id,omitempty"`
+	// Resumed, set by the invocation (never by a payload), says a person
+	// passed the continuation on by hand (the payload named no run): a
+	// new stretch of the chain starts at this link (Report.ChainBase).
+	Resumed bool `json:"-"`
 	// Restart, set by the invocation (never by a payload), lets a later
 	// link start its target's sweep afresh, without a continuation: the
 	// link's own, stale, continuation verified (KindStaleContinuation).
@@ -174,6 +178,10 @@ type Report struct {
 	Run    string `json:"run,omitempty"`
 	Link   int    `json:"link,omitempty"`
 	Target string `json:"target,omitempty"`
+	// ChainBase, in a run, is the first link of the chain's current
+	// stretch: 1, or the link a person resumed by hand. The chain's bound
+	// (TAGWARDEN_MAX_CHAIN) counts links from it.
+	ChainBase int `json:"chain_base,omitempty"`
 	// Totals, in a run, counts the target's sweep so far: every link up to
 	// and including this one (carried from link to link in the
 	// continuation).

@@ -174,7 +174,7 @@ func (r *run) execute(tok continuation) {
 	next.Issued = r.h.now().Unix()
 	if r.rep.Run != "" {
 		t := r.totals(tok)
-		next.Run, next.Link, next.Totals = r.rep.Run, r.rep.Link+1, &t
+		next.Run, next.Link, next.Totals, next.Base = r.rep.Run, r.rep.Link+1, &t, max(r.rep.ChainBase, 1)
 	}
 	r.rep.Continuation = r.h.seal.seal(next)
 }
@@ -225,7 +225,7 @@ func (r *run) dispatchAll(tok continuation) continuation {
 			return false
 		}
 	}
-	next := continuation{V: continuationVersion, Scope: r.bind.scope, Policy: r.bind.policy, Mode: tok.Mode, DryRun: tok.DryRun}
+	next := continuation{V: continuationVersion, Scope: r.bind.scope, Policy: r.bind.policy, Mode: tok.Mode, DryRun: tok.DryRun, Target: r.bind.target}
 	for i, id := range tok.IDs {
 		if !r.firstSeen(id) {
 			continue

@@ -2,6 +2,7 @@ package handler_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/tagwarden/tagwarden/handler"
@@ -132,5 +133,28 @@ func TestStaleContinuationKeepsRun(t *testing.T) {
 	got = h.Handle(context.Background(), s, handler.Request{Mode: handler.ModeSweep, Run: "r", Link: 2, Restart: true})
 	if got.Error != "" || got.Link != 2 || got.Scanned == 0 {
 		t.Errorf("a restart of link 2: got %q, link %d, %d scanned", got.Error, got.Link, got.Scanned)
+	}
+}
+
+// TestContinuationBoundToTarget: a link's token names its target: a
+// request for another target is refused as invalid (not restarted as
+// stale), even on a store whose scope differs too.
+func TestContinuationBoundToTarget(t *testing.T) {
+	cfg := handler.DefaultConfig()
+	cfg.MaxReportKeys = 20
+	h, _ := newHandler(t, cfg)
+	rep := h.Handle(context.Background(), newStore(60, 10), handler.Request{Mode: handler.ModeSweep, Run: "r", Link: 1, Target: "ap-southeast-1/a"})
+	if rep.Continuation == "" {
+		t.Fatal("want a cut link")
+	}
+	other := memstore.New(memstore.Options{Scope: "project b"})
+	for _, req := range []handler.Request{
+		{Mode: handler.ModeSweep, Run: "r", Link: 2, Target: "ap-southeast-1/b", Continuation: rep.Continuation},
+		{Mode: handler.ModeSweep, Target: "ap-southeast-1/b", Continuation: rep.Continuation},
+	} {
+		got := h.Handle(context.Background(), other, req)
+		if got.ErrorKind != handler.KindInvalidContinuation || !strings.Contains(got.Error, "target ap-southeast-1/a") || got.Scanned != 0 {
+			t.Errorf("%+v: got %q (%s), want invalid_continuation naming the token's target", req, got.Error, got.ErrorKind)
+		}
 	}
 }

@@ -62,14 +62,21 @@ const discoveryTTL = 5 * time.Minute
 // process; safe for concurrent use. The zero value is ready.
 type Memory struct {
 	mu     sync.Mutex
-	links  map[string]linkState
-	order  []string // keys of links, oldest first, for eviction
+	links  map[string]claim
+	order  []claimRef // claims in the order made, for eviction; stale ones skipped
+	seq    uint64
 	found  []targets.Target
 	foundT time.Time
+	id     string
 }
 
-// maxLinks bounds the links a Memory remembers.
-const maxLinks = 10000
+// maxLinks bounds the links a Memory remembers; linkTTL is how long it
+// remembers one (a continuation's default lifetime: a later delivery of
+// the link is stale anyway).
+const (
+	maxLinks = 10000
+	linkTTL  = handler.DefaultContinuationTTL
+)
 
 type linkState int
 
@@ -77,6 +84,35 @@ const (
 	linkRunning linkState = iota + 1
 	linkServed            // ended: done, or its successor dispatched
 )
+
+// claim is what a Memory holds of one link.
+type claim struct {
+	state linkState
+	seq   uint64
+	at    time.Time
+}
+
+type claimRef struct {
+	key string
+	seq uint64
+}
+
+// Instance returns a random id of the process, which its run events carry
+// (field "instance"): two deliveries of one invocation on two instances
+// log lines that differ by it.
+func (m *Memory) Instance() string {
+	if m == nil {
+		return ""
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.id == "" {
+		b := make([]byte, 6)
+		rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
+		m.id = hex.EncodeToString(b)
+	}
+	return m.id
+}
 
 func linkKey(run, target string, link int) string { return fmt.Sprintf("%s|%s|%d", run, target, link) }
 
@@ -89,16 +125,31 @@ func (m *Memory) claim(key string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.links == nil {
-		m.links = map[string]linkState{}
+		m.links = map[string]claim{}
 	}
-	if _, ok := m.links[key]; ok {
+	now := time.Now()
+	if c, ok := m.links[key]; ok && now.Sub(c.at) < linkTTL {
 		return false
 	}
-	m.links[key] = linkRunning
-	m.order = append(m.order, key)
-	for len(m.order) > maxLinks {
-		delete(m.links, m.order[0])
+	m.seq++
+	m.links[key] = claim{state: linkRunning, seq: m.seq, at: now}
+	m.order = append(m.order, claimRef{key, m.seq})
+	if len(m.order) > 2*maxLinks {
+		// Drop the leftovers of forgotten claims, keeping the order.
+		live := m.order[:0]
+		for _, r := range m.order {
+			if c, ok := m.links[r.key]; ok && c.seq == r.seq {
+				live = append(live, r)
+			}
+		}
+		m.order = live
+	}
+	for len(m.links) > maxLinks {
+		old := m.order[0]
 		m.order = m.order[1:]
+		if c, ok := m.links[old.key]; ok && c.seq == old.seq {
+			delete(m.links, old.key)
+		}
 	}
 	return true
 }
@@ -112,10 +163,14 @@ func (m *Memory) release(key string, served bool) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if served {
-		m.links[key] = linkServed
-	} else {
-		delete(m.links, key)
+	c, ok := m.links[key]
+	switch {
+	case !ok:
+	case served:
+		c.state = linkServed
+		m.links[key] = c
+	default:
+		delete(m.links, key) // its entry in order is skipped when reached
 	}
 }
 
@@ -191,7 +246,17 @@ func targetName(t targets.Target) string {
 // (kept by the platforms' retries of an asynchronous invocation).
 func startKey(ctx context.Context, req handler.Request) string {
 	if req.EventID != "" {
-		return "event:" + req.EventID
+		// The event's id with what it asks: an event id reused for
+		// another request (a console's sample event sent twice with
+		// another detail) starts another run.
+		what, _ := json.Marshal(struct {
+			Mode    handler.Mode
+			DryRun  *bool
+			Target  string
+			Targets []string
+		}{req.Mode, req.DryRun, req.Target, req.Targets})
+		sum := sha256.Sum256(what)
+		return "event:" + req.EventID + ":" + hex.EncodeToString(sum[:8])
 	}
 	return handler.RequestID(ctx)
 }
@@ -249,7 +314,7 @@ func (p Pipeline) sweep(ctx context.Context, req handler.Request, cloud Cloud) h
 			// story: tagwarden runs shows it incomplete.
 			rep := p.newReport(ctx, req, handler.ModeFanout)
 			rep.Run = runID(startKey(ctx, req))
-			rep.Error, rep.ErrorKind = "targets: "+err.Error(), targetErrorKind(err)
+			rep.Error, rep.ErrorKind = err.Error(), targetErrorKind(err)
 			p.logRefused(rep, "", err)
 			p.log(rep.Run).WithFields(logrus.Fields{"event": "fanout", "targets": 0, "dispatched": 0, "failed": 1,
 				"dry_run": rep.DryRun, "trigger": rep.Trigger, "request_id": rep.RequestID, "error": rep.Error}).Error("sweep not fanned out")
@@ -373,12 +438,27 @@ func (p Pipeline) dispatchFirst(ctx context.Context, d Dispatcher, derr error, r
 	if err == nil {
 		tr.RequestID, err = dispatch(ctx, d, events.Manual{Action: events.ActionSweep, Target: targetName(t), Run: rep.Run, Link: 1, DryRun: &rep.DryRun})
 	}
-	if err != nil {
+	switch {
+	case err != nil && derr != nil: // no dispatcher: how the function is set up
 		tr.Error, tr.ErrorKind = "dispatch: "+err.Error(), handler.KindConfiguration
+	case err != nil:
+		tr.Error, tr.ErrorKind = "dispatch: "+err.Error(), dispatchErrorKind(err)
 	}
 	tr.Dispatched = err == nil
 	p.logDispatch(rep.Run, targetName(t), 1, "fanout", tr.RequestID, err)
 	return tr
+}
+
+// dispatchErrorKind classifies a failed dispatch: denied when the
+// platform refused the identity (an error with Denied() true), else
+// chain_stopped (the target's sweep did not start; the fan-out may be
+// sent again).
+func dispatchErrorKind(err error) handler.ErrorKind {
+	var d interface{ Denied() bool }
+	if errors.As(err, &d) && d.Denied() {
+		return handler.KindDenied
+	}
+	return handler.KindChainStopped
 }
 
 func dispatch(ctx context.Context, d Dispatcher, m events.Manual) (string, error) {
@@ -399,7 +479,7 @@ func (p Pipeline) link(ctx context.Context, req handler.Request, t targets.Targe
 		// A link's token resumed without its run and link: it is that link
 		// still, for the memory of links served as for the handler.
 		if run, link, ok := p.Handler.ContinuationRun(req.Continuation); ok && run != "" {
-			req.Run, req.Link = run, link
+			req.Run, req.Link, req.Resumed = run, link, true
 		}
 	}
 	if req.Run == "" && req.Continuation == "" && chain {
@@ -465,7 +545,7 @@ func (p Pipeline) next(ctx context.Context, rep *handler.Report, chain bool, clo
 	case !chain:
 		return &handler.ChainReport{State: handler.ChainCut, NextLink: rep.Link + 1,
 			Reason: "cut, and this function does not continue itself (" + reasonNoChain(p.Runs.MaxChain) + "): pass the continuation to resume"}
-	case rep.Link >= p.Runs.MaxChain:
+	case rep.Link-max(rep.ChainBase, 1)+1 >= p.Runs.MaxChain:
 		c := &handler.ChainReport{State: handler.ChainLimit, NextLink: rep.Link + 1,
 			Reason: fmt.Sprintf("the chain reached its bound of %d links (TAGWARDEN_MAX_CHAIN) before the sweep finished: pass the continuation to resume", p.Runs.MaxChain)}
 		stopped(rep, c)
@@ -510,12 +590,13 @@ func reasonNoChain(maxChain int) string {
 	return "it cannot invoke itself here"
 }
 
-// log returns the logger of run events of one run.
+// log returns the logger of run events of one run, with the process's
+// instance id.
 func (p Pipeline) log(run string) logrus.FieldLogger {
 	if p.Runs.Log == nil {
 		return discard
 	}
-	return p.Runs.Log.WithField("run", run)
+	return p.Runs.Log.WithFields(logrus.Fields{"run": run, "instance": p.Runs.Memory.Instance()})
 }
 
 var discard = func() *logrus.Logger {
@@ -536,7 +617,7 @@ func (p Pipeline) logDispatch(run, target string, link int, kind, id string, err
 func (p Pipeline) logRefused(rep handler.Report, name string, err error) {
 	p.log(rep.Run).WithFields(logrus.Fields{"event": "target_error", "target": name, "link": rep.Link,
 		"request_id": rep.RequestID, "error": err.Error(), "error_kind": string(rep.ErrorKind)}).Error("target refused")
-	if rep.Run != "" {
+	if rep.Run != "" && name != "" {
 		p.logLink(rep, "link_end", logrus.Fields{"state": handler.ChainRefused})
 	}
 }

@@ -288,6 +288,16 @@ func TestChainLimit(t *testing.T) {
 	if n := len(o.loop.Deliveries()); n != 2 {
 		t.Errorf("%d links ran, want 2", n)
 	}
+	// Passed on by hand, the continuation starts a new stretch of the
+	// chain: two more links, not one.
+	resumed := o.invoke(t, `{"action":"sweep","target":"cn-north-4/p3","continuation":"`+last.Continuation+`"}`)
+	o.loop.Wait()
+	if resumed.Link != 3 || resumed.ChainBase != 3 || resumed.Chain == nil || resumed.Chain.State != handler.ChainContinued {
+		t.Fatalf("resumed: link %d base %d chain %+v; want link 3 continued, a stretch from 3", resumed.Link, resumed.ChainBase, resumed.Chain)
+	}
+	if n := len(o.loop.Deliveries()); n != 3 {
+		t.Errorf("%d links ran in all, want 3 (link 4 by the chain)", n)
+	}
 }
 
 // TestStaleLinkRestarts: a link whose continuation was issued under other

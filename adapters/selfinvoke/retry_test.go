@@ -210,13 +210,17 @@ func TestDispatchStopsAtTheDeadline(t *testing.T) {
 			before, start := calls.Load(), time.Now()
 			_, err := p.new(t, ep, slow, time.Second).Dispatch(ctx, []byte(`{"a":1}`))
 			// The backoff is drawn from (0, 10s]: it may fit in the second
-			// left, then the second attempt is cut by the deadline.
+			// left, then the second attempt is cut by the deadline while
+			// sent, which may have been accepted.
 			var e *selfinvoke.Error
-			if !errors.As(err, &e) || !errors.Is(err, selfinvoke.ErrUnavailable) || e.Status != 503 {
-				t.Fatalf("got %v, want the 503 as not accepted", err)
-			}
-			if got := calls.Load() - before; got > 2 {
+			got := calls.Load() - before
+			switch {
+			case got > 2:
 				t.Errorf("got %d calls, want at most 2", got)
+			case got == 1 && (!errors.As(err, &e) || !errors.Is(err, selfinvoke.ErrUnavailable) || e.Status != 503):
+				t.Fatalf("one call: got %v, want the 503 as not accepted", err)
+			case got == 2 && !errors.Is(err, selfinvoke.ErrUnavailable) && !errors.Is(err, selfinvoke.ErrUnknownOutcome):
+				t.Fatalf("two calls: got %v, want not accepted, or the second cut while sent", err)
 			}
 			if d := time.Since(start); d > 3*time.Second {
 				t.Errorf("took %s, want the deadline (1s) to end it", d)

@@ -132,6 +132,10 @@ func (e *Error) Error() string {
 }
 
 // Unwrap returns the kind and the cause, so that errors.Is works on both.
+// Denied reports whether the platform refused the credentials or the
+// permission (401, 403): the identity may not invoke the function.
+func (e *Error) Denied() bool { return e.Status == 401 || e.Status == 403 }
+
 func (e *Error) Unwrap() []error {
 	out := []error{e.Kind}
 	if e.Err != nil {

@@ -164,6 +164,8 @@ type runLine struct {
 	Dispatched int    `json:"dispatched"`
 	// Duplicate marks a fan-out line of a second delivery that did nothing.
 	Duplicate bool `json:"duplicate"`
+	// Instance is the id of the process that logged the line.
+	Instance string `json:"instance"`
 	runCounts
 	Totals *runCounts `json:"totals"`
 	// Restarted, on a link_end, says why the link restarted its target's
@@ -328,7 +330,7 @@ func (r *runAcc) add(l *runLine) {
 	}
 	// A duplicate did nothing: its payload's dry_run (which a replay may
 	// have flipped) says nothing of the run's.
-	if l.DryRun != nil && l.State != stateDuplicate {
+	if l.DryRun != nil && (l.Event == evFanout || l.Event == evLinkEnd && l.State != stateDuplicate && l.State != stateRefused) {
 		src := "the fan-out"
 		if l.Event != evFanout {
 			src = fmt.Sprintf("the %s of %s link %d", l.Event, l.Target, l.Link)
@@ -389,7 +391,7 @@ func (r *runAcc) add(l *runLine) {
 
 // endSignature tells two link_end lines apart.
 func endSignature(l *runLine) string {
-	return fmt.Sprintf("%s|%s|%s|%+v", l.RequestID, l.Time, l.State, l.runCounts)
+	return fmt.Sprintf("%s|%s|%s|%s|%+v", l.RequestID, l.Instance, l.Time, l.State, l.runCounts)
 }
 
 // addEnd records a link_end: a duplicate delivery is only counted, a

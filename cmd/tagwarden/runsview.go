@@ -45,7 +45,10 @@ const (
 
 // Kinds of warnings.
 const (
-	warnFork         = "fork"
+	warnFork = "fork"
+	// warnRefusedLate: a payload refused after the sweep was done; the run
+	// stays as it was.
+	warnRefusedLate  = "refused_after_done"
 	warnGap          = "gap"
 	warnNeverStarted = "never_started"
 	warnDryRun       = "dry_run_mismatch"
@@ -227,6 +230,12 @@ func continues(state string) bool {
 	return state == stateContinued || state == stateRestarted
 }
 
+// resumable reports whether a link_end state keeps the continuation for a
+// person to pass on: the next link then follows by hand.
+func resumable(state string) bool {
+	return state == stateChainLimit || state == stateCut || state == stateDispatchFailed
+}
+
 // view derives a target's state from its links: the highest link seen
 // decides; lower links only raise warnings.
 func (ta *targetAcc) view(name string) (targetView, []runWarning) {
@@ -236,10 +245,21 @@ func (ta *targetAcc) view(name string) (targetView, []runWarning) {
 		ws = append(ws, runWarning{Kind: kind, Target: name, Link: link, Message: name + ": " + fmt.Sprintf(format, args...)})
 	}
 	var seen, dispatched []int // links logged by the link itself; links only dispatched
+	done := 0                  // the lowest link that ended the sweep done
 	for n, l := range ta.links {
-		if l.started || l.end != nil || l.refused != nil || l.duplicates > 0 {
+		if l.end != nil && l.end.State == stateDone && (done == 0 || n < done) {
+			done = n
+		}
+	}
+	for n, l := range ta.links {
+		switch {
+		case done > 0 && n > done && l.end == nil && l.refused != nil:
+			// A payload refused after the sweep was done (a replay, a
+			// forgery): it did nothing and changes nothing of the story.
+			warn(warnRefusedLate, n, "a payload for link %d was refused after the sweep was done: %s", n, l.refused.Error)
+		case l.started || l.end != nil || l.refused != nil || l.duplicates > 0:
 			seen = append(seen, n)
-		} else if l.dispatched {
+		case l.dispatched:
 			dispatched = append(dispatched, n)
 		}
 	}
@@ -267,6 +287,8 @@ func (ta *targetAcc) view(name string) (targetView, []runWarning) {
 			warn(warnGap, n, "link %d started, its link_end is missing from the logs", n)
 		case l.end == nil:
 			warn(warnAfterEnd, n, "link %d was refused, yet link %d follows", n, seen[len(seen)-1])
+		case resumable(l.end.State) && slices.Contains(seen, n+1):
+			// Its continuation was passed on by hand: the next link follows.
 		case !continues(l.end.State):
 			warn(warnAfterEnd, n, "link %d ended %s, yet link %d follows", n, l.end.State, seen[len(seen)-1])
 		}
