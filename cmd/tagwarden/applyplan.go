@@ -32,6 +32,10 @@ const (
 	// outcomeAlready: the key already has the tags the plan would leave it
 	// with (the plan was applied before, or someone made the same change).
 	outcomeAlready handler.Outcome = "already_applied"
+	// outcomeNotPolicy: the plan's changes for the key are not what the
+	// policies decide for it (its attributes changed since the plan, or the
+	// file was edited): nothing written.
+	outcomeNotPolicy handler.Outcome = "not_policy_decision"
 	// outcomeNotAttempted: apply stopped (access denied, Ctrl-C) before
 	// the key's turn.
 	outcomeNotAttempted handler.Outcome = "not_attempted"
@@ -62,16 +66,17 @@ type appliedPlan struct {
 
 // applyCounts count apply's keys by outcome, and its writes.
 type applyCounts struct {
-	Planned          int `json:"planned"`            // keys the plan changes
-	Changed          int `json:"changed"`            // ... whose changes were written
-	ChangedSincePlan int `json:"changed_since_plan"` // ... left alone: their tags are not those the plan read
-	AlreadyApplied   int `json:"already_applied"`    // ... left alone: they already have the tags the plan leaves them with
-	Failed           int `json:"failed"`             // ... whose read or write failed
-	NotAttempted     int `json:"not_attempted"`      // ... not tried: apply stopped
-	Skipped          int `json:"skipped"`            // keys deleted since the plan, default keys, and the plan's skipped and failed keys
-	Unread           int `json:"unread"`             // ... of which the plan could not read (failed in the plan): nothing planned
-	Violating        int `json:"violating"`          // keys left with violations no change fixes
-	Writes           int `json:"writes"`             // BatchCreateKmsTags calls made
+	Planned          int `json:"planned"`             // keys the plan changes
+	Changed          int `json:"changed"`             // ... whose changes were written
+	ChangedSincePlan int `json:"changed_since_plan"`  // ... left alone: their tags are not those the plan read
+	NotPolicy        int `json:"not_policy_decision"` // ... left alone: the policies do not decide the plan's changes for them
+	AlreadyApplied   int `json:"already_applied"`     // ... left alone: they already have the tags the plan leaves them with
+	Failed           int `json:"failed"`              // ... whose read or write failed
+	NotAttempted     int `json:"not_attempted"`       // ... not tried: apply stopped
+	Skipped          int `json:"skipped"`             // keys deleted since the plan, default keys, and the plan's skipped and failed keys
+	Unread           int `json:"unread"`              // ... of which the plan could not read (failed in the plan): nothing planned
+	Violating        int `json:"violating"`           // keys left with violations no change fixes
+	Writes           int `json:"writes"`              // BatchCreateKmsTags calls made
 }
 
 // applyKey is one key of apply's result.
@@ -153,7 +158,7 @@ func describeDrift(ds []tagDrift) string {
 // tags each) written only if they are exactly the tags the plan read. p
 // must have passed check. Denied access or a cancelled ctx stops the keys
 // not yet started. Each key tried is logged (info) on log.
-func applyPlan(ctx context.Context, store handler.KeyStore, p *savedPlan, conc, maxBatch int, log logrus.FieldLogger) applyResult {
+func applyPlan(ctx context.Context, store handler.KeyStore, engine *policy.Engine, p *savedPlan, conc, maxBatch int, log logrus.FieldLogger) applyResult {
 	res := applyResult{
 		FormatVersion: applyFormatVersion,
 		Plan: appliedPlan{File: p.file, Created: p.Created, PolicyDigest: p.PolicyDigest, Target: p.Target,
@@ -161,7 +166,10 @@ func applyPlan(ctx context.Context, store handler.KeyStore, p *savedPlan, conc, 
 		Started: time.Now().UTC(),
 		Keys:    make([]applyKey, len(p.Keys)),
 	}
-	work, stop := context.WithCancel(ctx)
+	// Ctrl-C (ctx) stops starting keys; the writes of keys already started
+	// finish, so that what the result says was written is what was.
+	// Denied access stops the calls too.
+	work, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	var (
 		mu      sync.Mutex
@@ -176,6 +184,9 @@ func applyPlan(ctx context.Context, store handler.KeyStore, p *savedPlan, conc, 
 		}
 		stop()
 	}
+	// The time the plan decided at (checked by check; the policies may
+	// depend on it: grace periods, exemptions that expire).
+	planned, _ := time.Parse(time.RFC3339, p.Created)
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for range max(conc, 1) {
@@ -183,7 +194,7 @@ func applyPlan(ctx context.Context, store handler.KeyStore, p *savedPlan, conc, 
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				k, n, err := applyKeyPlan(handler.WithKeyOrder(work, int64(i+1)), store, p.Keys[i], maxBatch)
+				k, n, err := applyKeyPlan(handler.WithKeyOrder(work, int64(i+1)), store, engine, planned, p.Keys[i], maxBatch)
 				res.Keys[i] = k
 				log.WithFields(logrus.Fields{"key_id": k.KeyID, "outcome": string(k.Outcome), "create": len(k.Create),
 					"delete": len(k.Delete), "writes": n, "error": k.Error, "reason": k.Reason}).Info("apply planned change")
@@ -201,11 +212,12 @@ func applyPlan(ctx context.Context, store handler.KeyStore, p *savedPlan, conc, 
 			Violations: k.Violations, Error: k.Error, Reason: k.Reason}
 		switch k.Outcome {
 		case handler.OutcomePlanned:
-			if work.Err() == nil {
+			if work.Err() == nil && ctx.Err() == nil {
 				select {
 				case jobs <- i:
 					continue
 				case <-work.Done():
+				case <-ctx.Done():
 				}
 			}
 			ak.Outcome, ak.Reason = outcomeNotAttempted, "not attempted: apply stopped before this key"
@@ -232,6 +244,8 @@ func applyPlan(ctx context.Context, store handler.KeyStore, p *savedPlan, conc, 
 			res.Counts.Changed++
 		case outcomeStale:
 			res.Counts.ChangedSincePlan++
+		case outcomeNotPolicy:
+			res.Counts.NotPolicy++
 		case outcomeAlready:
 			res.Counts.AlreadyApplied++
 		case handler.OutcomeFailed:
@@ -252,17 +266,28 @@ func applyPlan(ctx context.Context, store handler.KeyStore, p *savedPlan, conc, 
 	return res
 }
 
-// applyKeyPlan applies one planned key: reads its tags, compares them with
-// those the plan read, writes the batches. It returns the key's result,
-// the writes made, and an error that stops the other keys (access denied,
-// ctx done).
-func applyKeyPlan(ctx context.Context, store handler.KeyStore, k planKey, maxBatch int) (applyKey, int, error) {
+// applyKeyPlan applies one planned key: reads it (attributes and tags),
+// compares its tags with those the plan read, checks that the plan's
+// changes are what the policies (engine, whose digest the plan names)
+// decide for the key and those tags at the plan's time, and writes the
+// batches. It returns the key's result, the writes made, and an error that
+// stops the other keys (access denied, ctx done).
+//
+// The check against the policies is what keeps a file edited by hand, yet
+// consistent, from writing what no policy decides (a tag no policy
+// targets deleted, another key's tags): the file is a record of a
+// decision, not an authority to write.
+func applyKeyPlan(ctx context.Context, store handler.KeyStore, engine *policy.Engine, planned time.Time, k planKey, maxBatch int) (applyKey, int, error) {
 	ak := applyKey{KeyID: k.KeyID, Alias: k.Alias, Outcome: handler.OutcomeChanged, Create: k.Create, Delete: k.Delete, Violations: k.Violations}
 	if ctx.Err() != nil {
 		ak.Outcome, ak.Reason = outcomeNotAttempted, "not attempted: apply stopped before this key"
 		return ak, 0, nil
 	}
-	now, err := store.Tags(ctx, k.KeyID)
+	rec, err := store.Key(ctx, k.KeyID)
+	now := rec.Tags
+	if err == nil && now == nil {
+		now, err = store.Tags(ctx, k.KeyID)
+	}
 	if now == nil {
 		now = map[string]string{}
 	}
@@ -290,6 +315,12 @@ func applyKeyPlan(ctx context.Context, store handler.KeyStore, k planKey, maxBat
 		ak.Reason = "changed since the plan (" + describeDrift(ak.Drift) + "): not written; plan again"
 		return ak, 0, nil
 	}
+	if d := engine.Evaluate(rec.Key, k.Read, planned); !sameChanges(d, k.decision()) {
+		ak.Outcome = outcomeNotPolicy
+		ak.Reason = fmt.Sprintf("the plan's changes (%s) are not what the policies decide for this key (%s): not written; plan again",
+			describeChanges(k.decision()), describeChanges(d))
+		return ak, 0, nil
+	}
 	batches := k.decision().Batches(maxBatch)
 	for i, b := range batches {
 		if err := store.Apply(ctx, k.KeyID, b); err != nil {
@@ -315,18 +346,49 @@ func applyKeyPlan(ctx context.Context, store handler.KeyStore, k planKey, maxBat
 	return ak, len(batches), nil
 }
 
+// sameChanges reports whether two decisions create and delete the same
+// tags, whatever their order.
+func sameChanges(a, b policy.Decision) bool {
+	set := func(d policy.Decision) map[string]bool {
+		m := map[string]bool{}
+		for _, t := range d.Create {
+			m["+"+t.Key+"="+t.Value] = true
+		}
+		for _, t := range d.Delete {
+			m["-"+t.Key+"="+t.Value] = true
+		}
+		return m
+	}
+	return maps.Equal(set(a), set(b))
+}
+
+// describeChanges shows a decision's changes in a message.
+func describeChanges(d policy.Decision) string {
+	var parts []string
+	for _, t := range d.Create {
+		parts = append(parts, "+"+t.Key+"="+t.Value)
+	}
+	for _, t := range d.Delete {
+		parts = append(parts, "-"+t.Key)
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, " ")
+}
+
 // report shows the result as a handler report, for the table and the
 // summary: keys changed since the plan are skipped, with the reason.
 func (r applyResult) report() handler.Report {
 	rep := handler.Report{Mode: handler.ModeSweep, Scanned: r.Plan.Scanned, Compliant: r.Plan.Compliant,
 		Changed: r.Counts.Changed, Failed: r.Counts.Failed,
-		Skipped: r.Counts.Skipped + r.Counts.ChangedSincePlan + r.Counts.AlreadyApplied + r.Counts.NotAttempted}
+		Skipped: r.Counts.Skipped + r.Counts.ChangedSincePlan + r.Counts.NotPolicy + r.Counts.AlreadyApplied + r.Counts.NotAttempted}
 	for _, k := range r.Keys {
 		kr := handler.KeyReport{KeyID: k.KeyID, Alias: k.Alias, Outcome: k.Outcome, Violations: k.Violations, Error: k.Error, Reason: k.Reason}
 		switch k.Outcome {
 		case handler.OutcomeChanged:
 			kr.Create, kr.Delete = k.Create, k.Delete
-		case outcomeStale, outcomeAlready, outcomeNotAttempted:
+		case outcomeStale, outcomeNotPolicy, outcomeAlready, outcomeNotAttempted:
 			kr.Outcome = handler.OutcomeSkipped
 		case handler.OutcomeViolation:
 			rep.Violating++
@@ -342,6 +404,9 @@ func (r applyResult) summary() string {
 	var more []string
 	if n := r.Counts.ChangedSincePlan; n > 0 {
 		more = append(more, fmt.Sprintf("%d changed since the plan, not written (plan again)", n))
+	}
+	if n := r.Counts.NotPolicy; n > 0 {
+		more = append(more, fmt.Sprintf("%d whose planned changes the policies do not decide, not written (plan again)", n))
 	}
 	if n := r.Counts.AlreadyApplied; n > 0 {
 		more = append(more, fmt.Sprintf("%d already as planned", n))
@@ -365,7 +430,7 @@ func (r applyResult) exitCode() int {
 		return exitError
 	case r.Counts.Unread > 0 && r.Plan.File == "":
 		return exitError
-	case r.Counts.ChangedSincePlan > 0 || r.Counts.Violating > 0 || r.Counts.Unread > 0:
+	case r.Counts.ChangedSincePlan > 0 || r.Counts.NotPolicy > 0 || r.Counts.Violating > 0 || r.Counts.Unread > 0:
 		return exitFound
 	}
 	return exitOK

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/sirupsen/logrus"
@@ -20,6 +21,25 @@ func quietLog() *logrus.Logger {
 	l := logrus.New()
 	l.SetOutput(io.Discard)
 	return l
+}
+
+// applyEngine decides env=dev and owner=unassigned for a key without them:
+// the decisions the plans of these tests record.
+func applyEngine(t *testing.T) *policy.Engine {
+	t.Helper()
+	fs := fstest.MapFS{"basic.yaml": &fstest.MapFile{Data: []byte(`policies:
+  - name: basic
+    rules:
+      - require: env
+        default: dev
+      - require: owner
+        default: unassigned
+`)}}
+	e, err := policy.Load(fs, policy.Options{Limits: policy.DefaultLimits()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 // planned is a plan entry that creates create on a key that read read.
@@ -41,7 +61,12 @@ func TestApplyPlanOutcomes(t *testing.T) {
 	put("k-readfail", map[string]string{})
 	put("k-partial", map[string]string{})
 	put("k-viol", map[string]string{})
+	put("k-forged", map[string]string{"app": "vault", "team": "data"})
 	p := &savedPlan{Keys: []planKey{
+		// Edited by hand, consistent with what it read: deletes tags no
+		// policy targets and creates one. The policies decide otherwise.
+		{KeyID: "k-forged", Outcome: handler.OutcomePlanned, Read: map[string]string{"app": "vault", "team": "data"},
+			Create: []policy.Tag{env, owner, {Key: "backdoor", Value: "1"}}, Delete: []policy.Tag{{Key: "app", Value: "vault"}}},
 		planned("k-ok", map[string]string{"x": "1"}, env, owner),
 		planned("k-stale", map[string]string{"x": "1"}, owner),
 		planned("k-gone", map[string]string{}, owner),
@@ -53,19 +78,21 @@ func TestApplyPlanOutcomes(t *testing.T) {
 	var partial atomic.Int32
 	s.Hook = func(_ context.Context, op, id string) error {
 		switch {
-		case op == memstore.OpTags && id == "k-readfail":
+		case op == memstore.OpKey && id == "k-readfail":
 			return fmt.Errorf("show tags: %w", handler.ErrTransient)
 		case op == memstore.OpApply && id == "k-partial" && partial.Add(1) == 2:
 			return fmt.Errorf("tags action: %w", handler.ErrTransient)
 		}
 		return nil
 	}
-	res := applyPlan(context.Background(), s, p, 3, 1, quietLog())
+	res := applyPlan(context.Background(), s, applyEngine(t), p, 3, 1, quietLog())
 	got := map[string]string{}
 	for _, k := range res.Keys {
 		got[k.KeyID] = string(k.Outcome) + ": " + k.Reason + k.Error
 	}
 	want := map[string]string{
+		"k-forged": "not_policy_decision: the plan's changes (+env=dev +owner=unassigned +backdoor=1 -app) are not what the policies decide for this key " +
+			"(+env=dev +owner=unassigned): not written; plan again",
 		"k-ok":       "changed: ",
 		"k-stale":    `changed_since_plan: changed since the plan (x 1 → 2): not written; plan again`,
 		"k-gone":     "skipped: key not found: deleted since the plan",
@@ -83,12 +110,15 @@ func TestApplyPlanOutcomes(t *testing.T) {
 	if tags, _ := s.TagsOf("k-stale"); !cmp.Equal(tags, map[string]string{"x": "2"}) {
 		t.Errorf("k-stale was written: %v", tags)
 	}
+	if tags, _ := s.TagsOf("k-forged"); !cmp.Equal(tags, map[string]string{"app": "vault", "team": "data"}) {
+		t.Errorf("k-forged was written: %v", tags)
+	}
 	c := res.Counts
-	if c.Planned != 5 || c.Changed != 1 || c.ChangedSincePlan != 1 || c.Failed != 2 || c.Skipped != 2 || c.Unread != 1 ||
+	if c.Planned != 6 || c.Changed != 1 || c.ChangedSincePlan != 1 || c.NotPolicy != 1 || c.Failed != 2 || c.Skipped != 2 || c.Unread != 1 ||
 		c.Violating != 1 || c.Writes != 3 || res.Error != "" || res.exitCode() != exitError {
 		t.Errorf("counts %+v, error %q, exit %d", c, res.Error, res.exitCode())
 	}
-	if sum := res.summary(); !strings.Contains(sum, "1 changed, 1 with violations, 2 failed, 3 skipped; 1 changed since the plan, not written (plan again)") {
+	if sum := res.summary(); !strings.Contains(sum, "1 changed, 1 with violations, 2 failed, 4 skipped; 1 changed since the plan, not written (plan again)") {
 		t.Errorf("summary %q", sum)
 	}
 }
@@ -101,7 +131,7 @@ func TestApplyPlanStops(t *testing.T) {
 		for i := range 6 {
 			id := fmt.Sprintf("k-%d", i)
 			s.Put(policy.Key{ID: id, State: policy.StateEnabled}, map[string]string{})
-			p.Keys = append(p.Keys, planned(id, map[string]string{}, policy.Tag{Key: "owner", Value: "x"}))
+			p.Keys = append(p.Keys, planned(id, map[string]string{}, policy.Tag{Key: "env", Value: "dev"}, policy.Tag{Key: "owner", Value: "unassigned"}))
 		}
 		return p
 	}
@@ -114,7 +144,7 @@ func TestApplyPlanStops(t *testing.T) {
 		}
 		return nil
 	}
-	res := applyPlan(context.Background(), s, p, 1, 10, quietLog())
+	res := applyPlan(context.Background(), s, applyEngine(t), p, 1, 10, quietLog())
 	if res.Counts.Changed != 2 || res.Counts.Failed != 1 || res.Counts.NotAttempted != 3 || !strings.HasPrefix(res.Error, "stopped: ") ||
 		res.exitCode() != exitError || s.Stats().Writes != 2 {
 		t.Errorf("denied: counts %+v, error %q, %d writes", res.Counts, res.Error, s.Stats().Writes)
@@ -124,7 +154,7 @@ func TestApplyPlanStops(t *testing.T) {
 	p = newPlan(s)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	res = applyPlan(ctx, s, p, 2, 10, quietLog())
+	res = applyPlan(ctx, s, applyEngine(t), p, 2, 10, quietLog())
 	if res.Counts.NotAttempted != 6 || res.Error != "interrupted" || s.Stats().Writes != 0 {
 		t.Errorf("cancelled: counts %+v, error %q, %d writes", res.Counts, res.Error, s.Stats().Writes)
 	}

@@ -53,6 +53,24 @@ type tableOptions struct {
 	NoSummary bool
 }
 
+// printable escapes what would act on a terminal or break the table: a
+// value read from a file or a service (an alias, a message) is shown, never
+// obeyed.
+func printable(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // writeTable writes the keys of a report as a table (key, alias, outcome,
 // changes, violations), one line per change or violation, then a summary.
 func writeTable(w io.Writer, r handler.Report, opt tableOptions) error {
@@ -75,7 +93,8 @@ func writeTable(w io.Writer, r handler.Report, opt tableOptions) error {
 				if i == 0 {
 					id, alias, outcome = k.KeyID, orDash(k.Alias), string(k.Outcome)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, alias, outcome, at(changes, i), at(viols, i))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", printable(id), printable(alias), printable(outcome),
+					printable(at(changes, i)), printable(at(viols, i)))
 			}
 		}
 		if err := tw.Flush(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -241,5 +242,18 @@ func TestProgressCounts(t *testing.T) {
 	}
 	if (*progress)(nil).hook() != nil {
 		t.Error("a nil progress must set no hook")
+	}
+}
+
+// TestTableEscapesControls: a value read from a plan file or a service is
+// shown, never obeyed: control characters are escaped.
+func TestTableEscapesControls(t *testing.T) {
+	var b strings.Builder
+	rep := handler.Report{Keys: []handler.KeyReport{{KeyID: "k1", Alias: "\x1b[2J\x1b[31mevil\nfake line", Outcome: handler.OutcomeSkipped}}}
+	if err := writeTable(&b, rep, tableOptions{NoSummary: true}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(b.String(), "\x1b") || !strings.Contains(b.String(), `\x1b[2J\x1b[31mevil\x0afake line`) {
+		t.Errorf("table %q: want the escape codes and the newline escaped", b.String())
 	}
 }

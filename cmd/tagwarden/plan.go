@@ -301,7 +301,7 @@ func (s sweep) apply(ctx context.Context, autoApprove bool) error {
 		}
 		fmt.Fprintln(w)
 	}
-	res := applyPlan(ctx, s.store, p, s.cfg.Handler.Concurrency, s.engine.Limits().MaxBatch, s.g.logger())
+	res := applyPlan(ctx, s.store, s.engine, p, s.cfg.Handler.Concurrency, s.engine.Limits().MaxBatch, s.g.logger())
 	err = finishApply(ctx, s.g, s.output, res)
 	for _, n := range exemptionNotes(s.engine, rep, time.Now()) {
 		fmt.Fprintln(s.notes(), n)
@@ -410,7 +410,7 @@ func runApplyFile(cmd *cobra.Command, g *globals, t *target, path, output string
 	if err := checkReachable(ctx, cfg); err != nil {
 		return err
 	}
-	res := applyPlan(ctx, store, p, cfg.Handler.Concurrency, engine.Limits().MaxBatch, g.logger())
+	res := applyPlan(ctx, store, engine, p, cfg.Handler.Concurrency, engine.Limits().MaxBatch, g.logger())
 	return finishApply(ctx, g, output, res)
 }
 

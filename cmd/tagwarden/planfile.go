@@ -6,6 +6,7 @@ package main
 // reader of an older version would misread.
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tagwarden/tagwarden/handler"
 	"github.com/tagwarden/tagwarden/policy"
@@ -224,6 +226,22 @@ func readPlanFile(path string) (*savedPlan, error) {
 // this tagwarden reads, every field known and of its type. Errors are at
 // file:line:column. The plan's consistency is checked by check.
 func decodePlan(file string, data []byte) (*savedPlan, error) {
+	if bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) {
+		return nil, errorAt(file, data, 0, "the file starts with a byte order mark: a plan is UTF-8 JSON without one")
+	}
+	if !utf8.Valid(data) {
+		// encoding/json would turn the bytes into U+FFFD, and a tag value
+		// would be written other than it reads.
+		off := 0
+		for off < len(data) {
+			r, n := utf8.DecodeRune(data[off:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			off += n
+		}
+		return nil, errorAt(file, data, int64(off), "not valid UTF-8")
+	}
 	if err := syntaxError(file, data); err != nil {
 		return nil, err
 	}
@@ -346,6 +364,9 @@ func (p *savedPlan) check(lim policy.Limits) error {
 		}
 		if j, dup := seen[k.KeyID]; dup {
 			bad(at.with("key_id"), "keys[%d]: key %s is already keys[%d]", i, k.KeyID, j)
+		}
+		if p.Mode == handler.ModeKeys && !slices.Contains(p.KeyIDs, k.KeyID) {
+			bad(at.with("key_id"), "keys[%d]: key %s is not one of the plan's key_ids", i, k.KeyID)
 		}
 		seen[k.KeyID] = i
 		switch k.Outcome {

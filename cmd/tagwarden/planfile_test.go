@@ -25,6 +25,16 @@ func TestPlanFileRefused(t *testing.T) {
 		want []string // the problems, in order
 	}{
 		{"empty.json", []string{"empty.json:1:1: the file is empty"}},
+		// encoding/json would read the bytes as U+FFFD: a value written
+		// other than the file says.
+		{"bad-utf8.json", []string{"bad-utf8.json:30:24: not valid UTF-8"}},
+		// A plan of named keys holds only those keys.
+		{"key-not-named.json", []string{
+			"key-not-named.json:67:17: keys[1]: key 2f9c6c1e-5a57-4f5e-9d41-3f0b6f9a1c22 is not one of the plan's key_ids",
+			"key-not-named.json:116:17: keys[2]: key 5b1e8d0a-9c3f-4e2b-8a7d-6c5f4e3d2b1a is not one of the plan's key_ids",
+			"key-not-named.json:122:17: keys[3]: key 7a3d2c1b-0e9f-4a8b-9c7d-1e2f3a4b5c6d is not one of the plan's key_ids",
+		}},
+		{"bom.json", []string{"bom.json:1:1: the file starts with a byte order mark: a plan is UTF-8 JSON without one"}},
 		{"truncated.json", []string{"truncated.json:74:17: the file ends in the middle of the JSON (truncated?)"}},
 		{"not-json.json", []string{"not-json.json:1:2: not valid JSON: invalid character 'o' in literal false (expecting 'a')"}},
 		{"trailing.json", []string{"trailing.json:156:1: not valid JSON: invalid character '}' after top-level value"}},
