@@ -68,7 +68,7 @@ func BenchmarkListWithTags(b *testing.B) {
 				e.srv.ResetStats()
 				start = time.Now()
 				// The baseline: phase 2 alone lists every key with unknown tags.
-				got = sweep(b, ctx, e.store, &lister{s: e.store, pos: cursor{Phase: phaseKeys}, seen: newIDSet()})
+				got = sweep(b, ctx, e.store, &lister{s: e.store, pos: cursor{Phase: phaseKeys}, seen: newIDSet(), limit: e.store.cfg.PageSize})
 				baseTime += time.Since(start)
 				baseCalls += total(e.srv.Stats())
 				if got != n {
