@@ -415,7 +415,7 @@ func (r applyResult) summary() string {
 		more = append(more, fmt.Sprintf("%d not attempted", n))
 	}
 	if len(more) > 0 {
-		s += "; " + strings.Join(more, ", ")
+		s += "; of the skipped: " + strings.Join(more, ", ")
 	}
 	return s
 }

@@ -118,7 +118,7 @@ func TestApplyPlanOutcomes(t *testing.T) {
 		c.Violating != 1 || c.Writes != 3 || res.Error != "" || res.exitCode() != exitError {
 		t.Errorf("counts %+v, error %q, exit %d", c, res.Error, res.exitCode())
 	}
-	if sum := res.summary(); !strings.Contains(sum, "1 changed, 1 with violations, 2 failed, 4 skipped; 1 changed since the plan, not written (plan again)") {
+	if sum := res.summary(); !strings.Contains(sum, "1 changed, 1 with violations, 2 failed, 4 skipped; of the skipped: 1 changed since the plan, not written (plan again)") {
 		t.Errorf("summary %q", sum)
 	}
 }

@@ -249,6 +249,11 @@ func (s sweep) plan(ctx context.Context, out string) error {
 	if out == "" {
 		rep = s.run(ctx, nil)
 	} else {
+		// Before the sweep: a plan that cannot be saved is known now, not
+		// after every key was read.
+		if err := checkPlanPath(out); err != nil {
+			return err
+		}
 		rep, p, perr = s.makePlan(ctx)
 	}
 	err := finishReport(ctx, s.g, s.output, rep, false)

@@ -176,6 +176,20 @@ func (p *savedPlan) report() handler.Report {
 // writePlanFile writes p to path atomically (a temporary file in the same
 // folder, renamed over path), readable by its owner only: the plan holds
 // tag values.
+// checkPlanPath checks that a plan can be saved at path: not a folder, in
+// a folder where a file can be made.
+func checkPlanPath(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("--out %s: a folder, not a file", path)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".check-*")
+	if err != nil {
+		return fmt.Errorf("--out %s: cannot save a plan there: %w", path, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
 func writePlanFile(path string, p *savedPlan) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

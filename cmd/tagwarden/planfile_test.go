@@ -229,3 +229,20 @@ func TestErrorAt(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanPathCheckedFirst: a plan that cannot be saved where --out says
+// is refused before anything is read.
+func TestPlanPathCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	for _, path := range []string{dir, filepath.Join(dir, "no-such-folder", "plan.json")} {
+		if err := checkPlanPath(path); err == nil {
+			t.Errorf("%s: no error, want one", path)
+		}
+	}
+	if err := checkPlanPath(filepath.Join(dir, "plan.json")); err != nil {
+		t.Errorf("a writable path: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("the check left %d files behind", len(entries))
+	}
+}

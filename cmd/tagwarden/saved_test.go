@@ -110,7 +110,7 @@ func TestSavedPlan(t *testing.T) {
 		keyPayments + "  app-payments     changed",
 		keyOrders + "  prod-orders      skipped",
 		"changed since the plan (owner team-orders → team-payments): not written; plan again",
-		"4 keys scanned: 0 compliant, 2 changed, 0 with violations, 0 failed, 2 skipped; 1 changed since the plan, not written (plan again)",
+		"4 keys scanned: 0 compliant, 2 changed, 0 with violations, 0 failed, 2 skipped; of the skipped: 1 changed since the plan, not written (plan again)",
 	}, nil)
 	if r.stderr != "" {
 		t.Errorf("stderr: %q", r.stderr)
