@@ -35,10 +35,19 @@ func (e *fileError) Error() string {
 // errorAt builds the error of a problem at byte offset off of data.
 func errorAt(file string, data []byte, off int64, format string, args ...any) *fileError {
 	off = min(max(off, 0), int64(len(data)))
-	start := bytes.LastIndexByte(data[:off], '\n') + 1
+	// A line ends at \n, \r\n or a lone \r (old Mac files), as editors count.
+	line, start := 1, 0
+	for i := 0; i < int(off); i++ {
+		switch {
+		case data[i] == '\n':
+			line, start = line+1, i+1
+		case data[i] == '\r' && (i+1 >= len(data) || data[i+1] != '\n'):
+			line, start = line+1, i+1
+		}
+	}
 	return &fileError{
 		File:   file,
-		Line:   1 + bytes.Count(data[:off], []byte{'\n'}),
+		Line:   line,
 		Col:    1 + utf8.RuneCount(data[start:off]),
 		Offset: off,
 		Msg:    fmt.Sprintf(format, args...),

@@ -246,3 +246,21 @@ func TestPlanPathCheckedFirst(t *testing.T) {
 		t.Errorf("the check left %d files behind", len(entries))
 	}
 }
+
+// TestErrorPositionLineEndings: positions count lines as editors do, with
+// \n, \r\n and a lone \r each ending a line.
+func TestErrorPositionLineEndings(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		data string
+	}{
+		{"unix", "{\n  \"a\": 1,\n  x"},
+		{"windows", "{\r\n  \"a\": 1,\r\n  x"},
+		{"old mac", "{\r  \"a\": 1,\r  x"},
+	} {
+		off := int64(strings.IndexByte(tc.data, 'x'))
+		if e := errorAt("f", []byte(tc.data), off, "here"); e.Line != 3 || e.Col != 3 {
+			t.Errorf("%s: %d:%d, want 3:3", tc.name, e.Line, e.Col)
+		}
+	}
+}
