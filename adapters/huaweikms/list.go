@@ -46,6 +46,14 @@ type cursor struct {
 	// still finds, so keys added or removed before the position, or the
 	// last done key deleted, neither skip nor repeat a key.
 	Anchors []string `json:"a,omitempty"`
+	// Dirty, in phase 1, says a bulk page already read had entries not
+	// tied to a key: phase 2 must run.
+	Dirty bool `json:"d,omitempty"`
+	// Bulk, at the start of phase 2, is the bulk listing's total_count
+	// when phase 1 ended cleanly (Clean): if ListKeys counts as many keys,
+	// the bulk listing left none out and phase 2 is skipped.
+	Bulk  int  `json:"b,omitempty"`
+	Clean bool `json:"k,omitempty"`
 }
 
 // maxAnchors bounds the ids a cursor keeps to find its position again.
@@ -73,6 +81,9 @@ func decodeCursor(s string) (cursor, error) {
 	if c.Phase < phaseBulk || c.Phase > phaseDone || c.Offset < 0 || c.Skip < 0 || c.Limit < 0 || c.Limit > maxPageSize ||
 		c.Skip > maxPageSize || (c.Skip > 0) != (len(c.Anchors) > 0) || len(c.Anchors) > maxAnchors || slices.Contains(c.Anchors, "") {
 		return cursor{}, errors.New("malformed listing cursor: bad phase, offset or position")
+	}
+	if c.Bulk < 0 || (c.Bulk != 0 || c.Clean) && (c.Phase != phaseKeys || c.Marker != "") || c.Dirty && c.Phase != phaseBulk {
+		return cursor{}, errors.New("malformed listing cursor: a bulk count outside the start of phase 2")
 	}
 	return c, nil
 }
@@ -245,7 +256,7 @@ func (b *pageBuilder) done() handler.Page {
 
 // nextBulk reads one bulk page. On failure it switches to phase 2.
 func (l *lister) nextBulk(ctx context.Context) (handler.Page, error) {
-	start := cursor{Phase: phaseBulk, Offset: l.pos.Offset}
+	start := cursor{Phase: phaseBulk, Offset: l.pos.Offset, Dirty: l.pos.Dirty}
 	data, err := l.s.bulk(ctx, start.Offset)
 	var recs []bulkRecord
 	var n, total, skipped int
@@ -266,6 +277,7 @@ func (l *lister) nextBulk(ctx context.Context) (handler.Page, error) {
 		l.s.log.WithFields(logrus.Fields{"api": opBulk, "offset": start.Offset, "skipped": skipped}).
 			Info("bulk tag listing entries not tied to a key: their tags will be read one by one")
 	}
+	dirty := start.Dirty || skipped > 0
 	ids := make([]string, len(recs))
 	for i, r := range recs {
 		ids[i] = r.Key.ID
@@ -296,25 +308,48 @@ func (l *lister) nextBulk(ctx context.Context) (handler.Page, error) {
 	// total_count, when given, decides (a service may cap the page size
 	// below the limit asked); otherwise a short page is the last one.
 	if n == 0 || (total >= 0 && next >= total) || (total < 0 && n < l.s.cfg.BulkPageSize) {
-		l.pos = cursor{Phase: phaseKeys}
+		l.pos = cursor{Phase: phaseKeys, Bulk: total, Clean: !dirty && total >= 0}
 	} else {
-		l.pos = cursor{Phase: phaseBulk, Offset: next}
+		l.pos = cursor{Phase: phaseBulk, Offset: next, Dirty: dirty}
 	}
 	return b.done(), nil
 }
 
 // nextKeys reads one ListKeys page and keeps the keys phase 1 did not deliver.
+//
+// Its first page first says how many keys there are: when phase 1 ended
+// cleanly and the bulk listing's total_count is that many, the bulk
+// listing left no key out and phase 2 ends there, without its pages and
+// without re-reading the bulk listing's ids (a resumed listing's
+// rebuildSeen). Keys created or deleted between the two counts are the
+// sweep's concurrent changes: a key created during a sweep is the concern
+// of its createKey event, as ever.
 func (l *lister) nextKeys(ctx context.Context) (handler.Page, error) {
+	start := cursor{Phase: phaseKeys, Marker: l.pos.Marker, Limit: l.limit, Bulk: l.pos.Bulk, Clean: l.pos.Clean}
+	var resp *model.ListKeysResponse
+	if start.Marker == "" && start.Clean {
+		r, err := l.listKeys(ctx, "")
+		if err != nil {
+			return handler.Page{}, err
+		}
+		if r.Total != nil && int(*r.Total) == start.Bulk {
+			l.pos = cursor{Phase: phaseDone}
+			return handler.Page{}, nil
+		}
+		resp = r
+	}
 	if l.rebuildEnd != 0 {
 		if err := l.rebuildSeen(ctx, l.rebuildEnd); err != nil {
 			return handler.Page{}, err
 		}
 		l.rebuildEnd = 0
 	}
-	start := cursor{Phase: phaseKeys, Marker: l.pos.Marker, Limit: l.limit}
-	resp, err := l.listKeys(ctx, start.Marker)
-	if err != nil {
-		return handler.Page{}, err
+	if resp == nil {
+		r, err := l.listKeys(ctx, start.Marker)
+		if err != nil {
+			return handler.Page{}, err
+		}
+		resp = r
 	}
 	start.Limit = l.limit // as it was answered
 	var keys []policy.Key

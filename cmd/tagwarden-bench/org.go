@@ -129,11 +129,7 @@ type OrgChainResult struct {
 	// writes), Bound LowerBound plus one listing page per link.
 	LowerBound int `json:"lower_bound"`
 	Bound      int `json:"bound"`
-	// RebuildBound is Bound plus one read of the bulk listing: a listing
-	// that resumes in a later invocation re-reads the bulk listing's ids
-	// before ListKeys (huaweikms, rebuildSeen), once per sweep.
-	RebuildBound int `json:"bound_with_id_rebuild"`
-	Calls        int `json:"calls"`
+	Calls      int `json:"calls"`
 	// ByAPI splits Calls; ExtraListing is the listing calls beyond the
 	// lower bound's pages, Rereads the tag and key reads (none in the
 	// lower bound).
@@ -704,7 +700,8 @@ func measureOrgChain(ctx context.Context, e *policy.Engine, o orgOptions, concur
 	}
 	r.NonCompliant = len(planned)
 	r.LowerBound = lowerBound(o.chainKeys, r.Batches)
-	list, bulk := listPages(o.chainKeys)
+	_, bulk := listPages(o.chainKeys)
+	list := sweepListKeys
 
 	t := orgTargets[0]
 	m, err := startMetered(emulator.Options{Projects: []string{t.project}, Seed: seedProject(keys, t.project)}, true)
@@ -788,7 +785,6 @@ func measureOrgChain(ctx context.Context, e *policy.Engine, o orgOptions, concur
 	r.ExtraListing = calls[emulator.APIListKeys] + calls[emulator.APIResourceInstances] - list - bulk
 	r.Rereads = calls[emulator.APIShowTags] + calls[emulator.APIDescribeKey]
 	r.Bound = r.LowerBound + r.Links
-	r.RebuildBound = r.Bound + bulk
 	r.Ratio = float64(r.Calls) / float64(r.Bound)
 	r.LowerRatio = float64(r.Calls) / float64(r.LowerBound)
 	r.BoundSeconds = float64(r.Calls) / o.chainRate

@@ -243,10 +243,6 @@ func orgVerdicts(o *OrgResult) []Verdict {
 			Got: fmt.Sprintf("%d / %d = %.4f (lower bound %d + %d links; %d listing calls over the bound's pages, %d re-reads, %d answers 429)",
 				c.Calls, c.Bound, c.Ratio, c.LowerBound, c.Links, c.ExtraListing, c.Rereads, c.Throttled),
 			Met: c.Calls <= c.Bound,
-		}, Verdict{
-			Target: fmt.Sprintf("%d-key chain: calls <= that bound + one bulk listing (the ids re-read before ListKeys, once a sweep)", c.Keys),
-			Got:    fmt.Sprintf("%d / %d = %.4f", c.Calls, c.RebuildBound, float64(c.Calls)/float64(c.RebuildBound)),
-			Met:    c.Calls <= c.RebuildBound,
 		})
 	}
 	if f := o.Fanout; f != nil {
