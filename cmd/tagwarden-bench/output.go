@@ -139,7 +139,7 @@ func printTable(w io.Writer, r Results) {
 		fmt.Fprintln(tw, header)
 	}
 	if len(r.Calls) > 0 {
-		section("API calls per sweep (lower bound = ListKeys pages + bulk tag pages + one write per batch)",
+		section("API calls per sweep (lower bound = the ListKeys call that counts the keys + bulk tag pages + one write per batch; list pages: what ListKeys alone would read)",
 			"keys\tnon-compliant\tlist pages\tbulk pages\twrites\tlower bound\tcalls\tcalls/bound\tnaive\tnaive/calls\t2nd sweep calls\t2nd writes\tsweep s\t")
 		for _, c := range r.Calls {
 			naive := fmt.Sprint(c.Naive)
