@@ -65,18 +65,11 @@ type Invocation struct {
 	Deliveries []Delivery
 }
 
-// Delivery is one run of an invocation through the function loop.
-type Delivery struct {
-	// Started is when it was queued to the runtime API; Finished when its
-	// result came or the delivery failed.
-	Started, Finished time.Time
-	// Result is the body the function posted.
-	Result []byte
-	// Error is true when the function posted to the error endpoint.
-	Error bool
-	// Err is set when the delivery itself failed (the server closed).
-	Err error
-}
+// Delivery is one run of an invocation through the function loop: from
+// its queueing to the runtime API to its result; Error is true when the
+// function posted to the error endpoint, Err set when the delivery itself
+// failed (the server closed).
+type Delivery = emu.Delivery
 
 // clone copies inv for Invocations.
 func (inv *Invocation) clone() Invocation {

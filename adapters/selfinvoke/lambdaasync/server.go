@@ -77,18 +77,10 @@ type Invocation struct {
 	Deliveries []Delivery
 }
 
-// Delivery is one run of an invocation.
-type Delivery struct {
-	// Started and Finished bound the run.
-	Started, Finished time.Time
-	// Result is the function's body (its error body for a function error).
-	Result []byte
-	// Error is true for a function error.
-	Error bool
-	// Err is the error the Function returned, or why the run did not
-	// happen (the server closed).
-	Err error
-}
+// Delivery is one run of an invocation: Error is true for a function
+// error, Err the error the Function returned or why the run did not happen
+// (the server closed).
+type Delivery = emu.Delivery
 
 // clone copies inv for Invocations.
 func (inv *Invocation) clone() Invocation {

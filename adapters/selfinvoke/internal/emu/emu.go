@@ -15,6 +15,20 @@ import (
 	"time"
 )
 
+// Delivery is one run of an invocation by a local endpoint.
+type Delivery struct {
+	// Started and Finished bound the run.
+	Started, Finished time.Time
+	// Result is the body the function answered (its error body for a
+	// function error).
+	Result []byte
+	// Error is true for a function error.
+	Error bool
+	// Err is set when the run did not happen or failed as a delivery (the
+	// server closed).
+	Err error
+}
+
 // Server is the machinery of one local endpoint, whose invocations are of
 // type I: it serves on a free loopback port, counts the calls, answers
 // the injected failures, records the invocations in the order accepted,
