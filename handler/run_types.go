@@ -50,19 +50,16 @@ const (
 	// ChainRefused: the request was refused (a continuation that does not
 	// verify, a target outside the configured set): nothing was done.
 	ChainRefused = "refused"
-	// ChainRestarted: the continuation no longer matched the configuration
-	// (KindStaleContinuation): the link swept its target from the start
-	// instead; the chain goes on from there.
-	ChainRestarted = "restarted"
 )
 
 // ChainReport says what became of a target's sweep after one link.
 type ChainReport struct {
 	// State is one of the Chain constants.
 	State string `json:"state"`
-	// NextLink is the number of the link dispatched (ChainContinued,
-	// ChainRestarted) or that could not be (ChainLimit,
-	// ChainDispatchFailed).
+	// NextLink is the number of the link dispatched (ChainContinued) or
+	// that could not be (ChainLimit, ChainDispatchFailed, ChainCut). A link
+	// that restarted its target's sweep (a stale continuation) says so in
+	// the report's warnings, whatever its state.
 	NextLink int `json:"next_link,omitempty"`
 	// RequestID is the platform's id of the dispatched invocation.
 	RequestID string `json:"request_id,omitempty"`

@@ -6,7 +6,6 @@ import (
 
 	"github.com/tagwarden/tagwarden/adapters/events"
 	"github.com/tagwarden/tagwarden/adapters/invocation"
-	"github.com/tagwarden/tagwarden/adapters/targets"
 	"github.com/tagwarden/tagwarden/handler"
 )
 
@@ -99,5 +98,5 @@ func (f *Function) cloud(ctx context.Context, inv Invocation) invocation.Cloud {
 		creds := *inv.Credentials
 		return invocation.OpenFunc(func(ctx context.Context) (handler.KeyStore, error) { return f.OpenStore(ctx, creds) }).Cloud()
 	}
-	return invocation.Cloud{Store: func(context.Context, targets.Target) (handler.KeyStore, error) { return nil, err }}
+	return invocation.Cloud{Err: err}
 }

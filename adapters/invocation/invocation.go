@@ -137,20 +137,17 @@ func (p Pipeline) Run(ctx context.Context, req handler.Request, cloud Cloud) (ha
 		return handler.Report{}, &Error{Type: TypeConfiguration, Err: errors.New("no handler configured")}
 	case req.Mode == handler.ModeIgnore:
 		return p.Handler.Handle(ctx, nil, req), nil
+	case cloud.Err != nil:
+		return handler.Report{}, asError(cloud.Err)
 	case cloud.Store == nil:
 		return handler.Report{}, &Error{Type: TypeConfiguration, Err: ErrNoStore}
 	}
 	if req.Mode == handler.ModeSweep && (p.multi() || req.Target != "" || len(req.Targets) > 0 || req.Run != "" || p.Runs.MaxChain > 0 && cloud.Dispatcher != nil) {
-		// The store opens per target: a platform error (no credentials)
-		// is still the invocation's answer.
-		if _, err := p.open(ctx, cloud, p.Runs.Targets.Own, true); err != nil {
-			return handler.Report{}, err
-		}
-		return p.sweep(ctx, req, cloud), nil
+		return p.sweep(ctx, req, cloud), nil // each target's store opens in its link
 	}
-	store, err := p.open(ctx, cloud, p.Runs.Targets.Own, false)
+	store, err := cloud.Store(ctx, p.Runs.Targets.Own)
 	if err != nil {
-		return handler.Report{}, err
+		return handler.Report{}, asError(fmt.Errorf("open the key store: %w", err))
 	}
 	return p.Handler.Handle(ctx, store, req), nil
 }
@@ -158,19 +155,11 @@ func (p Pipeline) Run(ctx context.Context, req handler.Request, cloud Cloud) (ha
 // multi reports whether more than one target may be configured.
 func (p Pipeline) multi() bool { return p.Runs.Targets.Auto || len(p.Runs.Targets.Static) > 0 }
 
-// open opens the store of t; probe only checks that the cloud answers
-// with no platform error (credentials), for a sweep that opens its store
-// later, per target.
-func (p Pipeline) open(ctx context.Context, cloud Cloud, t targets.Target, probe bool) (handler.KeyStore, error) {
-	s, err := cloud.Store(ctx, t)
-	if err != nil {
-		if ie := (*Error)(nil); errors.As(err, &ie) {
-			return nil, &Error{Type: ie.Type, Err: err}
-		}
-		if probe {
-			return nil, nil // a store error of one target is in its report
-		}
-		return nil, &Error{Type: TypeConfiguration, Err: fmt.Errorf("open the key store: %w", err)}
+// asError is err as the invocation's answer: a platform's own *Error
+// keeps its type; anything else is a ConfigurationError.
+func asError(err error) *Error {
+	if ie := (*Error)(nil); errors.As(err, &ie) {
+		return &Error{Type: ie.Type, Err: err}
 	}
-	return s, nil
+	return &Error{Type: TypeConfiguration, Err: err}
 }

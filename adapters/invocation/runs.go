@@ -28,6 +28,10 @@ type Dispatcher interface {
 
 // Cloud is what one invocation reaches with its credentials.
 type Cloud struct {
+	// Err, when set, is why the invocation reaches nothing (a platform's
+	// own *Error, such as no credentials): every request but one to
+	// ignore is answered with it.
+	Err error
 	// Store opens the key store of a target.
 	Store func(ctx context.Context, t targets.Target) (handler.KeyStore, error)
 	// Discoverer lists the projects of the identity, for targets "auto"
@@ -78,18 +82,12 @@ const (
 	linkTTL  = handler.DefaultContinuationTTL
 )
 
-type linkState int
-
-const (
-	linkRunning linkState = iota + 1
-	linkServed            // ended: done, or its successor dispatched
-)
-
-// claim is what a Memory holds of one link.
+// claim is what a Memory holds of one link: it is running, or it ended
+// its turn (done, or its successor dispatched); a claim released without
+// ending its turn is deleted.
 type claim struct {
-	state linkState
-	seq   uint64
-	at    time.Time
+	seq uint64
+	at  time.Time
 }
 
 type claimRef struct {
@@ -132,7 +130,7 @@ func (m *Memory) claim(key string) bool {
 		return false
 	}
 	m.seq++
-	m.links[key] = claim{state: linkRunning, seq: m.seq, at: now}
+	m.links[key] = claim{seq: m.seq, at: now}
 	m.order = append(m.order, claimRef{key, m.seq})
 	if len(m.order) > 2*maxLinks {
 		// Drop the leftovers of forgotten claims, keeping the order.
@@ -161,28 +159,17 @@ func (m *Memory) release(key string, served bool) {
 	if m == nil {
 		return
 	}
+	if served {
+		return // the claim stays: its link is served
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, ok := m.links[key]
-	switch {
-	case !ok:
-	case served:
-		c.state = linkServed
-		m.links[key] = c
-	default:
-		delete(m.links, key) // its entry in order is skipped when reached
-	}
+	delete(m.links, key) // its entry in order is skipped when reached
 }
 
 // resolve returns the configured targets, discovering them (through
 // cloud) at most every discoveryTTL.
 func (m *Memory) resolve(ctx context.Context, cfg targets.Config, cloud Cloud, now time.Time) ([]targets.Target, error) {
-	if !cfg.Auto && len(cfg.Static) == 0 {
-		// The function's own target, as the store's configuration has it
-		// (its region or project may come from the endpoint or the
-		// credential chain).
-		return []targets.Target{cfg.Own}, nil
-	}
 	if !cfg.Auto {
 		return cfg.Resolve(ctx, nil)
 	}

@@ -86,10 +86,12 @@ func CompileFilter(expr string) (*regexp.Regexp, error) {
 //   - Auto: the projects d lists that are enabled, not MOS, named after a
 //     region (the region is the name up to the first "_"), with a
 //     well-formed id, and matched by Regions and Projects;
-//   - neither: Own.
+//   - neither: Own, as configured: its region or project may be empty
+//     where the KMS store's own configuration supplies them (an endpoint,
+//     the SDK's credential chain).
 //
 // Errors: a configuration that is not one of the three, or an invalid
-// static or own target, wraps ErrInvalid; a discovery failure says so and
+// static target, wraps ErrInvalid; a discovery failure says so and
 // wraps d's error (for IAM, a *huaweiiam.Error); automatic discovery
 // leaving no target wraps ErrNoTargets and says how many projects each
 // rule and filter took away.
@@ -120,9 +122,6 @@ func (c Config) Resolve(ctx context.Context, d Discoverer) ([]Target, error) {
 			out = append(out, t)
 		}
 	default:
-		if _, _, err := ParseName(c.Own.Name()); err != nil {
-			return nil, fmt.Errorf("targets: the function's own region and project (set the region and project id, or a target list): %w", err)
-		}
 		out = []Target{c.Own}
 	}
 	for i := range out {
