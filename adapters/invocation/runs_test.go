@@ -522,3 +522,34 @@ func TestAutoFailureIsARun(t *testing.T) {
 		t.Errorf("fanout lines %v, want one of run %s with a failure", fan, rep.Run)
 	}
 }
+
+// TestDryRunContinues: a dry run continues itself as a real one does,
+// each link a dry run (its token binds the flag), and writes nothing.
+func TestDryRunContinues(t *testing.T) {
+	o := newOrg(t, 40, 10, 50)
+	rep := o.invoke(t, `{"action":"sweep","dry_run":true}`)
+	if len(rep.Targets) != 3 || !rep.DryRun {
+		t.Fatalf("fan-out %+v", rep)
+	}
+	o.loop.Wait()
+	done := 0
+	for _, d := range o.loop.Deliveries() {
+		if !d.Report.DryRun || d.Report.Changed != 0 {
+			t.Errorf("link %s/%d: dry run %t, %d changed", d.Report.Target, d.Report.Link, d.Report.DryRun, d.Report.Changed)
+		}
+		if d.Report.Chain != nil && d.Report.Chain.State == handler.ChainDone {
+			done++
+			if d.Report.Link < 2 || d.Report.Totals.Planned != 40 {
+				t.Errorf("%s: done at link %d with totals %+v, want several links planning 40 keys", d.Report.Target, d.Report.Link, d.Report.Totals)
+			}
+		}
+	}
+	for name, s := range o.stores {
+		if w := s.Stats().Writes; w != 0 {
+			t.Errorf("%s: %d writes in a dry run", name, w)
+		}
+	}
+	if done != 3 {
+		t.Errorf("%d targets done, want 3", done)
+	}
+}
