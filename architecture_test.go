@@ -27,6 +27,7 @@ const (
 	huaweiSDK   = "github.com/huaweicloud/huaweicloud-sdk-go-v3"
 	awsLambdaGo = "github.com/aws/aws-lambda-go"
 	logrus      = "github.com/sirupsen/logrus"
+	obsSDK      = "github.com/huaweicloud/huaweicloud-sdk-go-obs"
 )
 
 // rule is one row of the architecture: what a package may not import.
@@ -129,6 +130,33 @@ var architecture = []rule{
 		direct:    true,
 		forbidden: []string{module + "handler", module + "adapters/invocation", module + "adapters/events"},
 		why:       "a dispatcher sends bytes to the platform; what they mean is the pipeline's",
+	},
+	{
+		name:      "the outputs' core knows no SDK",
+		pkg:       "adapters/outputs",
+		forbidden: []string{huaweiSDK, obsSDK, "github.com/aws", module + "adapters/huaweikms", module + "adapters/invocation", module + "adapters/functiongraph", module + "adapters/awslambda"},
+		why:       "what a run's end sends (findings, page, message, metrics, state) is decided without a service: the SDK drivers come to it as Notifier, Metrics and Store",
+	},
+	{
+		name:      "an output driver knows no request",
+		pkg:       "adapters/outputs/huaweismn",
+		direct:    true,
+		forbidden: []string{module + "handler", module + "adapters/invocation", module + "adapters/events"},
+		why:       "a driver sends a message; what a run found is the outputs' core's",
+	},
+	{
+		name:      "an output driver knows no request (metrics)",
+		pkg:       "adapters/outputs/huaweices",
+		direct:    true,
+		forbidden: []string{module + "handler", module + "adapters/invocation", module + "adapters/events"},
+		why:       "a driver sends data points; what a run found is the outputs' core's",
+	},
+	{
+		name:      "an output driver knows no request (objects)",
+		pkg:       "adapters/outputs/huaweiobs",
+		direct:    true,
+		forbidden: []string{module + "handler", module + "adapters/invocation", module + "adapters/events"},
+		why:       "a driver stores bytes; what a run found is the outputs' core's",
 	},
 }
 

@@ -439,12 +439,14 @@ func TestTerraform(t *testing.T) {
 
 	// The custom policies: one of exactly the KMS actions, one of exactly
 	// the invoke action on this function, present only when it invokes
-	// itself; no other (no IAM action, no wildcard).
+	// itself, and one for each output (TestTerraformOutputs checks them);
+	// no other (no IAM action, no wildcard).
 	roles := root.find("resource", "huaweicloud_identity_role")
-	if len(roles) != 2 {
-		t.Fatalf("%d custom policies (huaweicloud_identity_role), want 2 (KMS, and invoking itself)", len(roles))
+	if len(roles) != 5 {
+		t.Fatalf("%d custom policies (huaweicloud_identity_role), want 5 (KMS, invoking itself, and one per output)", len(roles))
 	}
 	var kmsRole, invokeRole *hclBlock
+	outputRoles := map[string]*hclBlock{}
 	for _, r := range roles {
 		policy := r.attr(t, "policy")
 		if strings.Count(policy, "Action") != 1 || !regexp.MustCompile(`Effect\s*=\s*"Allow"`).MatchString(policy) || strings.Contains(policy, "Condition") {
@@ -457,8 +459,15 @@ func TestTerraform(t *testing.T) {
 			regexp.MustCompile(`Resource\s*=\s*\[local\.function_resource\]`).MatchString(policy):
 			invokeRole = r
 		default:
-			t.Errorf("custom policy %s allows neither exactly local.kms_actions nor local.invoke_actions on local.function_resource: %s", r.Labels[1], policy)
+			if o := outputPolicyOf(policy); o != "" {
+				outputRoles[o] = r
+				continue
+			}
+			t.Errorf("custom policy %s allows neither exactly local.kms_actions, nor local.invoke_actions on local.function_resource, nor one output's actions on its resource: %s", r.Labels[1], policy)
 		}
+	}
+	if len(outputRoles) != len(outputPolicies) {
+		t.Errorf("output policies %v, want one of each of %v", mapKeysOf(outputRoles), mapKeysOf(outputPolicies))
 	}
 	if kmsRole == nil || invokeRole == nil {
 		t.Fatal("want a KMS policy and a self-invocation policy")
@@ -497,7 +506,7 @@ func TestTerraform(t *testing.T) {
 			t.Errorf("agency %s: delegated_service_name %s, want \"op_svc_cff\" (FunctionGraph)", a.Labels[1], a.Attrs["delegated_service_name"])
 		}
 		for _, forbidden := range []string{"domain_roles", "all_resources_roles"} {
-			if _, ok := a.Attrs[forbidden]; ok {
+			if _, ok := a.Attrs[forbidden]; ok && !(a == exec && forbidden == "domain_roles") {
 				t.Errorf("agency %s has %s: project roles only", a.Labels[1], forbidden)
 			}
 		}
@@ -531,16 +540,22 @@ func TestTerraform(t *testing.T) {
 	}
 	er := locals.attr(t, "execution_roles")
 	for _, want := range []string{
+		"for p in local.execution_projects : p => concat(",
 		"contains(local.kms_projects, p) ? [" + roleName + "] : []",
 		"p == var.region ? " + invokeName + " : []",
-		"concat(local.kms_projects, local.invokes_itself ? [var.region] : [])",
 	} {
 		if !strings.Contains(er, want) {
 			t.Errorf("execution_roles lacks %q: %s", want, er)
 		}
 	}
-	if n := strings.Count(er, "huaweicloud_identity_role."); n != 2 {
-		t.Errorf("execution_roles names %d policies, want 2 (KMS, self-invocation): %s", n, er)
+	if got := locals.attr(t, "execution_projects"); !strings.Contains(got, "local.kms_projects,") ||
+		!strings.Contains(got, "local.invokes_itself || var.metrics ? [var.region] : [],") {
+		t.Errorf("execution_projects = %s: want the KMS projects, and the function's own when it invokes itself (or stores metrics)", got)
+	}
+	// KMS, self-invocation, and the two project-level output policies
+	// (metrics, notifications; TestTerraformOutputs checks where).
+	if n := strings.Count(er, "huaweicloud_identity_role."); n != 4 {
+		t.Errorf("execution_roles names %d policies, want 4 (KMS, self-invocation, metrics, notifications): %s", n, er)
 	}
 	if got := locals.attr(t, "kms_projects"); !strings.Contains(got, `var.targets == "" ? [var.region] :`) {
 		t.Errorf("kms_projects = %s: without targets, want the region's own project only", got)
@@ -549,6 +564,11 @@ func TestTerraform(t *testing.T) {
 	// trigger, and never the KMS or self-invocation policy.
 	if confHoldsRole(conf, roleName) || confHoldsRole(conf, "huaweicloud_identity_role."+invokeRole.Labels[1]) {
 		t.Errorf("configuration agency holds the KMS or the self-invocation policy")
+	}
+	for o, r := range outputRoles {
+		if confHoldsRole(conf, "huaweicloud_identity_role."+r.Labels[1]) {
+			t.Errorf("configuration agency holds the %s policy", o)
+		}
 	}
 	dyn := conf.find("dynamic", "project_role")
 	if len(conf.find("project_role")) != 0 || len(dyn) != 1 ||

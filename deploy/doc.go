@@ -10,6 +10,12 @@
 // function's app_agency, the configuration agency is
 // another one, the instance limit and the instances' shared rate, the
 // triggers and their operations, the provider range, the timeout.
+// TestTerraformOutputs and TestTemplateOutputs check the function's
+// outputs (notifications, metrics and their alarm, stored reports) on both
+// platforms: each off grants nothing and sets none of its variables, each
+// on grants exactly its actions on exactly its resource; on Lambda the
+// Huawei IAM policies of the template's outputs, evaluated for every
+// combination.
 // TestDeployCheck runs check.sh (terraform fmt, validate and test with the
 // huaweicloud provider built from source, given by TAGWARDEN_TF_PROVIDER)
 // when its tools are here, and skips naming what is missing otherwise.

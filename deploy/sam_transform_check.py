@@ -11,7 +11,11 @@ role holds AWS's basic execution policy and, only under the condition that
 the function invokes itself (Targets set or MaxChain above 0),
 lambda:InvokeFunction on the function's own unqualified ARN, nothing else;
 and its asynchronous invocations retry once and wait up to 6 hours
-(docs/deploy.md, "Several targets, and sweeps that continue themselves").
+(docs/deploy.md, "Several targets, and sweeps that continue themselves");
+the function's outputs (notifications, metrics, stored reports) set their
+variables only under their conditions and add nothing to the role, and the
+outputs HuaweiIamPolicy and HuaweiIamObsPolicy hold the Huawei IAM policies
+(docs/deploy.md, "Outputs: notifications, metrics, stored reports").
 
 Usage: sam_transform_check.py TEMPLATE. Exit status 0 when every check holds,
 1 otherwise, 3 when cfn-lint (with its SAM translator) is not installed.
@@ -59,6 +63,8 @@ def main(path):
             problems.append(f"{name}: runtime {props.get('Runtime')!r} handler {props.get('Handler')!r}, want provided.al2023 and bootstrap")
 
     problems += check_self_invocation(out, functions)
+    problems += check_outputs(out, functions)
+    problems += check_output_patterns(template)
 
     schedules = by_type.get("AWS::Scheduler::Schedule", [])
     if not schedules:
@@ -145,6 +151,87 @@ def check_self_invocation(out, functions):
     for cname, c in configs:
         if c.get("FunctionName") != {"Ref": name} or c.get("MaximumRetryAttempts") != 1 or c.get("MaximumEventAgeInSeconds") != 21600:
             problems.append(f"{cname}: {c!r}, want the function's, MaximumRetryAttempts 1, MaximumEventAgeInSeconds 21600")
+    return problems
+
+
+# The outputs' variables, each set only under its condition.
+OUTPUT_VARS = {
+    "TAGWARDEN_SMN_TOPIC": ("HasSmnTopic", {"Ref": "SmnTopicUrn"}),
+    "TAGWARDEN_NOTIFY_CHANGES": ("HasSmnTopic", {"Ref": "NotifyChanges"}),
+    "TAGWARDEN_NOTIFY_REPEAT": ("HasSmnTopic", {"Ref": "NotifyRepeat"}),
+    "TAGWARDEN_METRICS": ("HasMetrics", "true"),
+    "TAGWARDEN_METRICS_NAMESPACE": ("HasMetrics", {"Ref": "MetricsNamespace"}),
+    "TAGWARDEN_REPORT_BUCKET": ("HasReportBucket", {"Ref": "ReportBucket"}),
+    "TAGWARDEN_REPORT_PREFIX": ("HasReportBucket", {"Ref": "ReportPrefix"}),
+}
+OUTPUT_CONDITIONS = {
+    "HasSmnTopic": {"Fn::Not": [{"Fn::Equals": [{"Ref": "SmnTopicUrn"}, ""]}]},
+    "HasMetrics": {"Fn::Equals": [{"Ref": "Metrics"}, "true"]},
+    "HasReportBucket": {"Fn::Not": [{"Fn::Equals": [{"Ref": "ReportBucket"}, ""]}]},
+}
+
+
+def check_outputs(out, functions):
+    """The outputs' variables are set only under their conditions; the
+    Huawei IAM policies are template outputs (the AWS role gains nothing:
+    check_self_invocation checks it holds only its own statement)."""
+    problems = []
+    if len(functions) != 1:
+        return problems
+    name, props = functions[0]
+    conditions = out.get("Conditions", {})
+    for cond, want in OUTPUT_CONDITIONS.items():
+        if conditions.get(cond) != want:
+            problems.append(f"condition {cond} is {conditions.get(cond)!r}, want {want!r}")
+    env = props.get("Environment", {}).get("Variables", {})
+    for var, (cond, value) in OUTPUT_VARS.items():
+        want = {"Fn::If": [cond, value, {"Ref": "AWS::NoValue"}]}
+        if env.get(var) != want:
+            problems.append(f"{name}: {var} is {env.get(var)!r}, want {want!r}")
+    outputs = out.get("Outputs", {})
+    if "Condition" in outputs.get("HuaweiIamPolicy", {"Condition": None}):
+        problems.append("output HuaweiIamPolicy: missing, or under a condition (the KMS actions are always needed)")
+    if outputs.get("HuaweiIamObsPolicy", {}).get("Condition") != "HasReportBucket":
+        problems.append("output HuaweiIamObsPolicy: want it under the condition HasReportBucket only")
+    return problems
+
+
+# Values the outputs' parameters must accept (True) or refuse (False): the
+# rules of the function (cmd/internal/config, adapters/outputs), which
+# deploy/functiongraph's validations follow too. CloudFormation's patterns
+# are Java's; these use only what Python's re reads the same way.
+PATTERN_CASES = {
+    "SmnTopicUrn": {"": True, "urn:smn:ap-southeast-1:0123456789abcdef0123456789abcdef:tagwarden": True,
+                    "urn:smn:ap-southeast-1:p:tagwarden:0123abcd": False, "urn:smn:ap-southeast-1::t": False},
+    "NotifyRepeat": {"168h": True, "1h30m": True, "1.5h": True, "7d": False, "0h": False, "": False},
+    "MetricsNamespace": {"TagWarden.KMS": True, "a.b": True, "Sys.KMS": False, "agtx.a": False, "SRE.x": False,
+                         "service.bms": False, "TagWarden": False, "a" * 20 + "." + "b" * 12: False, "T-W.KMS": False},
+    "ReportBucket": {"": True, "abc": True, "tagwarden-reports": True, "a.b.c": True, "ab": False, "a" * 64: False,
+                     "192.168.1.1": False, "my-.bucket": False, "my..bucket": False, "Tagwarden": False,
+                     "-abc": False, "abc-": False},
+    "ReportPrefix": {"tagwarden/": True, "kms/reports/": True, "a..b/": True, "": False, "/x/": False,
+                     "x/*": False, "a//b/": False, "a/./b": False, "../x": False, "x/..": False},
+}
+
+
+def check_output_patterns(template):
+    """The outputs' parameters accept what the function accepts, refuse
+    what it refuses (as far as a pattern can say), and their defaults."""
+    import re
+    problems = []
+    params = template.get("Parameters", {})
+    for name, cases in PATTERN_CASES.items():
+        p = params.get(name, {})
+        pattern = p.get("AllowedPattern")
+        if pattern is None:
+            problems.append(f"parameter {name}: no AllowedPattern")
+            continue
+        cases = dict(cases)
+        cases[str(p.get("Default", ""))] = True
+        for value, want in cases.items():
+            got = re.fullmatch(pattern, value) is not None and len(value) <= p.get("MaxLength", len(value))
+            if got != want:
+                problems.append(f"parameter {name}: {value!r} {'accepted' if got else 'refused'}, want it {'accepted' if want else 'refused'}")
     return problems
 
 

@@ -29,7 +29,32 @@ func (r *run) record(kr KeyReport) {
 	if kr.listed() {
 		rep.Keys = append(rep.Keys, kr)
 	}
+	countPolicies(rep, kr)
 	r.logKey(kr)
+}
+
+// countPolicies counts kr once in Report.Policies for each policy with a
+// violation of kr that was not fixed.
+func countPolicies(rep *Report, kr KeyReport) {
+	for i, v := range kr.Violations {
+		if v.Remediated && kr.Outcome == OutcomeChanged {
+			continue
+		}
+		seen := false
+		for _, w := range kr.Violations[:i] {
+			if w.Policy == v.Policy && (!w.Remediated || kr.Outcome != OutcomeChanged) {
+				seen = true
+				break
+			}
+		}
+		if seen {
+			continue
+		}
+		if rep.Policies == nil {
+			rep.Policies = map[string]int{}
+		}
+		rep.Policies[v.Policy]++
+	}
 }
 
 // notify calls Config.OnKey, if any, containing a panic of the hook.

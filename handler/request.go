@@ -155,6 +155,11 @@ type Report struct {
 	Violating int `json:"violating"`
 	Failed    int `json:"failed"`
 	Skipped   int `json:"skipped"`
+	// Policies counts, per policy name, the keys with a violation of the
+	// policy that this request did not fix (report-only policies,
+	// conflicts, values that cannot be written, fixes held back or only
+	// planned): the "violating keys per policy" of metrics and pages.
+	Policies map[string]int `json:"policies,omitempty"`
 	// Keys lists every key that was not compliant (changed or planned, with
 	// violations, failed, or skipped), and every compliant key an exemption
 	// entry names.
@@ -199,6 +204,10 @@ type Report struct {
 	Error string `json:"error,omitempty"`
 	// ErrorKind classifies Error; set exactly when Error is.
 	ErrorKind ErrorKind `json:"error_kind,omitempty"`
+	// Outputs lists what the invocation sent to its outputs (stored
+	// reports, notification, metrics) and what failed. Set by the
+	// invocation; an output that fails never fails the request.
+	Outputs []OutputReport `json:"outputs,omitempty"`
 }
 
 // Merge adds next, the report of the request that resumed r's
@@ -215,6 +224,7 @@ func (r *Report) Merge(next Report) {
 	r.Violating += next.Violating
 	r.Failed += next.Failed
 	r.Skipped += next.Skipped
+	r.Policies = addPolicies(r.Policies, next.Policies)
 	r.Keys = append(r.Keys, next.Keys...)
 	for _, w := range next.Warnings {
 		if !slices.Contains(r.Warnings, w) {

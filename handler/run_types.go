@@ -14,18 +14,65 @@ type Counts struct {
 	Violating int `json:"violating"`
 	Failed    int `json:"failed"`
 	Skipped   int `json:"skipped"`
+	// Policies counts violating keys per policy (see Report.Policies).
+	Policies map[string]int `json:"policies,omitempty"`
 }
 
 // Counts returns the report's own key counts.
 func (r Report) Counts() Counts {
 	return Counts{Scanned: r.Scanned, Compliant: r.Compliant, Changed: r.Changed, Planned: r.Planned,
-		Violating: r.Violating, Failed: r.Failed, Skipped: r.Skipped}
+		Violating: r.Violating, Failed: r.Failed, Skipped: r.Skipped, Policies: addPolicies(nil, r.Policies)}
 }
 
 // Add returns c plus d.
 func (c Counts) Add(d Counts) Counts {
 	return Counts{Scanned: c.Scanned + d.Scanned, Compliant: c.Compliant + d.Compliant, Changed: c.Changed + d.Changed,
-		Planned: c.Planned + d.Planned, Violating: c.Violating + d.Violating, Failed: c.Failed + d.Failed, Skipped: c.Skipped + d.Skipped}
+		Planned: c.Planned + d.Planned, Violating: c.Violating + d.Violating, Failed: c.Failed + d.Failed, Skipped: c.Skipped + d.Skipped,
+		Policies: addPolicies(addPolicies(nil, c.Policies), d.Policies)}
+}
+
+// addPolicies adds the counts of b to a (allocated when nil and b has
+// some) and returns it.
+func addPolicies(a, b map[string]int) map[string]int {
+	if len(b) == 0 {
+		return a
+	}
+	if a == nil {
+		a = make(map[string]int, len(b))
+	}
+	for p, n := range b {
+		a[p] += n
+	}
+	return a
+}
+
+// OutputReport is what one output did at the end of an invocation: what
+// was sent (a stored object, a notification, metric data) to where, and
+// whether it failed.
+type OutputReport struct {
+	// Output is the service: "obs", "smn" or "ces".
+	Output string `json:"output"`
+	// What was sent: "report", "summary", "page", "state", "latest",
+	// "notification", "metrics"; "read" for what the run read back.
+	What string `json:"what"`
+	// Where: an object's location (obs://bucket/key), a topic URN, a
+	// metric namespace.
+	Where string `json:"where"`
+	// OK is true when it was sent; Skipped with Reason when there was
+	// nothing to send (a notification with nothing new).
+	OK      bool   `json:"ok"`
+	Skipped bool   `json:"skipped,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	// Attempts counts the calls made (retries included).
+	Attempts int `json:"attempts,omitempty"`
+	// Items counts what was sent: findings listed in a notification,
+	// metric data points, bytes of an object.
+	Items int64 `json:"items,omitempty"`
+	// ID is the service's id of what was sent (the message id).
+	ID string `json:"id,omitempty"`
+	// Error says why it failed, with Code the service's error code.
+	Error string `json:"error,omitempty"`
+	Code  string `json:"code,omitempty"`
 }
 
 // Chain states: what became of a target's sweep after one link.

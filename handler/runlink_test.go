@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/tagwarden/tagwarden/handler"
 	"github.com/tagwarden/tagwarden/handler/handlertest"
 	"github.com/tagwarden/tagwarden/handler/memstore"
@@ -33,7 +36,7 @@ func TestRunLinksAndTotals(t *testing.T) {
 			t.Fatalf("link %d: report says run %q link %d", link, rep.Run, rep.Link)
 		}
 		sum = sum.Add(rep.Counts())
-		if rep.Totals == nil || *rep.Totals != sum {
+		if rep.Totals == nil || !cmp.Equal(*rep.Totals, sum) {
 			t.Fatalf("link %d: totals %+v, want %+v", link, rep.Totals, sum)
 		}
 		reps = append(reps, rep)
@@ -155,6 +158,56 @@ func TestContinuationBoundToTarget(t *testing.T) {
 		got := h.Handle(context.Background(), other, req)
 		if got.ErrorKind != handler.KindInvalidContinuation || !strings.Contains(got.Error, "target ap-southeast-1/a") || got.Scanned != 0 {
 			t.Errorf("%+v: got %q (%s), want invalid_continuation naming the token's target", req, got.Error, got.ErrorKind)
+		}
+	}
+}
+
+// TestPoliciesCounted: a report counts, per policy, the keys with a
+// violation of it that the request did not fix, and a run's totals carry
+// those counts from link to link.
+func TestPoliciesCounted(t *testing.T) {
+	for _, dry := range []bool{true, false} {
+		s := newStore(120, 10)
+		cfg := handler.DefaultConfig()
+		cfg.MaxReportKeys = 25
+		h, _ := newHandler(t, cfg)
+		req := handler.Request{Mode: handler.ModeSweep, Run: "run-p", Link: 1, DryRun: &dry}
+		var last handler.Report
+		want := map[string]int{}
+		for link := 1; link < 100; link++ {
+			rep := h.Handle(context.Background(), s, req)
+			if rep.Error != "" {
+				t.Fatalf("dry %v, link %d: %s", dry, link, rep.Error)
+			}
+			own := map[string]int{}
+			for _, k := range rep.Keys {
+				seen := map[string]bool{}
+				for _, v := range k.Violations {
+					fixed := v.Remediated && k.Outcome == handler.OutcomeChanged
+					if !fixed && !seen[v.Policy] {
+						seen[v.Policy] = true
+						own[v.Policy]++
+						want[v.Policy]++
+					}
+				}
+			}
+			if len(own) == 0 && len(rep.Policies) == 0 {
+				own = nil
+			}
+			if !cmp.Equal(rep.Policies, own, cmpopts.EquateEmpty()) {
+				t.Errorf("dry %v, link %d: policies %v, want %v from its keys", dry, link, rep.Policies, own)
+			}
+			last = rep
+			if rep.Continuation == "" {
+				break
+			}
+			req = handler.Request{Mode: handler.ModeSweep, Run: "run-p", Link: link + 1, Continuation: rep.Continuation, DryRun: &dry}
+		}
+		if len(want) == 0 {
+			t.Fatalf("dry %v: no key has an unfixed violation: the test proves nothing", dry)
+		}
+		if last.Totals == nil || !cmp.Equal(last.Totals.Policies, want) {
+			t.Errorf("dry %v: totals per policy %v, want %v", dry, last.Totals.Policies, want)
 		}
 	}
 }

@@ -26,7 +26,10 @@
 //     longer violated is removed; only an engine with such a rule touches
 //     DueTag;
 //   - a key named by an entry of the exemptions file (ExemptionsFile) is
-//     skipped by its policies until the entry's date.
+//     skipped by its policies until the entry's date;
+//   - a policy's notify expression names who is responsible for its
+//     violations (Violation.Notify): it runs once per policy with
+//     violations, on the key as found, and never changes the plan.
 //
 // Decision.Batches groups the changes into BatchCreateKmsTags calls of at
 // most Limits.MaxBatch tags.

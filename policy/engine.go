@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -25,6 +26,7 @@ type Engine struct {
 	limits     Limits
 	digest     string
 	grace      bool // a rule has a grace period: the engine keeps DueTag
+	notify     bool // a policy has a notify expression
 	exemptions []*exemption
 	warnings   LoadErrors
 	pool       sync.Pool // *state
@@ -36,6 +38,7 @@ func newEngine(ps []*compiled, l Limits, digest string) *Engine {
 		c := *p
 		c.index = i
 		e.policies[i] = &c
+		e.notify = e.notify || p.notify != nil
 	}
 	e.pool.New = func() any { return &state{env: newEnv(), work: map[string]string{}} }
 	return e
@@ -200,7 +203,8 @@ type change struct {
 // state is the scratch space of one evaluation, pooled.
 type state struct {
 	env      *env
-	boxed    any // a copy of *env, boxed once per round: fields read from a non-addressable copy need no allocation
+	boxed    any  // a copy of *env, boxed once per round: fields read from a non-addressable copy need no allocation
+	found    bool // env and boxed hold the key as found: the last round was a first round
 	vm       vm.VM
 	items    []item
 	first    []item
@@ -225,7 +229,7 @@ func (e *Engine) get() *state {
 func (e *Engine) put(st *state) {
 	st.env.Tags = nil
 	st.env.Event = eventEnv{}
-	st.boxed = nil
+	st.boxed, st.found = nil, false
 	clear(st.work)
 	st.items = st.items[:0]
 	st.first = st.first[:0]
@@ -265,7 +269,8 @@ func (e *Engine) EvaluateCounted(k Key, tags map[string]string, now time.Time) (
 	return d, st.checks
 }
 
-// plan evaluates one key: exemption entries, the due tag, then the rounds.
+// plan evaluates one key: exemption entries, the due tag, then the rounds;
+// then who to notify of the violations.
 func (e *Engine) plan(st *state, k Key, tags map[string]string, now time.Time) Decision {
 	var xs []ExemptionMatch
 	if len(e.exemptions) > 0 {
@@ -278,9 +283,18 @@ func (e *Engine) plan(st *state, k Key, tags map[string]string, now time.Time) D
 		delete(tags, DueTag)
 		st.extra = 1
 	}
+	d := e.planGrace(st, k, tags, now, hasDue, dueVal)
+	e.notifyViolations(st, &k, tags, now, &d)
+	d.Exemptions = xs
+	return d
+}
+
+// planGrace plans a key's changes and, when rules have grace periods, its
+// due tag (hasDue: the key had one, with the value dueVal; tags are the
+// key's other tags).
+func (e *Engine) planGrace(st *state, k Key, tags map[string]string, now time.Time, hasDue bool, dueVal string) Decision {
 	if !e.grace || k.Default {
 		d, _ := e.planRounds(st, k, tags, now, nil)
-		d.Exemptions = xs
 		return d
 	}
 	g := &graceRun{had: hasDue, old: dueVal}
@@ -303,8 +317,74 @@ func (e *Engine) plan(st *state, k Key, tags map[string]string, now time.Time) D
 	if ok {
 		e.dueChange(&d, g)
 	}
-	d.Exemptions = xs
 	return d
+}
+
+// notifyViolations sets Notify on each violation of d: the notify
+// expression of its policy, run once per policy that has violations, on
+// the key as found (its tags before the plan, the due tag aside) and its
+// event. Keys without violations cost nothing here. An expression that
+// fails, or produces no text, is one more violation of its policy (rule
+// "notify"), as match and exempt failures are, and its policy's violations
+// name no one.
+func (e *Engine) notifyViolations(st *state, k *Key, tags map[string]string, now time.Time, d *Decision) {
+	if !e.notify || len(d.Violations) == 0 {
+		return
+	}
+	vs := d.Violations
+	var failed []Violation // at most one per policy
+	var after []int        // where each goes: after the last violation of its policy
+	for i := 0; i < len(vs); {
+		j := i + 1
+		for j < len(vs) && vs[j].Policy == vs[i].Policy {
+			j++ // a policy's violations are next to each other
+		}
+		p := e.policyNamed(vs[i].Policy)
+		if p == nil || p.notify == nil {
+			i = j
+			continue
+		}
+		if !st.found {
+			// Later rounds left the env on the tags as planned.
+			st.env.set(k, tags, now)
+			st.boxed = *st.env
+			st.found = true
+		}
+		who, err := st.text(p.notify)
+		if err != nil {
+			failed = append(failed, Violation{Policy: p.name, Rule: "notify", Message: exprFailure("notify", err)})
+			after = append(after, j)
+			i = j
+			continue
+		}
+		who = strings.TrimSpace(who)
+		for x := i; x < j; x++ {
+			vs[x].Notify = who
+		}
+		i = j
+	}
+	if len(failed) == 0 {
+		return
+	}
+	out := make([]Violation, 0, len(vs)+len(failed))
+	prev := 0
+	for n, at := range after {
+		out = append(out, vs[prev:at]...)
+		out = append(out, failed[n])
+		prev = at
+	}
+	d.Violations = append(out, vs[prev:]...)
+}
+
+// policyNamed returns the engine's policy with that name, or nil (the
+// grace violation's GracePolicy).
+func (e *Engine) policyNamed(name string) *compiled {
+	for _, p := range e.policies {
+		if p.name == name {
+			return p
+		}
+	}
+	return nil
 }
 
 // graceRun is the due tag of one evaluation: as found, and as the plan
@@ -604,6 +684,23 @@ func (st *state) cond(p *vm.Program) (bool, error) {
 	return b, nil
 }
 
+// text runs an expression that must produce text: another result is an
+// error, as for cond.
+func (st *state) text(p *vm.Program) (string, error) {
+	out, err := st.run(p)
+	if err != nil {
+		return "", err
+	}
+	s, ok := out.(string)
+	if !ok {
+		if out == nil {
+			return "", errors.New("the result is nil, not a text")
+		}
+		return "", fmt.Errorf("the result is %T, not a text", out)
+	}
+	return s, nil
+}
+
 func exprFailure(what string, err error) string {
 	msg := err.Error()
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
@@ -618,6 +715,7 @@ func exprFailure(what string, err error) string {
 func (e *Engine) round(st *state, k *Key, tags map[string]string, now time.Time, first bool) bool {
 	st.env.set(k, tags, now)
 	st.boxed = *st.env
+	st.found = first
 	st.items = st.items[:0]
 	st.keyRules = st.keyRules[:0]
 	st.changes = st.changes[:0]

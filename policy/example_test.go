@@ -63,6 +63,34 @@ policies:
 	// create [{env prod} {owner unassigned}]
 }
 
+// A policy's notify names who is responsible for its violations: every
+// violation of the policy carries the value, for reports and notifications.
+func ExampleEngine_Evaluate_notify() {
+	fsys := fstest.MapFS{"cost-center.yaml": {Data: []byte(`
+policies:
+  - name: cost-center
+    notify: 'tags["owner"]'   # "" when the key has no owner: no one
+    rules:
+      - require: cost-center
+        pattern: '^cc-'
+        default: cc-unknown
+`)}}
+	e, err := policy.Load(fsys, policy.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	key := policy.Key{ID: "0d0466b0-e727-4d9c-b35d-f84bb474a37f", Alias: "app-payments", State: policy.StateEnabled}
+	for _, tags := range []map[string]string{{"owner": "team-payments", "cost-center": "finance"}, {"cost-center": "finance"}} {
+		for _, v := range e.Evaluate(key, tags, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)).Violations {
+			fmt.Printf("%s / %s: notify %q\n", v.Policy, v.Rule, v.Notify)
+		}
+	}
+	// Output:
+	// cost-center / require cost-center: notify "team-payments"
+	// cost-center / require cost-center: notify ""
+}
+
 func ExampleLoadDir() {
 	e, err := policy.LoadDir("../policies", policy.Options{})
 	if err != nil {

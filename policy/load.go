@@ -91,6 +91,7 @@ type compiled struct {
 	enforce     bool
 	match       *vm.Program // nil = every key
 	exempt      *vm.Program // nil = never exempt
+	notify      *vm.Program // who to notify of the policy's violations; nil = no one
 	rules       []*rule
 }
 
@@ -162,7 +163,7 @@ func isTestFile(name string) bool {
 // Load compiles every policy file at the root of fsys (see PolicyFiles)
 // into an Engine. Loading is strict: an unknown field, a duplicate policy
 // name, a regular expression or expression that does not compile, a match,
-// exempt or when that is not boolean, a value that is not text, or a
+// exempt or when that is not boolean, a value or notify that is not text, or a
 // literal default that breaks the tag rules are all errors. On any error
 // Load returns LoadErrors (every problem, each with file, line and column)
 // and no engine.
@@ -244,7 +245,7 @@ var policyNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 var (
 	fileFields   = []string{"policies"}
-	policyFields = []string{"name", "description", "priority", "match", "exempt", "enforce", "grace", "rules"}
+	policyFields = []string{"name", "description", "priority", "match", "exempt", "notify", "enforce", "grace", "rules"}
 	ruleFields   = []string{"name", "when", "require", "forbid", "forbid_key", "default", "value", "allowed", "pattern", "normalize", "values", "remediate", "grace"}
 	kindFields   = map[ruleKind][]string{
 		kindRequire:   {"name", "when", "require", "default", "value", "allowed", "pattern", "normalize", "grace"},
@@ -327,6 +328,9 @@ func (l *loader) policy(src *source, n *yaml.Node) {
 	}
 	if v, ok := f["exempt"]; ok {
 		p.exempt = l.expr(src, v.value, ctx+": exempt", boolExpr)
+	}
+	if v, ok := f["notify"]; ok {
+		p.notify = l.expr(src, v.value, ctx+": notify", stringExpr)
 	}
 	var grace time.Duration
 	var graceAt pos

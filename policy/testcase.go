@@ -46,9 +46,9 @@ type Expectation struct {
 	Violations []WantViolation
 }
 
-// WantViolation matches one violation. Policy and Rule must be equal; Tag
-// and Remediated are compared when given; Message must be a substring of
-// the violation's message when given.
+// WantViolation matches one violation. Policy and Rule must be equal; Tag,
+// Remediated, Due and Notify are compared when given; Message must be a
+// substring of the violation's message when given.
 type WantViolation struct {
 	Policy     string
 	Rule       string
@@ -58,6 +58,9 @@ type WantViolation struct {
 	// Due is compared when given: the violation's due date (Violation.Due),
 	// "" for none.
 	Due *string
+	// Notify is compared when given: who the violation's policy names to
+	// notify (Violation.Notify), "" for no one.
+	Notify *string
 }
 
 // CaseResult is the outcome of one test case.
@@ -219,7 +222,11 @@ func (w Expectation) Diff(got Decision) string {
 	}
 	for i, gv := range got.Violations {
 		if !used[i] {
-			lines = append(lines, fmt.Sprintf("violation: unexpected policy=%q rule=%q tag=%q remediated=%t message=%q", gv.Policy, gv.Rule, gv.Tag, gv.Remediated, gv.Message))
+			line := fmt.Sprintf("violation: unexpected policy=%q rule=%q tag=%q remediated=%t", gv.Policy, gv.Rule, gv.Tag, gv.Remediated)
+			if gv.Notify != "" {
+				line += fmt.Sprintf(" notify=%q", gv.Notify)
+			}
+			lines = append(lines, line+fmt.Sprintf(" message=%q", gv.Message))
 		}
 	}
 	return strings.Join(lines, "\n")
@@ -230,6 +237,7 @@ func (wv WantViolation) matches(v Violation) bool {
 		(wv.Tag == nil || *wv.Tag == v.Tag) &&
 		(wv.Remediated == nil || *wv.Remediated == v.Remediated) &&
 		(wv.Due == nil || *wv.Due == v.Due) &&
+		(wv.Notify == nil || *wv.Notify == v.Notify) &&
 		strings.Contains(v.Message, wv.Message)
 }
 
@@ -245,6 +253,9 @@ func (wv WantViolation) String() string {
 	if wv.Due != nil {
 		s += fmt.Sprintf(" due=%q", *wv.Due)
 	}
+	if wv.Notify != nil {
+		s += fmt.Sprintf(" notify=%q", *wv.Notify)
+	}
 	if wv.Message != "" {
 		s += fmt.Sprintf(" message~%q", wv.Message)
 	}
@@ -258,7 +269,7 @@ var (
 	userFields     = []string{"name", "id"}
 	keyFields      = []string{"id", "alias", "state", "spec", "usage", "origin", "created", "default", "description", "enterprise_project", "keystore", "rotation_enabled"}
 	wantFields     = []string{"create", "delete", "violations"}
-	violFields     = []string{"policy", "rule", "tag", "remediated", "message", "due"}
+	violFields     = []string{"policy", "rule", "tag", "remediated", "message", "due", "notify"}
 )
 
 func decodeTests(src *source, data []byte) []TestCase {
@@ -464,6 +475,9 @@ func (s *source) want(n *yaml.Node) Expectation {
 				case "due":
 					d, _ := s.str(fl.value, "due")
 					wv.Due = &d
+				case "notify":
+					who, _ := s.str(fl.value, "notify")
+					wv.Notify = &who
 				}
 			}
 			if wv.Policy == "" || wv.Rule == "" {

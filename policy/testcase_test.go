@@ -169,3 +169,60 @@ func TestLoadDir(t *testing.T) {
 		t.Error("LoadDir of a missing directory succeeded")
 	}
 }
+
+// TestRunTestsNotify: an expected violation may give notify, compared
+// when given ("" for no one), and a difference names it.
+func TestRunTestsNotify(t *testing.T) {
+	e := load(t, `
+policies:
+  - name: owner
+    notify: 'tags["team"]'
+    rules:
+      - require: owner
+        default: unassigned
+`, policy.Limits{})
+	results, err := policy.RunTests(fstest.MapFS{"n_test.yaml": {Data: []byte(`
+cases:
+  - name: names the team
+    tags: {team: team-a}
+    want:
+      create: {owner: unassigned}
+      violations:
+        - {policy: owner, rule: require owner, notify: team-a}
+  - name: no team, no one
+    want:
+      create: {owner: unassigned}
+      violations:
+        - {policy: owner, rule: require owner, notify: ""}
+  - name: not compared when not given
+    tags: {team: team-a}
+    want:
+      create: {owner: unassigned}
+      violations:
+        - {policy: owner, rule: require owner}
+  - name: fails
+    tags: {team: team-a}
+    want:
+      create: {owner: unassigned}
+      violations:
+        - {policy: owner, rule: require owner, notify: team-b}
+`)}}, e)
+	if err != nil {
+		t.Fatalf("RunTests: %v", err)
+	}
+	if len(results) != 4 {
+		t.Fatalf("got %d results, want 4", len(results))
+	}
+	for _, r := range results[:3] {
+		if !r.Passed {
+			t.Errorf("case %q failed:\n%s", r.Name, r.Diff)
+		}
+	}
+	want := strings.Join([]string{
+		`violation: missing policy="owner" rule="require owner" notify="team-b"`,
+		`violation: unexpected policy="owner" rule="require owner" tag="owner" remediated=true notify="team-a" message="missing tag \"owner\""`,
+	}, "\n")
+	if diff := cmp.Diff(want, results[3].Diff); diff != "" {
+		t.Errorf("diff text (-want +got):\n%s", diff)
+	}
+}

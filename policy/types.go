@@ -67,6 +67,11 @@ type Violation struct {
 	// date (YYYY-MM-DD, UTC) from which a run fixes it, as recorded in the
 	// due tag (DueTag).
 	Due string `json:"due,omitempty"`
+	// Notify is who is responsible for the violation: the value of its
+	// policy's notify expression for the key (trimmed), the same on every
+	// violation of that policy; "" when the policy has no notify or it
+	// names no one. Notifications route on it.
+	Notify string `json:"notify,omitempty"`
 }
 
 // Decision is the outcome of evaluating every policy against one key: what

@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tagwarden/tagwarden/adapters/events"
+	"github.com/tagwarden/tagwarden/adapters/outputs"
 	"github.com/tagwarden/tagwarden/adapters/targets"
 	"github.com/tagwarden/tagwarden/handler"
 )
@@ -59,7 +60,7 @@ type Pipeline struct {
 	// InitErr, when set, is a configuration error found at start-up: every
 	// invocation answers it (ConfigurationError) instead of running.
 	InitErr error
-	// Runs configures targets, fan-outs and chains.
+	// Runs configures targets, fan-outs, chains and outputs.
 	Runs
 }
 
@@ -82,6 +83,9 @@ type Runs struct {
 	// with why: every fan-out over the configured set reports them as
 	// refused targets, beside the others.
 	BadTargets []string
+	// Outputs, when set, sends each run's end to the outputs the
+	// invocation's Cloud opens (stored reports, notification, metrics).
+	Outputs *outputs.Recorder
 }
 
 // Invoke serves one invocation: Decode, Run, and the report as JSON.
@@ -149,7 +153,49 @@ func (p Pipeline) Run(ctx context.Context, req handler.Request, cloud Cloud) (ha
 	if err != nil {
 		return handler.Report{}, asError(fmt.Errorf("open the key store: %w", err))
 	}
-	return p.Handler.Handle(ctx, store, req), nil
+	rep := p.Handler.Handle(ctx, store, req)
+	if rep.Mode != handler.ModeIgnore {
+		p.end(ctx, cloud, &rep)
+	}
+	return rep, nil
+}
+
+// clients opens the invocation's outputs; a failure to open them is
+// listed in the report (the outputs are then off for it).
+func (p Pipeline) clients(ctx context.Context, cloud Cloud, rep *handler.Report) (outputs.Clients, bool) {
+	if p.Outputs == nil || cloud.Outputs == nil {
+		return outputs.Clients{}, false
+	}
+	c, err := cloud.Outputs(ctx)
+	if err != nil {
+		o := handler.OutputReport{Output: "outputs", What: "open", Error: err.Error()}
+		rep.Outputs = append(rep.Outputs, o)
+		p.Runs.logOutputError(o)
+		return outputs.Clients{}, false
+	}
+	return c, c.On()
+}
+
+// end sends the end of a run to the outputs.
+func (p Pipeline) end(ctx context.Context, cloud Cloud, rep *handler.Report) {
+	if c, ok := p.clients(ctx, cloud, rep); ok {
+		p.Outputs.End(ctx, c, rep)
+	}
+}
+
+// fanoutStart stores, before a fan-out dispatches, the targets it is
+// about to dispatch.
+func (p Pipeline) fanoutStart(ctx context.Context, cloud Cloud, rep *handler.Report, targets []string) {
+	if c, ok := p.clients(ctx, cloud, rep); ok {
+		p.Outputs.FanoutStart(ctx, c, rep, targets)
+	}
+}
+
+// stored stores the report of an invocation that is not its run's end.
+func (p Pipeline) stored(ctx context.Context, cloud Cloud, rep *handler.Report) {
+	if c, ok := p.clients(ctx, cloud, rep); ok {
+		p.Outputs.Link(ctx, c, rep)
+	}
 }
 
 // multi reports whether more than one target may be configured.

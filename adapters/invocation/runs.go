@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tagwarden/tagwarden/adapters/events"
+	"github.com/tagwarden/tagwarden/adapters/outputs"
 	"github.com/tagwarden/tagwarden/adapters/targets"
 	"github.com/tagwarden/tagwarden/handler"
 )
@@ -40,6 +41,8 @@ type Cloud struct {
 	// Dispatcher invokes the function itself asynchronously (nil: no
 	// fan-out and no self-continuation).
 	Dispatcher func(ctx context.Context) (Dispatcher, error)
+	// Outputs opens the outputs the invocation reaches (nil: none).
+	Outputs func(ctx context.Context) (outputs.Clients, error)
 }
 
 // Cloud returns the Cloud of a function that opens one store whatever the
@@ -380,6 +383,13 @@ func (p Pipeline) fanout(ctx context.Context, req handler.Request, chosen []targ
 	default:
 		d, derr = cloud.Dispatcher(ctx)
 	}
+	if derr == nil {
+		names := make([]string, len(chosen))
+		for i, t := range chosen {
+			names[i] = targetName(t)
+		}
+		p.fanoutStart(ctx, cloud, &rep, names)
+	}
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for range min(fanoutWorkers, len(chosen)) {
@@ -415,6 +425,7 @@ func (p Pipeline) fanout(ctx context.Context, req handler.Request, chosen []targ
 	}
 	p.log(rep.Run).WithFields(logrus.Fields{"event": "fanout", "targets": len(rep.Targets), "dispatched": dispatched,
 		"failed": failed, "dry_run": rep.DryRun, "trigger": rep.Trigger, "request_id": rep.RequestID}).Info("sweep fanned out")
+	p.stored(ctx, cloud, &rep)
 	return rep
 }
 
@@ -507,9 +518,20 @@ func (p Pipeline) link(ctx context.Context, req handler.Request, t targets.Targe
 		rep.Warnings = append(rep.Warnings, "restarted this target's sweep from the start: "+restarted)
 	}
 	if rep.Run == "" {
-		return rep // a sweep outside any run: the report's continuation is the caller's
+		// A sweep outside any run: the report's continuation is the
+		// caller's; the invocation is the run.
+		p.end(ctx, cloud, &rep)
+		return rep
+	}
+	if rep.Continuation != "" && chain {
+		// Stored before the next link is dispatched, so that the run's end
+		// finds it.
+		p.stored(ctx, cloud, &rep)
 	}
 	rep.Chain = p.next(ctx, &rep, chain, cloud)
+	if rep.Chain.State != handler.ChainContinued && rep.Chain.State != handler.ChainRefused {
+		p.end(ctx, cloud, &rep)
+	}
 	served = rep.Chain.State == handler.ChainContinued || rep.Chain.State == handler.ChainDone
 	fields := logrus.Fields{"state": rep.Chain.State}
 	if restarted != "" {
@@ -591,6 +613,13 @@ var discard = func() *logrus.Logger {
 	l.SetLevel(logrus.PanicLevel)
 	return l
 }()
+
+func (r Runs) logOutputError(o handler.OutputReport) {
+	if r.Log == nil {
+		return
+	}
+	r.Log.WithFields(logrus.Fields{"event": "output", "output": o.Output, "what": o.What, "error": o.Error}).Error("outputs not opened: the enforcement is not affected")
+}
 
 func (p Pipeline) logDispatch(run, target string, link int, kind, id string, err error) {
 	e := p.log(run).WithFields(logrus.Fields{"event": "dispatch", "target": target, "link": link, "kind": kind, "ok": err == nil})

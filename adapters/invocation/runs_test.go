@@ -29,6 +29,8 @@ type org struct {
 	loop   *invocation.Loopback
 	logs   *handlertest.LogBuffer
 	keys   int
+	// cloudFn, when set, replaces cloud (outputs on).
+	cloudFn func(context.Context) invocation.Cloud
 }
 
 var orgTargets = []string{"ap-southeast-1/p1", "ap-southeast-1/p2", "cn-north-4/p3"}
@@ -85,6 +87,24 @@ func (o *org) cloud(context.Context) invocation.Cloud {
 		},
 		Dispatcher: func(context.Context) (invocation.Dispatcher, error) { return o.loop, nil },
 	}
+}
+
+// invokeCloud is invoke with the org's current cloud (outputs included).
+func (o *org) invokeCloud(t *testing.T, payload string) handler.Report {
+	t.Helper()
+	cloud := o.cloud
+	if o.cloudFn != nil {
+		cloud = o.cloudFn
+	}
+	body, err := o.pipe.Invoke(handler.WithRequestID(context.Background(), "timer-1"), []byte(payload), cloud(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep handler.Report
+	if err := json.Unmarshal(body, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }
 
 // invoke serves payload as the platform would and decodes the report.

@@ -18,6 +18,7 @@ import (
 	"github.com/tagwarden/tagwarden/adapters/functiongraph"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/adapters/invocation"
+	"github.com/tagwarden/tagwarden/adapters/outputs"
 	"github.com/tagwarden/tagwarden/adapters/selfinvoke"
 	"github.com/tagwarden/tagwarden/adapters/targets"
 	"github.com/tagwarden/tagwarden/adapters/targets/huaweiiam"
@@ -125,7 +126,21 @@ type instance struct {
 // own sets the function's own target, its project from the configuration
 // or else project (the platform's).
 func (inst *instance) own(project string) {
-	inst.runs.Targets.Own = inst.process.OwnTarget(project)
+	own := inst.process.OwnTarget(project)
+	inst.runs.Targets.Own = own
+	if inst.initErr == nil {
+		inst.runs.Outputs = inst.process.Recorder(own.Name(), inst.log)
+	}
+}
+
+// outputs opens the invocation's outputs with creds (nil: the SDK's
+// chain), metrics in the function's own project.
+func (inst *instance) outputs(creds *huaweikms.Credentials) func(context.Context) (outputs.Clients, error) {
+	if inst.runs.Outputs == nil {
+		return nil
+	}
+	project := inst.runs.Targets.Own.ProjectID
+	return func(context.Context) (outputs.Clients, error) { return inst.process.OutputClients(creds, project) }
 }
 
 // functionURN finds the FunctionGraph function's own URN, for fan-outs and
@@ -163,6 +178,7 @@ func (inst *instance) functionGraphCloud(_ context.Context, c functiongraph.Cred
 		Discoverer: func(context.Context) (targets.Discoverer, error) {
 			return huaweiiam.New(huaweiiam.Config{Endpoint: inst.process.IAMEndpoint, Credentials: creds, Region: inst.process.Region})
 		},
+		Outputs: inst.outputs(&creds),
 	}
 	if inst.urnErr == nil {
 		cloud.Dispatcher = func(context.Context) (invocation.Dispatcher, error) {
@@ -181,6 +197,7 @@ func (inst *instance) lambdaCloud(ctx context.Context) invocation.Cloud {
 		Discoverer: func(context.Context) (targets.Discoverer, error) {
 			return huaweiiam.New(huaweiiam.Config{Endpoint: inst.process.IAMEndpoint, Region: inst.process.Region})
 		},
+		Outputs: inst.outputs(nil),
 	}
 	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.InvokedFunctionArn != "" {
 		// The function itself, unqualified: the role grants invoking that

@@ -2,12 +2,17 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
+	"github.com/tagwarden/tagwarden/adapters/outputs/local"
 	"github.com/tagwarden/tagwarden/cmd/internal/config"
 	"github.com/tagwarden/tagwarden/handler"
 )
@@ -22,9 +27,10 @@ const (
 
 func newDemoCmd(g *globals) *cobra.Command {
 	var (
-		all    bool
-		n      int
-		output string
+		all     bool
+		n       int
+		output  string
+		htmlDir string
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -43,6 +49,9 @@ through the same handler and KMS adapter the function uses:
   5. a policy change, previewed: the shipped policies plus one more required tag
      (data-class), compared with the shipped ones on the keys of step 1, as
      "tagwarden plan --policies NEW --compare OLD" does before the change is merged
+  6. what reaches people: the runs of step 4 end with their outputs on local emulators of
+     SMN, Cloud Eye and OBS (through the official SDKs): the notification each run published,
+     the metrics sent, and each run's HTML page, fetched from OBS and written to --html-dir
 
 It takes a few seconds.`,
 		Example: `  tagwarden demo
@@ -56,16 +65,17 @@ It takes a few seconds.`,
 			if n < 1 {
 				return fmt.Errorf("--keys: %d is not a positive number", n)
 			}
-			return runDemo(cmd, g, n, all, output)
+			return runDemo(cmd, g, n, all, output, htmlDir)
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "show every key of the plan, not the first 20")
 	cmd.Flags().IntVar(&n, "keys", demoKeys, "number of sample keys")
 	cmd.Flags().StringVarP(&output, "output", "o", formatTable, "output format: table or json (the three reports)")
+	cmd.Flags().StringVar(&htmlDir, "html-dir", filepath.Join(os.TempDir(), "tagwarden-demo"), "folder the runs' HTML pages are written to")
 	return cmd
 }
 
-func runDemo(cmd *cobra.Command, g *globals, n int, all bool, output string) error {
+func runDemo(cmd *cobra.Command, g *globals, n int, all bool, output, htmlDir string) error {
 	ctx := cmd.Context()
 	start := time.Now()
 	srv, err := emulator.New(emulator.Options{
@@ -107,9 +117,18 @@ func runDemo(cmd *cobra.Command, g *globals, n int, all bool, output string) err
 	applied := run(false)
 	replan := run(true)
 	stats := srv.Stats()
-	org, err := runDemoOrg(ctx, cfg, engine, url, n/2)
+	svc, err := local.Start(local.Options{})
+	if err != nil {
+		return fmt.Errorf("demo outputs: %w", err)
+	}
+	defer svc.Close()
+	org, err := runDemoOrg(ctx, cfg, engine, url, n/2, svc)
 	if err != nil {
 		return fmt.Errorf("demo, two regions: %w", err)
+	}
+	pages, err := writeDemoPages(svc, htmlDir)
+	if err != nil {
+		return fmt.Errorf("demo, the runs' pages: %w", err)
 	}
 	before := srv.Stats()
 	change, err := runDemoPreview(ctx, g, cfg, store)
@@ -165,7 +184,9 @@ func runDemo(cmd *cobra.Command, g *globals, n int, all bool, output string) err
 		if err := writePreviewTable(w, change, opt.MaxKeys); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "\nDone in %s. Next: tagwarden plan --help, tagwarden validate, docs/cli.md.\n", time.Since(start).Round(10*time.Millisecond))
+		fmt.Fprintln(w, "\n== 6. what reaches people: the outputs of step 4's runs (local SMN, Cloud Eye and OBS, through the SDKs)")
+		writeDemoOutputs(w, org, pages, all)
+		fmt.Fprintf(w, "\nDone in %s. Next: tagwarden plan --help, tagwarden validate, docs/cli.md, docs/outputs.md.\n", time.Since(start).Round(10*time.Millisecond))
 	}
 	if !org.done() {
 		return &exitCodeError{code: exitError, err: fmt.Errorf("demo: the sweep over two regions did not finish")}
@@ -234,4 +255,67 @@ func sampleKeys(keys []handler.KeyReport, n int) []handler.KeyReport {
 		tail = append(tail, g[take:]...)
 	}
 	return append(head, tail...)
+}
+
+// demoMessageLines bounds the lines of a notification the demo prints.
+const demoMessageLines = 24
+
+// writeDemoPages copies each run's page from the local OBS into dir, and
+// returns their paths.
+func writeDemoPages(svc *local.Services, dir string) ([]string, error) {
+	var paths []string
+	for _, k := range svc.OBS.Keys(svc.Bucket) {
+		if !strings.HasSuffix(k, "/report.html") {
+			continue
+		}
+		b, _, ok := svc.OBS.Object(svc.Bucket, k)
+		if !ok {
+			continue
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		// targets/<region>/<project>/runs/<run>/report.html -> <region>_<project>.html
+		name := k
+		if i := strings.Index(k, "targets/"); i >= 0 {
+			name = k[i+len("targets/"):]
+		}
+		if i := strings.Index(name, "/runs/"); i >= 0 {
+			name = name[:i]
+		}
+		path := filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".html")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return nil, err
+		}
+		paths = append(paths, path)
+	}
+	return paths, nil
+}
+
+// writeDemoOutputs prints the notifications the runs published (cut to a
+// few lines each unless all), the metrics sent, and the pages' paths.
+func writeDemoOutputs(w io.Writer, org demoOrg, pages []string, all bool) {
+	fmt.Fprintf(w, "   %d %s published (one per run, for all its targets, only when a key needs a person), %d metric data points sent (per target)\n",
+		len(org.Messages), plural(len(org.Messages), "notification", "notifications"), org.Metrics)
+	for _, m := range org.Messages {
+		fmt.Fprintf(w, "\n   Subject: %s\n", printable(m.Subject))
+		for _, a := range m.Attributes {
+			fmt.Fprintf(w, "   Attribute %s: %s\n", a.Name, strings.Join(a.Values, ", "))
+		}
+		lines := strings.Split(strings.TrimRight(m.Body, "\n"), "\n")
+		shown := lines
+		if !all && len(lines) > demoMessageLines {
+			shown = lines[:demoMessageLines]
+		}
+		for _, l := range shown {
+			fmt.Fprintf(w, "   | %s\n", printable(l))
+		}
+		if len(shown) < len(lines) {
+			fmt.Fprintf(w, "   | ... %d more lines (--all shows them)\n", len(lines)-len(shown))
+		}
+	}
+	fmt.Fprintln(w)
+	for _, p := range pages {
+		fmt.Fprintf(w, "   HTML page written: %s (open it in a browser: it needs no server)\n", p)
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
 	"github.com/tagwarden/tagwarden/adapters/invocation"
+	"github.com/tagwarden/tagwarden/adapters/outputs"
+	"github.com/tagwarden/tagwarden/adapters/outputs/local"
 	"github.com/tagwarden/tagwarden/adapters/targets"
 	"github.com/tagwarden/tagwarden/cmd/internal/config"
 	"github.com/tagwarden/tagwarden/handler"
@@ -31,7 +33,12 @@ const (
 type demoOrg struct {
 	Fanout handler.Report   `json:"fanout"`
 	Links  []handler.Report `json:"links"`
-	logs   []byte
+	// Messages are the notifications the runs published (the local SMN).
+	Messages []outputs.Message `json:"messages"`
+	// Metrics counts the metric data points the runs sent (the local
+	// Cloud Eye).
+	Metrics int `json:"metrics"`
+	logs    []byte
 }
 
 // lockedBuffer is a buffer the links' goroutines log into.
@@ -50,7 +57,11 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 // one sweep over both regions as the function does: a fan-out, one
 // asynchronous invocation per target (here within this process, as
 // invocation.Loopback), each target's sweep continuing itself link by link.
-func runDemoOrg(ctx context.Context, cfg config.Process, engine *policy.Engine, url1 string, n int) (demoOrg, error) {
+//
+// The runs' outputs go to svc: each target's run ends with its report,
+// summary and page stored in the local OBS, its notification published to
+// the local SMN, its metrics sent to the local Cloud Eye.
+func runDemoOrg(ctx context.Context, cfg config.Process, engine *policy.Engine, url1 string, n int, svc *local.Services) (demoOrg, error) {
 	srv, err := emulator.New(emulator.Options{
 		Projects:  []string{demoProject2},
 		AccessKey: emulator.DefaultAK,
@@ -85,6 +96,7 @@ func runDemoOrg(ctx context.Context, cfg config.Process, engine *policy.Engine, 
 		MaxChain: config.DefaultMaxChain,
 		Memory:   &invocation.Memory{},
 		Log:      log,
+		Outputs:  outputs.New(outputs.Options{Own: demoRegion + "/" + emulator.DefaultProject, Log: log}),
 	}}
 	loop.Cloud = func(context.Context) invocation.Cloud {
 		return invocation.Cloud{
@@ -95,6 +107,7 @@ func runDemoOrg(ctx context.Context, cfg config.Process, engine *policy.Engine, 
 				return huaweikms.New(kc)
 			},
 			Dispatcher: func(context.Context) (invocation.Dispatcher, error) { return loop, nil },
+			Outputs:    func(context.Context) (outputs.Clients, error) { return svc.Clients() },
 		}
 	}
 	var out demoOrg
@@ -111,6 +124,14 @@ func runDemoOrg(ctx context.Context, cfg config.Process, engine *policy.Engine, 
 		out.Links = append(out.Links, d.Report)
 	}
 	out.logs = logs.b.Bytes()
+	for _, p := range svc.SMN.Published() {
+		msg := outputs.Message{Subject: p.Subject, Body: p.Message}
+		for _, a := range p.Attributes {
+			msg.Attributes = append(msg.Attributes, outputs.Attribute{Name: a.Name, Values: a.Values})
+		}
+		out.Messages = append(out.Messages, msg)
+	}
+	out.Metrics = len(svc.CES.Points())
 	return out, nil
 }
 

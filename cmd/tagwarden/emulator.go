@@ -2,12 +2,16 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
+	"github.com/tagwarden/tagwarden/adapters/outputs/local"
 )
 
 // emulatorFlags are the knobs of "tagwarden emulator".
@@ -25,6 +29,7 @@ type emulatorFlags struct {
 	errorRate, rate500, rate502, rate504 float64
 	dropRate                             float64
 	unauthorized                         bool
+	outputs                              bool
 }
 
 func newEmulatorCmd(g *globals) *cobra.Command {
@@ -37,6 +42,10 @@ func newEmulatorCmd(g *globals) *cobra.Command {
 function under a local runtime or the CLI without a cloud. It verifies SDK-HMAC-SHA256
 signatures against the AK/SK it is given, enforces the tag rules, and answers as the live
 service does.
+
+With --outputs it also serves strict local emulators of the three outputs (SMN
+PublishMessage, Cloud Eye metric-data, OBS object put and get), with the same credentials and
+project, and prints the variables that point the function's outputs at them.
 
 It is seeded from a JSON array of keys in the API's resource shape
 ([{"resource_id", "resource_detail": {KeyDetails...}, "tags": [{"key","value"}]}]), or with
@@ -75,6 +84,7 @@ It is seeded from a JSON array of keys in the API's resource shape
 	fs.Float64Var(&f.rate504, "rate-504", 0, "fraction of calls answered 504")
 	fs.Float64Var(&f.dropRate, "drop-rate", 0, "fraction of connections dropped without an answer")
 	fs.BoolVar(&f.unauthorized, "unauthorized", false, "answer every call 401, as for expired credentials")
+	fs.BoolVar(&f.outputs, "outputs", false, "also serve local SMN, Cloud Eye and OBS for the function's outputs")
 	return cmd
 }
 
@@ -148,6 +158,21 @@ func runEmulator(cmd *cobra.Command, g *globals, f emulatorFlags) error {
 	}
 	if f.token != "" {
 		fmt.Fprintln(w, "  export HUAWEICLOUD_SDK_SECURITY_TOKEN=<the --security-token you gave>")
+	}
+	if f.outputs {
+		svc, err := local.Start(local.Options{Credentials: huaweikms.Credentials{AccessKey: f.ak, SecretKey: f.sk, SecurityToken: f.token},
+			Project: f.projects[0]})
+		if err != nil {
+			return fmt.Errorf("outputs: %w", err)
+		}
+		defer svc.Close()
+		fmt.Fprintf(w, "Outputs: SMN on %s (topic %s), Cloud Eye on %s, OBS on %s (bucket %s)\n", svc.SMNURL, svc.Topic, svc.CESURL, svc.OBSURL, svc.Bucket)
+		env := svc.Env()
+		names := slices.Sorted(maps.Keys(env))
+		fmt.Fprintf(w, "  export TAGWARDEN_REGION=%s\n", local.Region)
+		for _, k := range names {
+			fmt.Fprintf(w, "  export %s=%s\n", k, env[k])
+		}
 	}
 	fmt.Fprintln(w, "Press Ctrl-C to stop.")
 

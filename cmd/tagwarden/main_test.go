@@ -187,12 +187,14 @@ func TestUsageErrors(t *testing.T) {
 
 func TestDemo(t *testing.T) {
 	start := time.Now()
-	r := cli(t, nil, "demo")
+	pages := t.TempDir()
+	r := cli(t, nil, "demo", "--html-dir", pages)
 	took := time.Since(start)
 	r.expect(t, 0, []string{"== 1. plan", "KEY", "ALIAS", "CHANGES", "== 2. apply", "== 3. plan again", "0 to change", "nothing left to change",
 		"== 4. two regions", "fanned out run", ": complete", "ap-southeast-1/0b1f2e3d4c5b6a79887766554433221a  done", "cn-north-4/0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f      done", "total (2 of 2 done)",
 		"== 5. a policy change, previewed", "tagwarden plan --policies NEW --compare OLD", " KMS calls, 0 writes)",
-		"+data-class=unclassified", `+ data-class-required: missing tag "data-class" (fixed by the plan)`, "Policy change preview: "}, nil)
+		"+data-class=unclassified", `+ data-class-required: missing tag "data-class" (fixed by the plan)`, "Policy change preview: ",
+		"== 6. what reaches people", "1 notification published", "2 targets", "Subject: tagwarden: ", "keys need a person", "HTML page written: " + pages}, nil)
 	if r.stderr != "" {
 		t.Errorf("stderr not empty (no progress bar on a pipe, no logs): %q", r.stderr)
 	}

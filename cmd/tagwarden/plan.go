@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"github.com/tagwarden/tagwarden/adapters/outputs"
 	"github.com/tagwarden/tagwarden/cmd/internal/config"
 	"github.com/tagwarden/tagwarden/handler"
 	"github.com/tagwarden/tagwarden/policy"
@@ -26,6 +28,7 @@ func newPlanCmd(g *globals, apply bool) *cobra.Command {
 		output      string
 		out         string
 		compare     string
+		html        string
 		autoApprove bool
 	)
 	cmd := &cobra.Command{
@@ -84,6 +87,9 @@ nothing, 2 it changes some key's plan or violations, 1 an error.`,
 			if out != "" && compare != "" {
 				return errors.New("--out saves a plan and --compare previews a policy change: use one at a time")
 			}
+			if html != "" && compare != "" {
+				return errors.New("--html writes the page of a plan, and --compare previews a policy change: use one at a time")
+			}
 			if apply && len(args) == 1 {
 				if len(keys) > 0 {
 					return errors.New("--key: a saved plan applies the keys it holds; plan again with --key to choose keys")
@@ -126,7 +132,7 @@ nothing, 2 it changes some key's plan or violations, 1 an error.`,
 			if len(keys) > 0 {
 				req.Mode, req.KeyIDs = handler.ModeKeys, keys
 			}
-			s := sweep{g: g, cfg: cfg, engine: engine, store: store, req: req, output: output}
+			s := sweep{g: g, cfg: cfg, engine: engine, store: store, req: req, output: output, html: html}
 			switch {
 			case compare != "":
 				return s.preview(cmd.Context(), old, compare)
@@ -176,6 +182,7 @@ plan file, a refused or unanswered question).`
 	} else {
 		cmd.Flags().StringVar(&out, "out", "", "save the plan to this file, for tagwarden show and tagwarden apply FILE")
 		cmd.Flags().StringVar(&compare, "compare", "", "preview a policy change: evaluate the keys with these old policies too, and show what differs")
+		cmd.Flags().StringVar(&html, "html", "", "also write the plan as a self-contained HTML page to this file (counts, violating keys per policy, what each key needs)")
 	}
 	t.addFlags(cmd.Flags())
 	cmd.Flags().StringSliceVar(&keys, "key", nil, "evaluate only these key ids (repeatable, or comma-separated); default every key")
@@ -191,6 +198,7 @@ type sweep struct {
 	store  handler.KeyStore
 	req    handler.Request
 	output string
+	html   string // plan: write the page here too
 }
 
 // run sweeps (dry run), with a progress bar, calling onDecision (if set)
@@ -261,6 +269,13 @@ func (s sweep) plan(ctx context.Context, out string) error {
 	// stderr beside JSON, which is the function's report as is.
 	for _, n := range exemptionNotes(s.engine, rep, time.Now()) {
 		fmt.Fprintln(s.notes(), n)
+	}
+	if s.html != "" {
+		sum, findings := outputs.SummaryOf(rep, s.target(), true)
+		if werr := writePage(s.html, sum, findings); werr != nil {
+			return werr
+		}
+		fmt.Fprintf(s.notes(), "Wrote the plan's page to %s\n", s.html)
 	}
 	if out == "" {
 		return err
@@ -490,4 +505,10 @@ func reportError(rep handler.Report) error {
 		return fmt.Errorf("internal error (a bug in tagwarden): %s", detail)
 	}
 	return errors.New(detail)
+}
+
+// target names the plan's target on its page: region/project, or the
+// endpoint's project.
+func (s sweep) target() string {
+	return strings.Trim(s.cfg.Region+"/"+s.cfg.ProjectID, "/")
 }

@@ -65,6 +65,7 @@ function, from a terminal. Start with "tagwarden demo": no cloud, no credentials
 		newPlanCmd(g, false),
 		newPlanCmd(g, true),
 		newShowCmd(g),
+		newReportCmd(g),
 		newValidateCmd(g),
 		newTestCmd(g),
 		newEmulatorCmd(g),

@@ -129,7 +129,7 @@ func TestRunsCounts(t *testing.T) {
 		return rep
 	}
 	dup := read("duplicate").Runs[0]
-	if got, want := dup.Totals, (runCounts{Scanned: 1250, Compliant: 1200, Changed: 38, Violating: 12}); got != want {
+	if got, want := dup.Totals, (runCounts{Scanned: 1250, Compliant: 1200, Changed: 38, Violating: 12}); !cmp.Equal(got, want) {
 		t.Errorf("duplicate: totals %+v, want %+v", got, want)
 	}
 	if got := dup.Targets[0]; got.Duplicates != 1 || !got.TotalsLogged {

@@ -4,9 +4,12 @@
 # in the targets' projects, and the asynchronous invocation of itself when it
 # continues sweeps or fans them out to several targets; and the configuration
 # agency FunctionGraph uses for the CTS trigger), a TIMER trigger for the
-# compliance sweep and a CTS trigger that evaluates each new key. See
-# docs/deploy.md, which cites the sources of every choice below
-# ("the provider" is huaweicloud/terraform-provider-huaweicloud).
+# compliance sweep and a CTS trigger that evaluates each new key; and, each
+# only when configured, the function's three outputs (notifications through
+# SMN, metrics to Cloud Eye with an optional alarm, reports stored in OBS)
+# with exactly the permission each needs. See docs/deploy.md, which cites the
+# sources of every choice below ("the provider" is
+# huaweicloud/terraform-provider-huaweicloud).
 
 locals {
   # Exactly the KMS actions the function calls (docs/kms.md, "Permissions"):
@@ -36,6 +39,51 @@ locals {
   function_app      = "default"
   function_resource = "FUNCTIONGRAPH:*:*:function:${local.function_app}/${var.function_name}"
 
+  # The function's outputs (docs/deploy.md, "Outputs: notifications,
+  # metrics, stored reports"). Each adds one custom policy, only when it is
+  # configured, holding exactly the action its API needs.
+  #
+  # Notifications: SMN PublishMessage (POST /v2/{project_id}/notifications/
+  # topics/{topic_urn}/publish), action smn:topic:publish (SMN API reference,
+  # "Permissions Policies and Supported Actions", "Message Publishing"), on
+  # the one topic: a policy's resource is "service:region:account:type:path"
+  # (IAM user guide, "Policy Syntax"), here SMN:*:*:topic:<topic name>. The
+  # path names no region or project, so the policy is granted in the topic's
+  # own project only (local.execution_roles), found by the id in its URN.
+  smn_re         = "^urn:smn:([a-z]{2}(?:-[a-z0-9]+)*-[0-9]+):([0-9A-Za-z-]{1,64}):([A-Za-z0-9][A-Za-z0-9_-]{0,254})$"
+  notifies       = var.smn_topic_urn != ""
+  smn_parts      = local.notifies ? try(regex(local.smn_re, var.smn_topic_urn), ["", "", ""]) : ["", "", ""]
+  smn_topic      = { region = local.smn_parts[0], project_id = local.smn_parts[1], name = local.smn_parts[2] }
+  notify_actions = ["smn:topic:publish"]
+  topic_resource = "SMN:*:*:topic:${local.smn_topic.name}"
+  smn_project    = local.notifies ? lookup(local.project_names, local.smn_topic.project_id, "") : ""
+
+  # Metrics: Cloud Eye "Adding Monitoring Data" (POST /V1.0/{project_id}/
+  # metric-data), action ces:metricData:create, in the function's own region
+  # and project. Cloud Eye scopes it to no resource: its identity-policy
+  # table gives the action no resource type ("-": "you must specify all
+  # resources", API reference, "Adding Monitoring Data",
+  # https://support.huaweicloud.com/intl/en-us/api-ces/en-us_topic_0032831274.html),
+  # and its policy table has no resource column ("Supported Actions of the
+  # Monitoring Data Management APIs", ces_03_0050). The narrowest grant is
+  # the action alone, granted in the function's own project only.
+  metrics_actions = ["ces:metricData:create"]
+
+  # Stored reports: OBS PutObject and GetObject on the objects under the
+  # prefix, and nothing else (no listing, no deletion, no other bucket): an
+  # object is OBS:*:*:object:<bucket>/<object name>, "*" matching any rest
+  # (OBS user guide, "OBS Resources"; OBS developer guide, "Common
+  # Policies": "OBS:*:*:object:my-company/my-project/*"). OBS is a global
+  # service: its policy is of the global scope (type AX) and granted in the
+  # global service project (the agency's domain_roles), never with the
+  # project-level policies (IAM user guide, "Creating a Custom Policy").
+  stores_reports   = var.report_bucket != ""
+  report_actions   = ["obs:object:PutObject", "obs:object:GetObject"]
+  reports_resource = "OBS:*:*:object:${var.report_bucket}/${var.report_prefix}*"
+
+  # The alarm's metrics: keys violating a policy, keys that failed.
+  alarm_metrics = ["keys_violating", "keys_failed"]
+
   # The targets: "" is the function's own region and project (the project
   # named like the region, where the provider creates the function);
   # "region/project_id[=endpoint],..." those projects; "auto" the projects
@@ -47,10 +95,14 @@ locals {
       project_id = regex(local.target_re, trimspace(t))[1]
     }
   ]
-  # The account's projects, read only when targets is set: an agency's
-  # project-level policies are granted per project, by project name.
-  projects         = var.targets == "" ? [] : data.huaweicloud_identity_projects.all[0].projects
+  # The account's projects, read only when targets is set (an agency's
+  # project-level policies are granted per project, by project name), when
+  # a topic is given (its URN names its project by id) or for the alarm
+  # (its dimensions name the targets' projects by id).
+  reads_projects   = var.targets != "" || local.notifies || var.alarm
+  projects         = local.reads_projects ? data.huaweicloud_identity_projects.all[0].projects : []
   project_names    = { for p in local.projects : p.id => p.name }
+  project_ids      = { for p in local.projects : p.name => p.id }
   region_of        = { for p in local.projects : p.name => try(regex("^([a-z]{2,3}-[a-z]+-[0-9]+)(?:_.*)?$", p.name)[0], "") }
   target_regions   = var.target_regions == "" ? ".*" : var.target_regions
   target_projects  = var.target_projects == "" ? ".*" : var.target_projects
@@ -73,14 +125,31 @@ locals {
     [for t in local.explicit_targets : lookup(local.project_names, t.project_id, "")]
   ))
   # What the execution agency holds, by project: the KMS policy in the
-  # target projects, and the self-invocation policy in the function's own
-  # project only (its resource path names no region or account).
+  # target projects, the self-invocation policy and the metrics policy in
+  # the function's own project only (the first's resource path names no
+  # region or account; metrics are stored there), and the notification
+  # policy in its topic's project only. The reports policy, for OBS, a
+  # global service, is granted in the global service project (domain_roles).
+  execution_projects = sort(distinct(concat(
+    local.kms_projects,
+    local.invokes_itself || var.metrics ? [var.region] : [],
+    local.notifies ? [local.smn_project] : [],
+  )))
   execution_roles = {
-    for p in sort(distinct(concat(local.kms_projects, local.invokes_itself ? [var.region] : []))) : p => concat(
+    for p in local.execution_projects : p => concat(
       contains(local.kms_projects, p) ? [huaweicloud_identity_role.kms_tagging.name] : [],
       p == var.region ? huaweicloud_identity_role.invoke_self[*].name : [],
+      p == var.region ? huaweicloud_identity_role.metrics[*].name : [],
+      p == local.smn_project ? huaweicloud_identity_role.notify[*].name : [],
     ) if p != ""
   }
+
+  # The alarm's resources: the targets the function enforces, by region and
+  # project id, the dimensions of the metrics (docs/deploy.md).
+  alarm_targets = var.targets == "" ? [{ region = var.region, project_id = lookup(local.project_ids, var.region, "") }] : (
+    var.targets == "auto" ? [for n in local.auto_projects : { region = local.region_of[n], project_id = local.project_ids[n] }] :
+    [for t in local.explicit_targets : { region = t.region, project_id = t.project_id }]
+  )
 
   # Asynchronous invocations: one retry of a crashed invocation; the
   # longest wait in the queue the provider allows (1 to 86,400 s,
@@ -121,6 +190,21 @@ locals {
       TAGWARDEN_TARGET_PROJECTS = local.target_projects
     },
     var.kms_endpoints == "" ? {} : { TAGWARDEN_KMS_ENDPOINTS = var.kms_endpoints },
+    # The outputs, each only when configured (docs/deploy.md, "Outputs:
+    # notifications, metrics, stored reports").
+    local.notifies ? {
+      TAGWARDEN_SMN_TOPIC      = var.smn_topic_urn
+      TAGWARDEN_NOTIFY_CHANGES = tostring(var.notify_changes)
+      TAGWARDEN_NOTIFY_REPEAT  = var.notify_repeat
+    } : {},
+    var.metrics ? {
+      TAGWARDEN_METRICS           = "true"
+      TAGWARDEN_METRICS_NAMESPACE = var.metrics_namespace
+    } : {},
+    local.stores_reports ? {
+      TAGWARDEN_REPORT_BUCKET = var.report_bucket
+      TAGWARDEN_REPORT_PREFIX = var.report_prefix
+    } : {},
   )
 
   # The project's CTS triggers other than this deployment's own: a project
@@ -183,11 +267,64 @@ resource "huaweicloud_identity_role" "invoke_self" {
   })
 }
 
+# Publishing to the notification topic, and only to it: only when
+# smn_topic_urn is set, granted in the topic's project only.
+resource "huaweicloud_identity_role" "notify" {
+  count       = local.notifies ? 1 : 0
+  name        = "${var.function_name}-notify"
+  type        = "XA"
+  description = "tagwarden: publish to its SMN topic"
+  policy = jsonencode({
+    Version = "1.1"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = local.notify_actions
+      Resource = [local.topic_resource]
+    }]
+  })
+}
+
+# Storing metric data in Cloud Eye: only when metrics is on, granted in the
+# function's own project only. No Resource: Cloud Eye supports no resource
+# for this action (local.metrics_actions).
+resource "huaweicloud_identity_role" "metrics" {
+  count       = var.metrics ? 1 : 0
+  name        = "${var.function_name}-metrics"
+  type        = "XA"
+  description = "tagwarden: store its metric data in Cloud Eye"
+  policy = jsonencode({
+    Version = "1.1"
+    Statement = [{
+      Effect = "Allow"
+      Action = local.metrics_actions
+    }]
+  })
+}
+
+# Writing and reading the objects under the report prefix of the report
+# bucket, and nothing else: only when report_bucket is set. A global-scope
+# policy (OBS is a global service), granted in the global service project.
+resource "huaweicloud_identity_role" "reports" {
+  count       = local.stores_reports ? 1 : 0
+  name        = "${var.function_name}-reports"
+  type        = "AX"
+  description = "tagwarden: store and read its reports under its OBS prefix"
+  policy = jsonencode({
+    Version = "1.1"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = local.report_actions
+      Resource = [local.reports_resource]
+    }]
+  })
+}
+
 # The account's projects, to grant the KMS policy in the target projects by
-# name (targets name projects by id; "auto" matches their names). Read
-# only when targets is set.
+# name (targets name projects by id; "auto" matches their names), the
+# notification policy in its topic's project, and to name the targets'
+# projects in the alarm. Read only when one of those needs it.
 data "huaweicloud_identity_projects" "all" {
-  count = var.targets == "" ? 0 : 1
+  count = local.reads_projects ? 1 : 0
 }
 
 # The execution agency (the function's app_agency): its temporary
@@ -207,7 +344,7 @@ data "huaweicloud_identity_projects" "all" {
 # matching ^op_svc_[A-Za-z]+$, huaweicloud/services/iam/resource_huaweicloud_identity_agency.go).
 resource "huaweicloud_identity_agency" "execution" {
   name                   = "${var.function_name}-exec"
-  description            = "Execution agency of the tagwarden function: KMS tagging, and invoking itself"
+  description            = "Execution agency of the tagwarden function: KMS tagging, invoking itself, its outputs"
   delegated_service_name = "op_svc_cff"
 
   dynamic "project_role" {
@@ -217,6 +354,11 @@ resource "huaweicloud_identity_agency" "execution" {
       roles   = project_role.value
     }
   }
+
+  # The global service project: only the reports policy, only when
+  # report_bucket is set (PUT /v3.0/OS-AGENCY/domains/{domain_id}/agencies/
+  # {agency_id}/roles/{role_id}, huaweicloud/services/iam/resource_huaweicloud_identity_agency.go).
+  domain_roles = local.stores_reports ? huaweicloud_identity_role.reports[*].name : null
 
   lifecycle {
     precondition {
@@ -234,6 +376,26 @@ resource "huaweicloud_identity_agency" "execution" {
     precondition {
       condition     = var.targets == "auto" || (var.target_regions == "" && var.target_projects == "")
       error_message = "target_regions and target_projects apply only with targets = \"auto\"."
+    }
+    precondition {
+      condition     = !local.notifies || local.smn_project != ""
+      error_message = "smn_topic_urn names project ${local.smn_topic.project_id}, which this account does not have."
+    }
+    precondition {
+      condition     = !local.notifies || local.smn_project == "" || lookup(local.region_of, local.smn_project, "") == local.smn_topic.region
+      error_message = "smn_topic_urn names region ${local.smn_topic.region}, but its project ${local.smn_topic.project_id} (${local.smn_project}) is not in that region."
+    }
+    precondition {
+      condition     = local.notifies || (!var.notify_changes && var.notify_repeat == "168h")
+      error_message = "notify_changes and notify_repeat apply only with smn_topic_urn."
+    }
+    precondition {
+      condition     = var.metrics || var.metrics_namespace == "TagWarden.KMS"
+      error_message = "metrics_namespace applies only with metrics = true."
+    }
+    precondition {
+      condition     = local.stores_reports || var.report_prefix == "tagwarden/"
+      error_message = "report_prefix applies only with report_bucket."
     }
   }
 }
@@ -340,6 +502,85 @@ resource "huaweicloud_fgs_function_trigger" "create_key" {
     precondition {
       condition     = length(local.other_cts_triggers) < 10
       error_message = "The project already has ${length(local.other_cts_triggers)} CTS triggers, and a project holds at most 10. Delete one, or set enable_cts_trigger = false: the timer sweep still finds every key."
+    }
+  }
+}
+
+# The alarm (alarm = true, with metrics): a Cloud Eye alarm rule on the
+# custom namespace's keys_violating and keys_failed above 0, for the
+# targets the function enforces (dimensions region, project and run =
+# sweep), notifying
+# the SMN topic when one is given. A Cloud Eye resource, created with
+# Terraform's credentials: it adds nothing to the execution agency.
+resource "huaweicloud_ces_alarmrule" "violations" {
+  count             = var.alarm ? 1 : 0
+  alarm_name        = "${var.function_name}-violations"
+  alarm_description = "tagwarden: KMS keys violating the tag policies, or that could not be decided"
+  alarm_type        = "MULTI_INSTANCE"
+  alarm_enabled     = true
+  # With no action the rule only records its state: the provider requires
+  # alarm_actions or ok_actions when actions are enabled
+  # (docs/resources/ces_alarmrule.md).
+  alarm_action_enabled = local.notifies
+
+  metric {
+    namespace = var.metrics_namespace
+  }
+
+  dynamic "resources" {
+    for_each = local.alarm_targets
+    content {
+      dimensions {
+        name  = "region"
+        value = resources.value.region
+      }
+      dimensions {
+        name  = "project"
+        value = resources.value.project_id
+      }
+      # The sweeps' series: key events and checks (a few keys each) are
+      # sent with run = keys (docs/outputs.md, "Metrics").
+      dimensions {
+        name  = "run"
+        value = "sweep"
+      }
+    }
+  }
+
+  # Each run publishes its counts once: period 1 judges the raw data
+  # points ("If period is set to 1, the raw metric data is used",
+  # docs/resources/ces_alarmrule.md), one point above 0 is enough.
+  dynamic "condition" {
+    for_each = local.alarm_metrics
+    content {
+      metric_name         = condition.value
+      period              = 1
+      filter              = "max"
+      comparison_operator = ">"
+      value               = 0
+      unit                = "count"
+      count               = 1
+      suppress_duration   = var.alarm_suppress_duration
+      alarm_level         = var.alarm_level
+    }
+  }
+
+  dynamic "alarm_actions" {
+    for_each = local.notifies ? [var.smn_topic_urn] : []
+    content {
+      type              = "notification"
+      notification_list = [alarm_actions.value]
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.metrics
+      error_message = "alarm = true needs metrics = true: the alarm watches the metrics the function publishes."
+    }
+    precondition {
+      condition     = alltrue([for t in local.alarm_targets : t.project_id != ""])
+      error_message = "The alarm cannot name the project of every target: the account has no project ${var.region}."
     }
   }
 }

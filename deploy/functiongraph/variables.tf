@@ -171,3 +171,120 @@ variable "max_chain" {
     error_message = "max_chain must be a whole number from 0 (no self-continuation) to 10000."
   }
 }
+
+# The function's outputs (docs/deploy.md, "Outputs: notifications, metrics,
+# stored reports"). Each is off by default; each, when on, sets its
+# TAGWARDEN_* variables and grants the execution agency exactly what it needs.
+
+variable "smn_topic_urn" {
+  description = "TAGWARDEN_SMN_TOPIC: the SMN topic the function notifies, urn:smn:{region}:{project_id}:{topic_name} (\"\" = no notifications). The execution agency may publish to this topic only, in its project only."
+  type        = string
+  default     = ""
+  validation {
+    # The topic name is SMN's rule for CreateTopic: 1 to 255 letters,
+    # digits, "-" and "_", starting with a letter or a digit (SMN API
+    # reference, "Creating a Topic"); the region and project id are those
+    # the function accepts (adapters/outputs/huaweismn).
+    condition     = var.smn_topic_urn == "" || can(regex("^urn:smn:[a-z]{2}(-[a-z0-9]+)*-[0-9]+:[0-9A-Za-z-]{1,64}:[A-Za-z0-9][A-Za-z0-9_-]{0,254}$", var.smn_topic_urn))
+    error_message = "smn_topic_urn must be \"\" or a topic URN, urn:smn:{region}:{project_id}:{topic_name} (e.g. urn:smn:ap-southeast-1:0123456789abcdef0123456789abcdef:tagwarden); a subscription URN has one part more."
+  }
+}
+
+variable "notify_changes" {
+  description = "TAGWARDEN_NOTIFY_CHANGES, with smn_topic_urn: also notify the tag changes written (or, in a dry run, planned), not only violations and failures."
+  type        = bool
+  default     = false
+}
+
+variable "notify_repeat" {
+  description = "TAGWARDEN_NOTIFY_REPEAT, with smn_topic_urn: how long a finding already notified is not notified again, a Go duration of at least 1m (e.g. 24h, 168h)."
+  type        = string
+  default     = "168h"
+  validation {
+    # A Go duration (time.ParseDuration: decimal numbers each with a unit,
+    # ns, us, µs, ms, s, m or h), as timeadd reads it, of at least one
+    # minute, the function's minimum (cmd/internal/config, outputs.go).
+    condition     = can(regex("^(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|ms|s|m|h))+$", var.notify_repeat)) && try(timecmp(timeadd("2000-01-01T00:00:00Z", var.notify_repeat), "2000-01-01T00:01:00Z") >= 0, false)
+    error_message = "notify_repeat must be a Go duration of at least 1m, e.g. 24h, 168h or 1h30m."
+  }
+}
+
+variable "metrics" {
+  description = "TAGWARDEN_METRICS: publish each run's counts to Cloud Eye in metrics_namespace, in the function's own region and project. The execution agency may then store metric data (ces:metricData:create) in the function's own project only."
+  type        = bool
+  default     = false
+}
+
+variable "metrics_namespace" {
+  description = "TAGWARDEN_METRICS_NAMESPACE, with metrics: the Cloud Eye custom namespace, service.item (e.g. TagWarden.KMS)."
+  type        = string
+  default     = "TagWarden.KMS"
+  validation {
+    # The function's rule (adapters/outputs/huaweices, CheckNamespace, from
+    # Cloud Eye's API reference): service.item, 3 to 32 characters, each
+    # part a letter then letters, digits or "_"; the service does not start
+    # with SYS, AGT or SRE (in any case), and SERVICE.BMS is the system's.
+    condition = (can(regex("^[A-Za-z][A-Za-z0-9_]*\\.[A-Za-z][A-Za-z0-9_]*$", var.metrics_namespace)) &&
+      length(var.metrics_namespace) >= 3 && length(var.metrics_namespace) <= 32 &&
+    !can(regex("^(?i)(sys|agt|sre)", var.metrics_namespace)) && upper(var.metrics_namespace) != "SERVICE.BMS")
+    error_message = "metrics_namespace must be service.item, 3 to 32 characters, each part a letter then letters, digits or _ (e.g. TagWarden.KMS); the service may not start with SYS, AGT or SRE, and SERVICE.BMS is reserved."
+  }
+}
+
+variable "report_bucket" {
+  description = "TAGWARDEN_REPORT_BUCKET: the OBS bucket where the function stores its reports, under report_prefix (\"\" = none). The bucket must exist; the execution agency may put and get the objects under the prefix only."
+  type        = string
+  default     = ""
+  validation {
+    # OBS bucket names: 3 to 63 lowercase letters, digits, "-" and ".";
+    # starting with a letter or a digit, not ending with "-" or "."; no
+    # "..", ".-" or "-."; not an IP address (OBS developer guide, "Use
+    # Restrictions", Bucket Names).
+    condition = var.report_bucket == "" || (
+      length(var.report_bucket) >= 3 && length(var.report_bucket) <= 63 &&
+      can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$", var.report_bucket)) &&
+      !can(regex("^[0-9]+(\\.[0-9]+){3}$", var.report_bucket))
+    )
+    error_message = "report_bucket must be \"\" or an OBS bucket name: 3 to 63 lowercase letters, digits, \"-\" and \".\", starting and ending with a letter or a digit, no \"..\", \".-\" or \"-.\", not an IP address."
+  }
+}
+
+variable "report_prefix" {
+  description = "TAGWARDEN_REPORT_PREFIX, with report_bucket: the object names' prefix under which the function stores and reads, and the only objects it may access (e.g. tagwarden/)."
+  type        = string
+  default     = "tagwarden/"
+  validation {
+    # Part of the IAM resource path OBS:*:*:object:<bucket>/<prefix>*: no
+    # wildcard, which would widen the grant, and no leading "/".
+    # The function also refuses "//" and "." or ".." segments
+    # (adapters/outputs/huaweiobs, CheckPrefix).
+    condition     = can(regex("^[A-Za-z0-9!_.'()-][A-Za-z0-9!_.'()/-]{0,255}$", var.report_prefix)) && !can(regex("//", var.report_prefix)) && !can(regex("(^|/)\\.\\.?(/|$)", var.report_prefix))
+    error_message = "report_prefix must be 1 to 256 letters, digits and !_.'()-/, not starting with \"/\", without \"//\", \".\" or \"..\" segments and without wildcards (e.g. tagwarden/)."
+  }
+}
+
+variable "alarm" {
+  description = "With metrics: a Cloud Eye alarm rule when a run reports keys violating the policies or failed (keys_violating or keys_failed above 0) in a target the function enforces, notifying smn_topic_urn when it is set."
+  type        = bool
+  default     = false
+}
+
+variable "alarm_level" {
+  description = "With alarm: the alarm's severity, 1 critical, 2 major, 3 minor, 4 informational."
+  type        = number
+  default     = 2
+  validation {
+    condition     = contains([1, 2, 3, 4], var.alarm_level)
+    error_message = "alarm_level must be 1, 2, 3 or 4 (docs/resources/ces_alarmrule.md, alarm_level)."
+  }
+}
+
+variable "alarm_suppress_duration" {
+  description = "With alarm: while the alarm lasts, notify again every this many seconds (0: once)."
+  type        = number
+  default     = 0
+  validation {
+    condition     = contains([0, 300, 600, 900, 1800, 3600, 10800, 21600, 43200, 86400], var.alarm_suppress_duration)
+    error_message = "alarm_suppress_duration must be 0, 300, 600, 900, 1800, 3600, 10800, 21600, 43200 or 86400 (docs/resources/ces_alarmrule.md, suppress_duration)."
+  }
+}

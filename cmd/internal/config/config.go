@@ -117,6 +117,8 @@ type Process struct {
 	// FunctionGraphEndpoint overrides FunctionGraph's endpoint (the local
 	// asynchronous invocation endpoint, a private endpoint).
 	FunctionGraphEndpoint string
+	// Outputs configures notifications, metrics and stored reports.
+	Outputs Outputs
 }
 
 // OwnTarget returns the function's own target: Region, Endpoint and the
@@ -136,6 +138,7 @@ func Default() Process {
 		LogLevel:  DefaultLogLevel,
 		LogFormat: DefaultLogFormat,
 		Handler:   handler.DefaultConfig(),
+		Outputs:   DefaultOutputs(),
 	}
 }
 
@@ -180,6 +183,7 @@ func FromEnv(getenv func(string) string) (Process, error) {
 	p.IAMEndpoint = r.endpointOf(EnvIAMEndpoint, "IAM")
 	p.FunctionGraphEndpoint = r.endpointOf(EnvFunctionGraphEndpoint, "FunctionGraph")
 	r.functionURN(&p.FunctionURN)
+	r.outputs(&p.Outputs)
 	if len(r.errs) > 0 {
 		return p, fmt.Errorf("configuration: %w", errors.Join(r.errs...))
 	}

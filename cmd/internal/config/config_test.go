@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms"
+	"github.com/tagwarden/tagwarden/adapters/outputs/huaweismn"
 	"github.com/tagwarden/tagwarden/handler"
 	"github.com/tagwarden/tagwarden/handler/memstore"
 	"github.com/tagwarden/tagwarden/policy"
@@ -62,6 +63,19 @@ func TestFromEnv(t *testing.T) {
 		{name: "zero margin and retries", env: map[string]string{EnvMargin: "0s", EnvKeyRetries: "0"}, want: func(p *Process) {
 			p.Handler.Margin, p.Handler.KeyRetries = 0, 0
 		}},
+		{name: "every output", env: map[string]string{
+			EnvSMNTopic: "urn:smn:ap-southeast-1:0b1f2e3d4c5b6a79887766554433221a:kms-findings", EnvSMNEndpoint: "http://127.0.0.1:9001",
+			EnvNotifyChanges: "true", EnvNotifyRepeat: "72h", EnvMetrics: "1", EnvMetricsNamespace: "Security.KMSTags",
+			EnvCESEndpoint: "http://127.0.0.1:9002", EnvReportBucket: "audit-reports", EnvReportPrefix: "kms/tagwarden/",
+			EnvOBSEndpoint: "http://127.0.0.1:9003",
+		}, want: func(p *Process) {
+			p.Outputs = Outputs{
+				Topic:       huaweismn.TopicURN{Region: "ap-southeast-1", ProjectID: "0b1f2e3d4c5b6a79887766554433221a", Name: "kms-findings"},
+				SMNEndpoint: "http://127.0.0.1:9001", NotifyChanges: true, NotifyRepeat: 72 * time.Hour,
+				Metrics: true, Namespace: "Security.KMSTags", CESEndpoint: "http://127.0.0.1:9002",
+				Bucket: "audit-reports", Prefix: "kms/tagwarden/", OBSEndpoint: "http://127.0.0.1:9003",
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,6 +114,16 @@ func TestFromEnvErrors(t *testing.T) {
 		want []string // substrings of the error, each naming variable and value
 	}{
 		{"rate not a number", map[string]string{EnvRateLimit: "fast"}, []string{`TAGWARDEN_RATE_LIMIT="fast": not a number`}},
+		{"topic not a URN", map[string]string{EnvSMNTopic: "arn:aws:sns:us-east-1:1:t"}, []string{`TAGWARDEN_SMN_TOPIC="arn:aws:sns:us-east-1:1:t"`}},
+		{"topic of no project", map[string]string{EnvSMNTopic: "urn:smn:ap-southeast-1::t"}, []string{`TAGWARDEN_SMN_TOPIC=`}},
+		{"namespace of the system", map[string]string{EnvMetricsNamespace: "SYS.KMS"}, []string{`TAGWARDEN_METRICS_NAMESPACE="SYS.KMS"`}},
+		{"namespace without an item", map[string]string{EnvMetricsNamespace: "TagWarden"}, []string{`TAGWARDEN_METRICS_NAMESPACE="TagWarden"`}},
+		{"bucket with capitals", map[string]string{EnvReportBucket: "Audit_Reports"}, []string{`TAGWARDEN_REPORT_BUCKET="Audit_Reports"`}},
+		{"bucket an IP address", map[string]string{EnvReportBucket: "192.168.1.1"}, []string{`TAGWARDEN_REPORT_BUCKET="192.168.1.1"`}},
+		{"prefix from the root", map[string]string{EnvReportPrefix: "/reports"}, []string{`TAGWARDEN_REPORT_PREFIX="/reports"`}},
+		{"repeat not a duration", map[string]string{EnvNotifyRepeat: "7d"}, []string{`TAGWARDEN_NOTIFY_REPEAT="7d"`}},
+		{"metrics not a boolean", map[string]string{EnvMetrics: "yes please"}, []string{`TAGWARDEN_METRICS="yes please"`}},
+		{"OBS endpoint with a password", map[string]string{EnvOBSEndpoint: "http://user:secret@127.0.0.1:9000"}, []string{`TAGWARDEN_OBS_ENDPOINT=`}},
 		{"rate zero", map[string]string{EnvRateLimit: "0"}, []string{`TAGWARDEN_RATE_LIMIT="0"`}},
 		{"rate NaN", map[string]string{EnvRateLimit: "NaN"}, []string{`TAGWARDEN_RATE_LIMIT="NaN": want requests per second`}},
 		// A rate no sweep can live with: one request every 1000 seconds.

@@ -3,7 +3,10 @@
 # instance limit and the shared rate, the triggers, and the early failures
 # for a region without CTS triggers and a project that has 10 already; what
 # the execution agency holds with self-continuation and several targets
-# (explicit or "auto"), and the failures of bad targets.
+# (explicit or "auto"), and the failures of bad targets; the function's
+# outputs (notifications, metrics and the alarm, stored reports): each off
+# grants nothing, each on grants exactly its action on exactly its
+# resource, in exactly its project, and sets its variables.
 # Run by deploy/check.sh (Terraform 1.7 or later, for mock_provider).
 
 mock_provider "huaweicloud" {
@@ -112,6 +115,25 @@ run "defaults" {
   assert {
     condition     = jsondecode(huaweicloud_fgs_function_trigger.sweep.event_data).user_event == "{\"action\":\"sweep\"}"
     error_message = "the timer must send the manual payload of a sweep"
+  }
+  assert {
+    # No output configured: no output policy, nothing in the global service
+    # project, no alarm, none of their variables.
+    condition = (length(huaweicloud_identity_role.notify) == 0 && length(huaweicloud_identity_role.metrics) == 0 &&
+      length(huaweicloud_identity_role.reports) == 0 && length(huaweicloud_ces_alarmrule.violations) == 0 &&
+    length(coalesce(huaweicloud_identity_agency.execution.domain_roles, [])) == 0)
+    error_message = "without outputs: no notification, metrics or reports policy, no domain role, no alarm"
+  }
+  assert {
+    condition = length(setintersection(keys(nonsensitive(jsondecode(huaweicloud_fgs_function.tagwarden.user_data))), [
+      "TAGWARDEN_SMN_TOPIC", "TAGWARDEN_NOTIFY_CHANGES", "TAGWARDEN_NOTIFY_REPEAT", "TAGWARDEN_METRICS",
+      "TAGWARDEN_METRICS_NAMESPACE", "TAGWARDEN_REPORT_BUCKET", "TAGWARDEN_REPORT_PREFIX",
+    ])) == 0
+    error_message = "without outputs: none of their variables"
+  }
+  assert {
+    condition     = output.notification_topic == null && output.metrics_namespace == null && output.reports_location == null && output.alarm_rule_id == null
+    error_message = "without outputs: their outputs are null"
   }
 }
 
@@ -376,4 +398,294 @@ run "bad_kms_endpoints" {
     kms_endpoints = "ap-southeast-1:https://kms.example.test"
   }
   expect_failures = [var.kms_endpoints]
+}
+
+# The function's outputs.
+
+run "notifications" {
+  command = apply
+  variables {
+    smn_topic_urn  = "urn:smn:ap-southeast-1:p-ap1:tagwarden-alerts"
+    notify_changes = true
+    notify_repeat  = "24h"
+  }
+  assert {
+    condition = jsondecode(huaweicloud_identity_role.notify[0].policy).Statement == [{
+      Effect   = "Allow"
+      Action   = ["smn:topic:publish"]
+      Resource = ["SMN:*:*:topic:tagwarden-alerts"]
+    }] && huaweicloud_identity_role.notify[0].type == "XA"
+    error_message = "the notification policy must allow only publishing, to this topic only"
+  }
+  assert {
+    condition = jsonencode({ for r in huaweicloud_identity_agency.execution.project_role : r.project => sort(r.roles) }) == jsonencode({
+      "ap-southeast-1" = sort([huaweicloud_identity_role.kms_tagging.name, huaweicloud_identity_role.invoke_self[0].name, huaweicloud_identity_role.notify[0].name])
+    })
+    error_message = "the notification policy in the topic's project (the function's own), and nothing else added"
+  }
+  assert {
+    condition     = length(huaweicloud_identity_role.metrics) == 0 && length(huaweicloud_identity_role.reports) == 0 && length(coalesce(huaweicloud_identity_agency.execution.domain_roles, [])) == 0
+    error_message = "notifications add no metrics or reports policy"
+  }
+  assert {
+    condition = (nonsensitive(jsondecode(huaweicloud_fgs_function.tagwarden.user_data).TAGWARDEN_SMN_TOPIC) == "urn:smn:ap-southeast-1:p-ap1:tagwarden-alerts" &&
+      nonsensitive(jsondecode(huaweicloud_fgs_function.tagwarden.user_data).TAGWARDEN_NOTIFY_CHANGES) == "true" &&
+      nonsensitive(jsondecode(huaweicloud_fgs_function.tagwarden.user_data).TAGWARDEN_NOTIFY_REPEAT) == "24h" &&
+    !can(jsondecode(huaweicloud_fgs_function.tagwarden.user_data).TAGWARDEN_METRICS))
+    error_message = "TAGWARDEN_SMN_TOPIC, TAGWARDEN_NOTIFY_CHANGES and TAGWARDEN_NOTIFY_REPEAT as given, and no other output's variables"
+  }
+  assert {
+    condition     = output.notification_topic == "urn:smn:ap-southeast-1:p-ap1:tagwarden-alerts"
+    error_message = "the topic as an output"
+  }
+}
+
+run "notifications_to_another_project" {
+  command = apply
+  variables {
+    smn_topic_urn = "urn:smn:ap-southeast-1:p-ap1-dev:tagwarden-alerts"
+    max_chain     = 0
+  }
+  assert {
+    condition = jsonencode({ for r in huaweicloud_identity_agency.execution.project_role : r.project => sort(r.roles) }) == jsonencode({
+      "ap-southeast-1"     = [huaweicloud_identity_role.kms_tagging.name]
+      "ap-southeast-1_dev" = [huaweicloud_identity_role.notify[0].name]
+    })
+    error_message = "the notification policy in the topic's project only, the KMS policy in the target's only"
+  }
+}
+
+run "topic_in_unknown_project" {
+  command = plan
+  variables {
+    smn_topic_urn = "urn:smn:ap-southeast-1:p-gone:tagwarden-alerts"
+  }
+  expect_failures = [huaweicloud_identity_agency.execution]
+}
+
+run "topic_in_project_of_another_region" {
+  command = plan
+  variables {
+    smn_topic_urn = "urn:smn:ap-southeast-3:p-eu:tagwarden-alerts"
+  }
+  expect_failures = [huaweicloud_identity_agency.execution]
+}
+
+run "bad_topic_urn" {
+  command = plan
+  variables {
+    smn_topic_urn = "urn:smn:ap-southeast-1:p-ap1:tagwarden-alerts:0123abcd"
+  }
+  expect_failures = [var.smn_topic_urn]
+}
+
+run "notify_changes_without_topic" {
+  command = plan
+  variables {
+    notify_changes = true
+  }
+  expect_failures = [huaweicloud_identity_agency.execution]
+}
+
+run "namespace_without_metrics" {
+  command = plan
+  variables {
+    metrics_namespace = "Acme.TagWarden"
+  }
+  expect_failures = [huaweicloud_identity_agency.execution]
+}
+
+run "prefix_without_bucket" {
+  command = plan
+  variables {
+    report_prefix = "reports/"
+  }
+  expect_failures = [huaweicloud_identity_agency.execution]
+}
+
+run "bad_notify_repeat" {
+  command = plan
+  variables {
+    smn_topic_urn = "urn:smn:ap-southeast-1:p-ap1:tagwarden-alerts"
+    notify_repeat = "7d"
+  }
+  expect_failures = [var.notify_repeat]
+}
+
+run "notify_repeat_below_a_minute" {
+  command = plan
+  variables {
+    smn_topic_urn = "urn:smn:ap-southeast-1:p-ap1:tagwarden-alerts"
+    notify_repeat = "30s"
+  }
+  expect_failures = [var.notify_repeat]
+}
+
+run "metrics" {
+  command = apply
+  variables {
+    metrics   = true
+    targets   = "ap-southeast-1/p-ap1-dev, eu-west-101/p-eu"
+    max_chain = 0
+  }
+  assert {
+    # No Resource: Cloud Eye supports none for ces:metricData:create.
+    condition     = jsondecode(huaweicloud_identity_role.metrics[0].policy).Statement == [{ Effect = "Allow", Action = ["ces:metricData:create"] }] && huaweicloud_identity_role.metrics[0].type == "XA"
+    error_message = "the metrics policy must allow only storing metric data"
+  }
+  assert {
+    # The targets' projects get the KMS policy only; the function's own
+    # project (no target here) the fan-out and the metrics.
+    condition = jsonencode({ for r in huaweicloud_identity_agency.execution.project_role : r.project => sort(r.roles) }) == jsonencode({
+      "ap-southeast-1"     = sort([huaweicloud_identity_role.invoke_self[0].name, huaweicloud_identity_role.metrics[0].name])
+      "ap-southeast-1_dev" = [huaweicloud_identity_role.kms_tagging.name]
+      "eu-west-101"        = [huaweicloud_identity_role.kms_tagging.name]
+    })
+    error_message = "the metrics policy in the function's own project only"
+  }
+  assert {
+    condition = (nonsensitive(jsondecode(huaweicloud_fgs_function.tagwarden.user_data).TAGWARDEN_METRICS) == "true" &&
+      nonsensitive(jsondecode(huaweicloud_fgs_function.tagwarden.user_data).TAGWARDEN_METRICS_NAMESPACE) == "TagWarden.KMS" &&
+    !can(jsondecode(huaweicloud_fgs_function.tagwarden.user_data).TAGWARDEN_SMN_TOPIC))
+    error_message = "TAGWARDEN_METRICS and the default namespace, and no other output's variables"
+  }
+  assert {
+    condition     = length(huaweicloud_ces_alarmrule.violations) == 0 && length(huaweicloud_identity_role.notify) == 0
+    error_message = "metrics alone: no alarm, no notification policy"
+  }
+}
+
+run "bad_metrics_namespace" {
+  command = plan
+  variables {
+    metrics           = true
+    metrics_namespace = "SYS.KMS"
+  }
+  expect_failures = [var.metrics_namespace]
+}
+
+run "reserved_metrics_namespace" {
+  command = plan
+  variables {
+    metrics           = true
+    metrics_namespace = "Sre_tools.KMS"
+  }
+  expect_failures = [var.metrics_namespace]
+}
+
+run "stored_reports" {
+  command = apply
+  variables {
+    report_bucket = "tagwarden-reports"
+    report_prefix = "kms/reports/"
+  }
+  assert {
+    condition = jsondecode(huaweicloud_identity_role.reports[0].policy).Statement == [{
+      Effect   = "Allow"
+      Action   = ["obs:object:PutObject", "obs:object:GetObject"]
+      Resource = ["OBS:*:*:object:tagwarden-reports/kms/reports/*"]
+    }] && huaweicloud_identity_role.reports[0].type == "AX"
+    error_message = "the reports policy must allow only putting and getting the objects under the prefix, a global-scope policy"
+  }
+  assert {
+    condition     = huaweicloud_identity_agency.execution.domain_roles == toset([huaweicloud_identity_role.reports[0].name])
+    error_message = "the reports policy in the global service project, and nothing else there"
+  }
+  assert {
+    condition = jsonencode({ for r in huaweicloud_identity_agency.execution.project_role : r.project => sort(r.roles) }) == jsonencode({
+      "ap-southeast-1" = sort([huaweicloud_identity_role.kms_tagging.name, huaweicloud_identity_role.invoke_self[0].name])
+    })
+    error_message = "stored reports add no project-level policy"
+  }
+  assert {
+    condition = (nonsensitive(jsondecode(huaweicloud_fgs_function.tagwarden.user_data).TAGWARDEN_REPORT_BUCKET) == "tagwarden-reports" &&
+    nonsensitive(jsondecode(huaweicloud_fgs_function.tagwarden.user_data).TAGWARDEN_REPORT_PREFIX) == "kms/reports/")
+    error_message = "TAGWARDEN_REPORT_BUCKET and TAGWARDEN_REPORT_PREFIX as given"
+  }
+  assert {
+    condition     = output.reports_location == "obs://tagwarden-reports/kms/reports/"
+    error_message = "the reports' location as an output"
+  }
+}
+
+run "bad_report_bucket" {
+  command = plan
+  variables {
+    report_bucket = "Tagwarden..reports"
+  }
+  expect_failures = [var.report_bucket]
+}
+
+run "report_prefix_with_wildcard" {
+  command = plan
+  variables {
+    report_bucket = "tagwarden-reports"
+    report_prefix = "tagwarden/*"
+  }
+  expect_failures = [var.report_prefix]
+}
+
+run "alarm_without_metrics" {
+  command = plan
+  variables {
+    alarm = true
+  }
+  expect_failures = [huaweicloud_ces_alarmrule.violations]
+}
+
+run "alarm" {
+  command = apply
+  variables {
+    metrics           = true
+    metrics_namespace = "Acme.TagWarden"
+    alarm             = true
+  }
+  assert {
+    condition = (huaweicloud_ces_alarmrule.violations[0].metric[0].namespace == "Acme.TagWarden" &&
+      huaweicloud_ces_alarmrule.violations[0].alarm_type == "MULTI_INSTANCE" &&
+    !huaweicloud_ces_alarmrule.violations[0].alarm_action_enabled && length(huaweicloud_ces_alarmrule.violations[0].alarm_actions) == 0)
+    error_message = "the alarm watches the custom namespace, with no action without a topic"
+  }
+  assert {
+    condition = jsonencode(sort([for c in huaweicloud_ces_alarmrule.violations[0].condition :
+      "${c.metric_name} ${c.comparison_operator} ${c.value} ${c.unit} period=${c.period} count=${c.count} level=${c.alarm_level}"
+      ])) == jsonencode([
+      "keys_failed > 0 count period=1 count=1 level=2", "keys_violating > 0 count period=1 count=1 level=2",
+    ])
+    error_message = "the alarm's conditions: keys_violating and keys_failed above 0"
+  }
+  assert {
+    condition = jsonencode([for r in huaweicloud_ces_alarmrule.violations[0].resources : [for d in r.dimensions : "${d.name}=${d.value}"]]) == jsonencode([
+      ["region=ap-southeast-1", "project=p-ap1", "run=sweep"],
+    ])
+    error_message = "the alarm's resource: the function's own target, by region and project id"
+  }
+  assert {
+    condition     = length(huaweicloud_identity_role.notify) == 0 && jsondecode(huaweicloud_identity_role.metrics[0].policy).Statement[0].Action == ["ces:metricData:create"]
+    error_message = "the alarm adds no permission to the execution agency"
+  }
+}
+
+run "alarm_notifies_the_topic" {
+  command = apply
+  variables {
+    metrics         = true
+    alarm           = true
+    smn_topic_urn   = "urn:smn:ap-southeast-1:p-ap1:tagwarden-alerts"
+    targets         = "auto"
+    target_projects = "ap-southeast-1.*"
+  }
+  assert {
+    condition = (huaweicloud_ces_alarmrule.violations[0].alarm_action_enabled &&
+      jsonencode([for a in huaweicloud_ces_alarmrule.violations[0].alarm_actions : { type = a.type, notification_list = a.notification_list }]) == jsonencode([
+        { type = "notification", notification_list = ["urn:smn:ap-southeast-1:p-ap1:tagwarden-alerts"] },
+    ]))
+    error_message = "the alarm notifies the topic"
+  }
+  assert {
+    condition = jsonencode(sort([for r in huaweicloud_ces_alarmrule.violations[0].resources : join(",", [for d in r.dimensions : "${d.name}=${d.value}"])])) == jsonencode([
+      "region=ap-southeast-1,project=p-ap1,run=sweep", "region=ap-southeast-1,project=p-ap1-dev,run=sweep",
+    ])
+    error_message = "with targets, the alarm's resources are the targets"
+  }
 }

@@ -1,0 +1,210 @@
+package invocation_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tagwarden/tagwarden/adapters/invocation"
+	"github.com/tagwarden/tagwarden/adapters/outputs"
+	"github.com/tagwarden/tagwarden/adapters/outputs/huaweismn/smnemu"
+	"github.com/tagwarden/tagwarden/adapters/outputs/local"
+	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/policy"
+)
+
+// withOutputs turns the org's outputs on, on the local services.
+func (o *org) withOutputs(t *testing.T, opts outputs.Options) *local.Services {
+	t.Helper()
+	svc, err := local.Start(local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	opts.TempDir = t.TempDir()
+	o.pipe.Runs.Outputs = outputs.New(opts)
+	o.loop.Pipeline = o.pipe
+	inner := o.cloud
+	o.cloudFn = func(ctx context.Context) invocation.Cloud {
+		c := inner(ctx)
+		c.Outputs = func(context.Context) (outputs.Clients, error) { return svc.Clients() }
+		return c
+	}
+	o.loop.Cloud = o.cloudFn
+	return svc
+}
+
+// TestOutputsOfChainedRuns: a fan-out over three targets, each sweep cut
+// into links that continue themselves, every link delivered twice: the
+// run ends with one message listing every key it changed on every target
+// (sent by the target that ended last), each target's metrics with its
+// totals, and each target's summary naming every link's stored report;
+// the enforcement is the same as without outputs.
+func TestOutputsOfChainedRuns(t *testing.T) {
+	o := newOrg(t, 60, 15, 50)
+	o.loop.Duplicate = true
+	svc := o.withOutputs(t, outputs.Options{NotifyChanges: true})
+	rep := o.invokeCloud(t, `{"action":"sweep"}`)
+	if rep.Mode != handler.ModeFanout || len(rep.Targets) != 3 {
+		t.Fatalf("fan-out report %+v", rep)
+	}
+	o.loop.Wait()
+	deliveries := o.loop.Deliveries()
+	o.checkExactlyOnce(t, deliveries)
+
+	links := map[string]int{}
+	for _, d := range deliveries {
+		if d.Report.Chain != nil && d.Report.Chain.State != handler.ChainDuplicate {
+			links[d.Report.Target]++
+		}
+		for _, out := range d.Report.Outputs {
+			if !out.OK {
+				t.Errorf("link %d of %s: output failed: %+v", d.Report.Link, d.Report.Target, out)
+			}
+		}
+	}
+	pub := svc.SMN.Published()
+	if len(pub) != 1 {
+		t.Fatalf("%d messages, want 1: the run's, sent by the target that ended last", len(pub))
+	}
+	msg := pub[0].Message
+	if n := strings.Count(msg, "[changed] wrote "); n != 3*60 {
+		t.Errorf("the message lists %d keys changed, want 180 (every link of every target):\n%s", n, msg)
+	}
+	if !strings.Contains(pub[0].Subject, "3 targets") {
+		t.Errorf("subject %q does not name the run's 3 targets", pub[0].Subject)
+	}
+	for _, name := range orgTargets {
+		if !strings.Contains(msg, "  "+name+": done; 60 scanned, 60 changed") {
+			t.Errorf("the message has no line for %s:\n%s", name, msg[:min(len(msg), 1500)])
+		}
+		_, project, _ := strings.Cut(name, "/")
+		scanned := 0.0
+		for _, p := range svc.CES.Points() {
+			if p.Metric != "keys_scanned" {
+				continue
+			}
+			for _, d := range p.Dimensions {
+				if d.Name == "project" && d.Value == project {
+					scanned += p.Value
+				}
+			}
+		}
+		if scanned != 60 {
+			t.Errorf("%s: keys_scanned sent %v, want 60 once", name, scanned)
+		}
+		lay := o.pipe.Runs.Outputs.Layout()
+		b, _, ok := svc.OBS.Object(svc.Bucket, lay.Summary(name, rep.Run))
+		if !ok {
+			t.Errorf("%s: no summary; stored %v", name, svc.OBS.Keys(svc.Bucket))
+			continue
+		}
+		var sum outputs.StoredSummary
+		if err := json.Unmarshal(b, &sum); err != nil {
+			t.Fatal(err)
+		}
+		if len(sum.Reports) != links[name] || len(sum.Missing) != 0 || !sum.Complete || sum.Counts.Scanned != 60 {
+			t.Errorf("%s: summary names %d reports (%d missing) for %d links, complete %v, scanned %d",
+				name, len(sum.Reports), len(sum.Missing), links[name], sum.Complete, sum.Counts.Scanned)
+		}
+	}
+	if _, _, ok := svc.OBS.Object(svc.Bucket, o.pipe.Runs.Outputs.Layout().Fanout(rep.Run)); !ok {
+		t.Errorf("the fan-out's report was not stored")
+	}
+}
+
+// TestOutputsDownEnforcementGoesOn: with every output failing, every key
+// is still decided exactly once, and each run's end lists what failed.
+func TestOutputsDownEnforcementGoesOn(t *testing.T) {
+	o := newOrg(t, 30, 10, 50)
+	svc := o.withOutputs(t, outputs.Options{NotifyChanges: true, MaxAttempts: 2})
+	svc.OBS.SetDenied(svc.Bucket, true)
+	svc.SMN.SetFaults(smnemu.Faults{Rate500: 1})
+	o.invokeCloud(t, `{"action":"sweep"}`)
+	o.loop.Wait()
+	deliveries := o.loop.Deliveries()
+	o.checkExactlyOnce(t, deliveries)
+	ends := 0
+	for _, d := range deliveries {
+		if d.Report.Chain == nil || d.Report.Chain.State != handler.ChainDone {
+			continue
+		}
+		ends++
+		var failedNotify, deniedOBS bool
+		for _, out := range d.Report.Outputs {
+			failedNotify = failedNotify || (out.What == "notification" && !out.OK && out.Attempts == 2)
+			deniedOBS = deniedOBS || (out.Output == "obs" && out.Code == "AccessDenied")
+		}
+		if !failedNotify || !deniedOBS {
+			t.Errorf("%s: outputs %+v, want the failed notification and OBS AccessDenied listed", d.Report.Target, d.Report.Outputs)
+		}
+	}
+	if ends != 3 {
+		t.Errorf("%d runs ended, want 3", ends)
+	}
+}
+
+// TestGroupNotification: a fan-out's run sends one message for all its
+// targets; when it cannot be published, the findings it was to list are
+// due again in the next run, which notifies them; a run after that, within
+// the repeat interval, sends nothing.
+func TestGroupNotification(t *testing.T) {
+	o := newOrg(t, 10, 100, 50)
+	for name, s := range o.stores {
+		for i := range 2 {
+			_, project, _ := strings.Cut(name, "/")
+			s.Put(policy.Key{ID: fmt.Sprintf("%s-bad-%d", project, i), Alias: "bad", State: policy.StateEnabled,
+				Spec: "AES_256", Usage: "ENCRYPT_DECRYPT", Origin: "kms"},
+				map[string]string{"owner": "team-a", "cost-center": "cc-ops", "env": "dev", "tagwarden-exempt": "maybe"})
+		}
+	}
+	svc := o.withOutputs(t, outputs.Options{MaxAttempts: 1})
+	run := func(id string) {
+		t.Helper()
+		o.pipe.Runs.Memory = &invocation.Memory{}
+		o.loop.Pipeline = o.pipe
+		body, err := o.pipe.Invoke(handler.WithRequestID(context.Background(), id), []byte(`{"action":"sweep"}`), o.cloudFn(context.Background()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep handler.Report
+		json.Unmarshal(body, &rep)
+		if rep.Mode != handler.ModeFanout || len(rep.Targets) != 3 {
+			t.Fatalf("%s: fan-out report %+v", id, rep)
+		}
+		o.loop.Wait()
+	}
+	svc.SMN.SetFaults(smnemu.Faults{Rate500: 1})
+	run("timer-1")
+	if n := len(svc.SMN.Published()); n != 0 {
+		t.Fatalf("run 1: %d messages published through a failing SMN", n)
+	}
+	failed := 0
+	for _, d := range o.loop.Deliveries() {
+		for _, out := range d.Report.Outputs {
+			if out.What == "notification" && !out.OK {
+				failed++
+			}
+		}
+	}
+	if failed != 1 {
+		t.Errorf("run 1: %d links report the failed notification, want 1 (the last to end)", failed)
+	}
+
+	svc.SMN.SetFaults(smnemu.Faults{})
+	run("timer-2")
+	pub := svc.SMN.Published()
+	if len(pub) != 1 {
+		t.Fatalf("run 2: %d messages, want 1", len(pub))
+	}
+	if n := strings.Count(pub[0].Message, "bad ("); n != 6 {
+		t.Errorf("run 2: the message lists %d keys, want the 6 left un-notified by run 1:\n%s", n, pub[0].Message)
+	}
+
+	run("timer-3")
+	if n := len(svc.SMN.Published()); n != 1 {
+		t.Errorf("run 3: %d messages in all, want still 1: every finding was notified by run 2", n)
+	}
+}

@@ -1,0 +1,267 @@
+package outputs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/tagwarden/tagwarden/handler"
+)
+
+// A run over several targets (a fan-out) sends one notification. Its
+// targets end independently, on any instance, and tagwarden has no store
+// of its own but the report store; so each target's end writes its part
+// (the findings it would notify, in its summary) and a "done" marker, and
+// the one that finds every target's marker there writes a claim, reads it
+// back after claimWait, and, if the claim is still its own, gathers the
+// parts and publishes. The targets' states mark the findings handed over
+// as pending on the run; the next run of each target reads whether the
+// run's notification went out (its "notified" record) and takes them as
+// notified then, or as never notified: a finding is never lost, and is
+// notified at most once more than needed when two ends race past the
+// claim (docs/outputs.md).
+
+// claimWait is how long a target that claims a run's notification waits
+// before it reads the claim back.
+const claimWait = 300 * time.Millisecond
+
+// maxGroupReads bounds the reads of a group's markers in flight at once.
+const maxGroupReads = 16
+
+// fanoutTargets returns the targets a run's fan-out dispatched, when the
+// run is a sweep started by a fan-out whose report was stored (nil
+// otherwise: a run of one target).
+func (r *Recorder) fanoutTargets(ctx context.Context, c Clients, rep *handler.Report, run string) []string {
+	if c.Store == nil || c.Notifier == nil || rep.Mode != handler.ModeSweep || rep.Run == "" {
+		return nil
+	}
+	key := r.layout.Fanout(run)
+	var fan handler.Report
+	o := handler.OutputReport{Output: "obs", What: "read", Where: c.Store.Where(key)}
+	var notFound bool
+	err := r.attempt(ctx, &o, func(ctx context.Context) error {
+		rc, err := c.Store.Get(ctx, key)
+		if errors.Is(err, ErrNotFound) {
+			notFound = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		fan = handler.Report{}
+		return EachKey(rc, func(h handler.Report) error { fan = h; return nil }, func(handler.KeyReport) error { return nil })
+	})
+	if err != nil {
+		// Not knowing the run's targets, the target notifies alone.
+		o.Reason = "the fan-out's report could not be read: this target's run is notified on its own"
+		rep.Outputs = append(rep.Outputs, o)
+		return nil
+	}
+	if notFound {
+		return nil
+	}
+	var names []string
+	for _, t := range fan.Targets {
+		if t.Dispatched {
+			names = append(names, t.Target)
+		}
+	}
+	return names
+}
+
+// block is the target's part of a group's notification.
+func (g *gathered) block() *NotifyBlock {
+	return &NotifyBlock{Findings: g.notify, More: g.more, MoreKeys: g.moreKeys, Owners: g.owners, Due: g.due}
+}
+
+// groupMark is a done marker, a claim or the record of a published
+// notification.
+type groupMark struct {
+	Target    string    `json:"target,omitempty"`
+	Token     string    `json:"token,omitempty"`
+	At        time.Time `json:"at"`
+	MessageID string    `json:"message_id,omitempty"`
+}
+
+// endOfGroup ends one target's part of a run over several targets: its
+// done marker, and, when it is the last, the run's one notification.
+func (r *Recorder) endOfGroup(ctx context.Context, c Clients, rep *handler.Report, target, run string, group []string) []handler.OutputReport {
+	now := r.opts.Now().UTC()
+	out := []handler.OutputReport{r.putJSON(ctx, c.Store, "done", r.layout.FanoutDone(run, target), groupMark{Target: target, At: now}, false)}
+	if !out[0].OK {
+		return out
+	}
+	missing, err := r.othersDone(ctx, c.Store, run, target, group)
+	note := handler.OutputReport{Output: "smn", What: "notification", Where: c.Notifier.Where(), OK: true, Skipped: true}
+	switch {
+	case err != nil:
+		note.OK, note.Skipped, note.Error = false, false, "could not tell whether the run's other targets ended: "+err.Error()+"; their findings stay due for the next run"
+		return append(out, note)
+	case missing > 0:
+		note.Reason = fmt.Sprintf("the run's one notification is sent by the last of its %d targets to end; %d have not ended yet", len(group), missing)
+		r.logOutput(note)
+		return append(out, note)
+	}
+	// Every target ended: claim the notification.
+	b := make([]byte, 8)
+	rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
+	token := hex.EncodeToString(b)
+	claim := r.putJSON(ctx, c.Store, "claim", r.layout.FanoutClaim(run), groupMark{Target: target, Token: token, At: now}, false)
+	out = append(out, claim)
+	if !claim.OK {
+		return out
+	}
+	select {
+	case <-ctx.Done():
+		return out
+	case <-time.After(claimWait):
+	}
+	var got groupMark
+	if err := r.getJSON(ctx, c.Store, r.layout.FanoutClaim(run), &got); err != nil || got.Token != token {
+		note.Reason = "the run's notification is sent by another of its targets, which ended at the same time"
+		r.logOutput(note)
+		return append(out, note)
+	}
+	sum, g, reads := r.gatherGroup(ctx, c.Store, rep, run, group)
+	out = append(out, reads...)
+	o, ok := r.notify(ctx, c.Notifier, sum, g)
+	out = append(out, o)
+	if ok {
+		out = append(out, r.putJSON(ctx, c.Store, "notified", r.layout.FanoutNotified(run), groupMark{Target: target, At: r.opts.Now().UTC(), MessageID: o.ID}, false))
+	}
+	return out
+}
+
+// othersDone counts the targets of group, other than target, whose done
+// marker is not there yet.
+func (r *Recorder) othersDone(ctx context.Context, st Store, run, target string, group []string) (int, error) {
+	var (
+		mu      sync.Mutex
+		missing int
+		first   error
+		wg      sync.WaitGroup
+	)
+	sem := make(chan struct{}, maxGroupReads)
+	for _, t := range group {
+		if t == target {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(t string) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			var m groupMark
+			err := r.getJSON(ctx, st, r.layout.FanoutDone(run, t), &m)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, ErrNotFound):
+				missing++
+			case err != nil && first == nil:
+				first = err
+			}
+		}(t)
+	}
+	wg.Wait()
+	if missing > 0 {
+		return missing, nil // not the last: whether a read failed does not matter
+	}
+	return 0, first
+}
+
+// getJSON reads a small JSON object, with the outputs' retries; a missing
+// object is an error that Is ErrNotFound.
+func (r *Recorder) getJSON(ctx context.Context, st Store, key string, v any) error {
+	o := handler.OutputReport{}
+	var nf error
+	err := r.attemptQuiet(ctx, &o, func(ctx context.Context) error {
+		rc, err := st.Get(ctx, key)
+		if errors.Is(err, ErrNotFound) {
+			nf = err
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		return json.NewDecoder(io.LimitReader(rc, 8<<20)).Decode(v)
+	})
+	if err != nil {
+		return err
+	}
+	return nf
+}
+
+// gatherGroup reads every target's summary of the run and merges their
+// parts into one summary and one list to notify, as long as a message
+// can list, counting the rest.
+func (r *Recorder) gatherGroup(ctx context.Context, st Store, rep *handler.Report, run string, group []string) (Summary, *gathered, []handler.OutputReport) {
+	sum := Summary{Run: run, Target: fmt.Sprintf("%d targets", len(group)), Mode: rep.Mode, Trigger: rep.Trigger, DryRun: rep.DryRun,
+		State: handler.ChainDone, Complete: true}
+	g := &gathered{owners: map[string]int{}}
+	var outs []handler.OutputReport
+	sorted := append([]string(nil), group...)
+	sort.Strings(sorted)
+	var counts handler.Counts
+	for _, t := range sorted {
+		key := r.layout.Summary(t, run)
+		var ss StoredSummary
+		if err := r.getJSON(ctx, st, key, &ss); err != nil {
+			sum.Targets = append(sum.Targets, TargetSummary{Target: t, Missing: err.Error()})
+			sum.Complete, sum.State = false, "incomplete"
+			outs = append(outs, handler.OutputReport{Output: "obs", What: "read", Where: st.Where(key), Error: err.Error()})
+			continue
+		}
+		counts = counts.Add(ss.Counts)
+		sum.Findings += ss.Findings
+		sum.New += ss.New
+		if sum.Started.IsZero() || ss.Started.Before(sum.Started) {
+			sum.Started = ss.Started
+		}
+		if ss.Finished.After(sum.Finished) {
+			sum.Finished = ss.Finished
+		}
+		if !ss.Complete {
+			sum.Complete, sum.State = false, "incomplete"
+		}
+		sum.Targets = append(sum.Targets, TargetSummary{Target: t, State: ss.State, Complete: ss.Complete, Counts: ss.Counts,
+			Findings: ss.Findings, New: ss.New, Page: ss.Page})
+		b := ss.Notify
+		if b == nil {
+			continue
+		}
+		g.due += b.Due
+		for o, n := range b.Owners {
+			g.owners[o] += n
+		}
+		for _, f := range b.Findings {
+			if g.notifySize < r.opts.MessageLimit {
+				g.notify = append(g.notify, f)
+				g.notifySize += len(f.Problem) + len(f.Action) + len(f.KeyID) + len(f.Alias) + len(f.Policy) + len(f.Owner) + 40
+				continue
+			}
+			g.more++
+			if k := f.Target + "/" + f.KeyID; k != g.lastKey {
+				g.moreKeys++
+				g.lastKey = k
+			}
+		}
+		g.more += b.More
+		g.moreKeys += b.MoreKeys
+	}
+	sum.Counts = counts
+	for p, n := range counts.Policies {
+		sum.Policies = append(sum.Policies, PolicyCount{Policy: p, Violating: n})
+	}
+	sort.Slice(sum.Policies, func(i, j int) bool { return sum.Policies[i].Policy < sum.Policies[j].Policy })
+	return sum, g, outs
+}

@@ -1,0 +1,641 @@
+package outputs
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/tagwarden/tagwarden/handler"
+)
+
+// Link stores the report of one invocation that is not its run's end (a
+// link whose sweep continues itself): before the next link is dispatched,
+// so that the run's end finds it. A fan-out's report goes to the fanouts
+// folder. What was sent is added to rep.Outputs.
+func (r *Recorder) Link(ctx context.Context, c Clients, rep *handler.Report) {
+	if c.Store == nil {
+		return
+	}
+	key := r.layout.Link(r.target(rep), runOf(rep), rep.Link)
+	if rep.Mode == handler.ModeFanout {
+		key = r.layout.Fanout(runOf(rep))
+	}
+	rep.Outputs = append(rep.Outputs, r.putReport(ctx, c.Store, key, rep))
+	if rep.Mode == handler.ModeFanout && c.Notifier != nil {
+		// A target that was not dispatched never ends: its done marker
+		// lets the others tell when the run's last target ended.
+		for _, t := range rep.Targets {
+			if !t.Dispatched && t.Target != "" {
+				rep.Outputs = append(rep.Outputs, r.putJSON(ctx, c.Store, "done", r.layout.FanoutDone(runOf(rep), t.Target),
+					groupMark{Target: t.Target, At: r.opts.Now().UTC()}, false))
+			}
+		}
+	}
+}
+
+// FanoutStart stores, before a fan-out dispatches its targets, the report
+// that names them (each taken as dispatched until Link stores what
+// became of it): a target's run that ends before the fan-out's own
+// report is stored still knows the run's targets.
+func (r *Recorder) FanoutStart(ctx context.Context, c Clients, rep *handler.Report, targets []string) {
+	if c.Store == nil || c.Notifier == nil || len(targets) < 2 {
+		return
+	}
+	early := *rep
+	early.Outputs = nil
+	early.Targets = make([]handler.TargetReport, len(targets))
+	for i, t := range targets {
+		early.Targets[i] = handler.TargetReport{Target: t, Dispatched: true}
+	}
+	early.Reason = "dispatching"
+	o := r.putReport(ctx, c.Store, r.layout.Fanout(runOf(rep)), &early)
+	o.What = "targets"
+	rep.Outputs = append(rep.Outputs, o)
+}
+
+// putReport stores rep, gzip-compressed JSON, streamed through a
+// temporary file.
+func (r *Recorder) putReport(ctx context.Context, st Store, key string, rep *handler.Report) handler.OutputReport {
+	o := handler.OutputReport{Output: "obs", What: "report", Where: st.Where(key)}
+	sp, err := newSpool(r.opts.TempDir)
+	if err == nil {
+		defer sp.Close()
+		err = writeGzipJSON(sp, rep)
+	}
+	var body io.ReadSeeker
+	var size int64
+	if err == nil {
+		body, size, err = sp.finish()
+	}
+	if err != nil {
+		o.Error = "encode the report: " + err.Error()
+		r.logOutput(o)
+		return o
+	}
+	o.Items = size
+	r.attempt(ctx, &o, func(ctx context.Context) error {
+		if _, err := body.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		return st.Put(ctx, key, body, size, PutOptions{ContentType: "application/json", ContentEncoding: "gzip"})
+	})
+	return o
+}
+
+// Latest is a target's latest pointer: the run that wrote it, and the
+// state the next run reads.
+type Latest struct {
+	Target   string       `json:"target"`
+	Run      string       `json:"run"`
+	Mode     handler.Mode `json:"mode"`
+	Finished time.Time    `json:"finished"`
+	// State is the object of the findings and when each was notified.
+	State string `json:"state"`
+	// Sweep is the last sweep of the target (a key event's run keeps it).
+	Sweep *RunRef `json:"sweep,omitempty"`
+}
+
+// RunRef places a run's stored parts.
+type RunRef struct {
+	Run      string    `json:"run"`
+	Finished time.Time `json:"finished"`
+	Complete bool      `json:"complete"`
+	Summary  string    `json:"summary"`
+	Page     string    `json:"page,omitempty"`
+}
+
+// State is what the report store remembers of a target's findings: each
+// finding's id, when it was first seen and when it was last notified.
+type State struct {
+	Run      string                `json:"run"`
+	Findings map[string]StateEntry `json:"findings"`
+	// Pending names the run over several targets whose one notification
+	// was to list the entries marked P: the next run reads whether it was
+	// published (Layout.FanoutNotified) and takes them as notified then,
+	// or, if not, as never notified.
+	Pending string `json:"pending,omitempty"`
+}
+
+// StateEntry is one finding remembered: first seen, last notified (Unix
+// seconds; 0: never).
+type StateEntry struct {
+	First    int64 `json:"f"`
+	Notified int64 `json:"n,omitempty"`
+	// P is set (to when it was handed over) on a finding left to the
+	// pending notification of a run over several targets.
+	P int64 `json:"p,omitempty"`
+}
+
+// StoredSummary is the summary object of a run: the summary, what its
+// outputs did, and the key reports it was made from.
+type StoredSummary struct {
+	Summary
+	Outputs []handler.OutputReport `json:"outputs,omitempty"`
+	// Missing lists the reports of the run's links that could not be read:
+	// their findings are not in the page nor the notification.
+	Missing []string `json:"missing,omitempty"`
+	// Notify, in a run over several targets, is this target's part of the
+	// run's one notification, which the target that ends last sends.
+	Notify *NotifyBlock `json:"notify,omitempty"`
+}
+
+// NotifyBlock is what one target gives to the notification of a run over
+// several targets: the findings to notify (as many as a message can
+// list), how many more, and their owners.
+type NotifyBlock struct {
+	Findings []Finding      `json:"findings"`
+	More     int            `json:"more,omitempty"`
+	MoreKeys int            `json:"more_keys,omitempty"`
+	Owners   map[string]int `json:"owners,omitempty"`
+	Due      int            `json:"due"`
+}
+
+// End sends the end of a run: the run's own report was decided (the last
+// link of a sweep, a key event, a manual check). With a report store it
+// reads the latest pointer and state, gathers the findings of every link
+// of the run, stores the page, the summary, the state and the pointer,
+// and the invocation's report; it publishes the notification and the
+// metrics. What was sent is added to rep.Outputs; nothing here changes
+// rep's outcome.
+func (r *Recorder) End(ctx context.Context, c Clients, rep *handler.Report) {
+	if !c.On() {
+		return
+	}
+	now := r.opts.Now()
+	target, run := r.target(rep), runOf(rep)
+	sum := r.summary(rep, target, run)
+
+	// The previous state: new findings and repeats are decided against it.
+	var prev *State
+	var latest *Latest
+	if c.Store != nil {
+		latest, prev = r.readLatest(ctx, c.Store, target, rep)
+	}
+	g, err := r.gather(ctx, c.Store, rep, target, run, prev, now)
+	if err != nil {
+		rep.Outputs = append(rep.Outputs, handler.OutputReport{Output: "obs", What: "read", Error: err.Error()})
+	}
+	defer g.close()
+	sum.Findings, sum.New = g.findings, g.new
+	sum.Reports = g.reports
+	var missing []string
+	for _, m := range g.missing {
+		missing = append(missing, m)
+	}
+	if len(missing) > 0 {
+		rep.Outputs = append(rep.Outputs, handler.OutputReport{Output: "obs", What: "read", Where: c.Store.Where(r.layout.RunDir(target, run)),
+			Error: fmt.Sprintf("%d earlier reports of the run could not be read; their findings are not listed", len(missing))})
+	}
+
+	if c.Store != nil {
+		// Where the page goes: the notification links to it.
+		sum.Page = c.Store.Where(r.layout.Page(target, run))
+	}
+	// A run over several targets (a fan-out's) sends one notification,
+	// for every target, from the target that ends last; this target's
+	// part goes into its summary.
+	group := r.fanoutTargets(ctx, c, rep, run)
+	// The notification first: the page then shows what it did.
+	notified, pending := false, false
+	var block *NotifyBlock
+	if c.Notifier != nil {
+		if len(group) > 1 {
+			block = g.block()
+			pending = g.due > 0
+			sum.Suppressed = g.suppressed
+		} else {
+			var o handler.OutputReport
+			o, notified = r.notify(ctx, c.Notifier, sum, g)
+			rep.Outputs = append(rep.Outputs, o)
+			sum.Notified = g.due
+			if !notified {
+				sum.Notified = 0
+			}
+			sum.Suppressed = g.suppressed
+		}
+	}
+	if c.Store != nil {
+		o := r.putPage(ctx, c.Store, r.layout.Page(target, run), sum, g)
+		rep.Outputs = append(rep.Outputs, o)
+		if !o.OK {
+			sum.Page = ""
+		}
+	}
+	if c.Metrics != nil {
+		rep.Outputs = append(rep.Outputs, r.putMetrics(ctx, c.Metrics, sum))
+	}
+	if c.Store != nil {
+		pendingRun := ""
+		if pending {
+			pendingRun = run
+		}
+		st := g.state(run, prev, now, notified, rep.Mode == handler.ModeSweep, pendingRun)
+		stateKey := r.layout.State(target, run)
+		so := r.putJSON(ctx, c.Store, "state", stateKey, st, true)
+		rep.Outputs = append(rep.Outputs, so)
+		sumKey := r.layout.Summary(target, run)
+		stored := StoredSummary{Summary: sum, Outputs: slices.Clone(rep.Outputs), Missing: missing, Notify: block}
+		sumOut := r.putJSON(ctx, c.Store, "summary", sumKey, stored, false)
+		rep.Outputs = append(rep.Outputs, sumOut)
+		if so.OK {
+			// The pointer moves only to a state that was stored: a run whose
+			// state failed leaves the previous one in force.
+			next := Latest{Target: target, Run: run, Mode: rep.Mode, Finished: sum.Finished, State: stateKey}
+			if latest != nil {
+				next.Sweep = latest.Sweep
+			}
+			if rep.Mode == handler.ModeSweep && sumOut.OK {
+				next.Sweep = &RunRef{Run: run, Finished: sum.Finished, Complete: sum.Complete,
+					Summary: c.Store.Where(sumKey), Page: sum.Page}
+			}
+			rep.Outputs = append(rep.Outputs, r.putJSON(ctx, c.Store, "latest", r.layout.Latest(target), next, false))
+		}
+		if len(group) > 1 && c.Notifier != nil && sumOut.OK {
+			rep.Outputs = append(rep.Outputs, r.endOfGroup(ctx, c, rep, target, run, group)...)
+		}
+		rep.Outputs = append(rep.Outputs, r.putReport(ctx, c.Store, r.layout.Link(target, run, rep.Link), rep))
+	}
+}
+
+// summary returns the summary of a run from its last report.
+func (r *Recorder) summary(rep *handler.Report, target, run string) Summary {
+	counts := rep.Counts()
+	if rep.Totals != nil {
+		counts = *rep.Totals
+	}
+	state := handler.ChainDone
+	if rep.Chain != nil {
+		state = rep.Chain.State
+	} else if rep.Continuation != "" {
+		state = handler.ChainCut
+	} else if rep.Error != "" {
+		state = handler.ChainFailed
+	}
+	s := Summary{Run: run, Target: target, Mode: rep.Mode, Trigger: rep.Trigger, DryRun: rep.DryRun,
+		Started: rep.Started, Finished: rep.Finished, State: state, Error: rep.Error, Counts: counts,
+		Complete: state == handler.ChainDone && rep.Continuation == ""}
+	for p, n := range counts.Policies {
+		s.Policies = append(s.Policies, PolicyCount{Policy: p, Violating: n})
+	}
+	sort.Slice(s.Policies, func(i, j int) bool {
+		if s.Policies[i].Violating != s.Policies[j].Violating {
+			return s.Policies[i].Violating > s.Policies[j].Violating
+		}
+		return s.Policies[i].Policy < s.Policies[j].Policy
+	})
+	return s
+}
+
+// readLatest reads a target's pointer and the state it names; a missing
+// pointer is a first run (nil, nil); what fails to read is reported and
+// the run goes on as a first run.
+func (r *Recorder) readLatest(ctx context.Context, st Store, target string, rep *handler.Report) (*Latest, *State) {
+	key := r.layout.Latest(target)
+	var latest Latest
+	o := handler.OutputReport{Output: "obs", What: "read", Where: st.Where(key)}
+	var notFound bool
+	err := r.attempt(ctx, &o, func(ctx context.Context) error {
+		rc, err := st.Get(ctx, key)
+		if errors.Is(err, ErrNotFound) {
+			notFound = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		return json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&latest)
+	})
+	if err != nil {
+		rep.Outputs = append(rep.Outputs, o)
+		return nil, nil
+	}
+	if notFound || latest.State == "" {
+		return nil, nil
+	}
+	var state State
+	so := handler.OutputReport{Output: "obs", What: "read", Where: st.Where(latest.State)}
+	err = r.attempt(ctx, &so, func(ctx context.Context) error {
+		rc, err := st.Get(ctx, latest.State)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		state = State{}
+		return decodeMaybeGzip(rc, &state)
+	})
+	if err != nil {
+		rep.Outputs = append(rep.Outputs, so)
+		return &latest, nil
+	}
+	r.resolvePending(ctx, st, &state, rep)
+	return &latest, &state
+}
+
+// resolvePending settles the entries a state left to the pending
+// notification of a run over several targets: notified when the run's
+// notification was published, else never notified (they are due again).
+func (r *Recorder) resolvePending(ctx context.Context, st Store, state *State, rep *handler.Report) {
+	if state.Pending == "" {
+		return
+	}
+	var mark groupMark
+	key := r.layout.FanoutNotified(state.Pending)
+	err := r.getJSON(ctx, st, key, &mark)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		rep.Outputs = append(rep.Outputs, handler.OutputReport{Output: "obs", What: "read", Where: st.Where(key), Error: err.Error(),
+			Reason: "whether run " + state.Pending + "'s notification went out is not known: its findings are notified again"})
+	}
+	for id, e := range state.Findings {
+		if e.P == 0 {
+			continue
+		}
+		if err == nil && !mark.At.IsZero() {
+			e.Notified = mark.At.Unix()
+		}
+		e.P = 0
+		state.Findings[id] = e
+	}
+	state.Pending = ""
+}
+
+// decodeMaybeGzip decodes JSON, gzip-compressed when it starts with
+// gzip's magic.
+func decodeMaybeGzip(r io.Reader, v any) error {
+	br := bufio.NewReader(r)
+	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return err
+		}
+		defer zr.Close()
+		return json.NewDecoder(zr).Decode(v)
+	}
+	return json.NewDecoder(br).Decode(v)
+}
+
+// putJSON stores v as JSON (gzip-compressed when zip).
+func (r *Recorder) putJSON(ctx context.Context, st Store, what, key string, v any, zip bool) handler.OutputReport {
+	o := handler.OutputReport{Output: "obs", What: what, Where: st.Where(key)}
+	var buf bytes.Buffer
+	var err error
+	opts := PutOptions{ContentType: "application/json"}
+	if zip {
+		err = writeGzipJSON(&buf, v)
+		opts.ContentEncoding = "gzip"
+	} else {
+		enc := json.NewEncoder(&buf)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(v)
+	}
+	if err != nil {
+		o.Error = "encode: " + err.Error()
+		r.logOutput(o)
+		return o
+	}
+	o.Items = int64(buf.Len())
+	body := bytes.NewReader(buf.Bytes())
+	r.attempt(ctx, &o, func(ctx context.Context) error {
+		body.Seek(0, io.SeekStart) //nolint:errcheck // a bytes.Reader seeks
+		return st.Put(ctx, key, body, int64(buf.Len()), opts)
+	})
+	return o
+}
+
+// putPage writes the run's page through a temporary file and stores it.
+func (r *Recorder) putPage(ctx context.Context, st Store, key string, sum Summary, g *gathered) handler.OutputReport {
+	o := handler.OutputReport{Output: "obs", What: "page", Where: st.Where(key)}
+	sp, err := newSpool(r.opts.TempDir)
+	if err == nil {
+		defer sp.Close()
+		err = WritePage(sp, sum, g.needsPerson())
+	}
+	var body io.ReadSeeker
+	var size int64
+	if err == nil {
+		err = g.err
+	}
+	if err == nil {
+		body, size, err = sp.finish()
+	}
+	if err != nil {
+		o.Error = "write the page: " + err.Error()
+		r.logOutput(o)
+		return o
+	}
+	o.Items = size
+	r.attempt(ctx, &o, func(ctx context.Context) error {
+		if _, err := body.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		return st.Put(ctx, key, body, size, PutOptions{ContentType: "text/html; charset=utf-8"})
+	})
+	return o
+}
+
+// gathered is the findings of a run: those that need a person in a
+// temporary file (JSON lines, for the page), those to notify in memory
+// (bounded), and the state's entries.
+type gathered struct {
+	file     *os.File
+	w        *bufio.Writer
+	findings int // findings that need a person
+	new      int
+	due      int // findings notified (new or repeated) and changes
+	dueKeys  int
+	// notify holds the findings to notify, up to what a message can list;
+	// more counts the rest (findings) and moreKeys their keys.
+	notify     []Finding
+	notifySize int
+	more       int
+	moreKeys   int
+	lastKey    string
+	suppressed int
+	owners     map[string]int // owner attribute value -> findings notified
+	entries    map[string]StateEntry
+	dueIDs     map[string]bool // findings that need a person, notified now if a message goes
+	reports    []string
+	missing    []string
+	err        error
+}
+
+func (g *gathered) close() {
+	if g.file != nil {
+		name := g.file.Name()
+		g.file.Close()
+		os.Remove(name)
+	}
+}
+
+// needsPerson iterates the findings that need a person, from the file.
+func (g *gathered) needsPerson() iter.Seq[Finding] {
+	return func(yield func(Finding) bool) {
+		if g.file == nil {
+			return
+		}
+		if err := g.w.Flush(); err != nil {
+			g.err = err
+			return
+		}
+		if _, err := g.file.Seek(0, io.SeekStart); err != nil {
+			g.err = err
+			return
+		}
+		dec := json.NewDecoder(bufio.NewReaderSize(g.file, 64<<10))
+		for dec.More() {
+			var f Finding
+			if err := dec.Decode(&f); err != nil {
+				g.err = err
+				return
+			}
+			if !yield(f) {
+				return
+			}
+		}
+		g.file.Seek(0, io.SeekEnd) //nolint:errcheck // appends go on at the end
+	}
+}
+
+// gather reads every key report of the run: the links before this one
+// from the store, then rep's own.
+func (r *Recorder) gather(ctx context.Context, st Store, rep *handler.Report, target, run string, prev *State, now time.Time) (*gathered, error) {
+	g := &gathered{entries: map[string]StateEntry{}, owners: map[string]int{}, dueIDs: map[string]bool{}}
+	f, err := os.CreateTemp(r.opts.TempDir, "tagwarden-findings-*")
+	if err != nil {
+		return g, fmt.Errorf("temporary file: %w", err)
+	}
+	g.file, g.w = f, bufio.NewWriterSize(f, 64<<10)
+	enc := json.NewEncoder(g.w)
+	budget := r.opts.MessageLimit
+	add := func(kr handler.KeyReport) error {
+		for _, fd := range FindingsOf(target, kr, r.opts.NotifyChanges) {
+			due := true
+			if fd.NeedsPerson() {
+				g.findings++
+				var pe StateEntry
+				seen := false
+				if prev != nil {
+					pe, seen = prev.Findings[fd.ID]
+				}
+				fd.New = !seen
+				if fd.New {
+					g.new++
+					pe = StateEntry{First: now.Unix()}
+				}
+				due = pe.Notified == 0 || now.Sub(time.Unix(pe.Notified, 0)) >= r.opts.NotifyRepeat
+				if !due {
+					g.suppressed++
+				} else {
+					g.dueIDs[fd.ID] = true
+				}
+				g.entries[fd.ID] = pe
+				if err := enc.Encode(fd); err != nil {
+					return err
+				}
+			}
+			if !due {
+				continue
+			}
+			g.due++
+			if o := OwnerValue(fd.Owner); o != "" {
+				g.owners[o]++
+			}
+			// Keep what a message can list (with room for the texts' own
+			// size); count the rest.
+			if g.notifySize < budget {
+				g.notify = append(g.notify, fd)
+				g.notifySize += len(fd.Problem) + len(fd.Action) + len(fd.KeyID) + len(fd.Alias) + len(fd.Policy) + len(fd.Owner) + 40
+			} else {
+				g.more++
+				if k := fd.Target + "/" + fd.KeyID; k != g.lastKey {
+					g.moreKeys++
+					g.lastKey = k
+				}
+			}
+		}
+		return nil
+	}
+	if st != nil {
+		for link := 1; link < rep.Link; link++ {
+			key := r.layout.Link(target, run, link)
+			o := handler.OutputReport{Output: "obs", What: "read", Where: st.Where(key)}
+			err := r.attempt(ctx, &o, func(ctx context.Context) error {
+				rc, err := st.Get(ctx, key)
+				if err != nil {
+					return err
+				}
+				defer rc.Close()
+				return EachKey(rc, nil, add)
+			})
+			if err != nil {
+				g.missing = append(g.missing, st.Where(key))
+				continue
+			}
+			g.reports = append(g.reports, st.Where(key))
+		}
+		g.reports = append(g.reports, st.Where(r.layout.Link(target, run, rep.Link)))
+	}
+	for _, kr := range rep.Keys {
+		if err := add(kr); err != nil {
+			return g, err
+		}
+	}
+	return g, nil
+}
+
+// state returns the state the next run reads: a sweep's findings replace
+// the previous state (a resolved finding is forgotten, so that its return
+// is new); a key event's are merged into it. Findings notified now get
+// now.
+func (g *gathered) state(run string, prev *State, now time.Time, notified, sweep bool, pendingRun string) State {
+	st := State{Run: run, Findings: g.entries, Pending: pendingRun}
+	if !sweep && prev != nil {
+		for id, e := range prev.Findings {
+			if _, ok := st.Findings[id]; !ok {
+				st.Findings[id] = e
+			}
+		}
+	}
+	if notified || pendingRun != "" {
+		// Those the message counted as "more" were named by its count and
+		// its link to the page: they are notified too.
+		for id := range g.dueIDs {
+			e := st.Findings[id]
+			if notified {
+				e.Notified = now.Unix()
+			} else {
+				e.P = now.Unix()
+			}
+			st.Findings[id] = e
+		}
+	}
+	return st
+}
+
+// SummaryOf returns the summary of a report read whole (a plan, a stored
+// run's reports merged), and its findings: those that need a person and,
+// when changes is true, the tags written or planned.
+func SummaryOf(rep handler.Report, target string, changes bool) (Summary, []Finding) {
+	r := New(Options{Own: target})
+	sum := r.summary(&rep, r.target(&rep), runOf(&rep))
+	var fs []Finding
+	for _, kr := range rep.Keys {
+		for _, f := range FindingsOf(sum.Target, kr, changes) {
+			if f.NeedsPerson() {
+				sum.Findings++
+			}
+			fs = append(fs, f)
+		}
+	}
+	return sum, fs
+}
