@@ -158,6 +158,19 @@ var architecture = []rule{
 		forbidden: []string{module + "handler", module + "adapters/invocation", module + "adapters/events"},
 		why:       "a driver stores bytes; what a run found is the outputs' core's",
 	},
+	{
+		name:      "the drivers' SDK plumbing knows no request and no error kind",
+		pkg:       "adapters/outputs/internal/hcsdk",
+		direct:    true,
+		forbidden: []string{module + "handler", module + "adapters/invocation", module + "adapters/events", module + "adapters/outputs"},
+		why:       "the drivers share the SDK's client, credentials and redaction; what an answer means (outputs.Error, its kind) stays each driver's",
+	},
+	{
+		name: "the local services' machinery needs only the standard library",
+		pkg:  "adapters/internal/localsvc",
+		only: []string{},
+		why:  "the emulators (SMN, Cloud Eye, OBS, IAM, KMS) share it: a port, request ids, injected faults; it pulls in no SDK, no core and no adapter",
+	},
 }
 
 // listed is what go list says of one package.

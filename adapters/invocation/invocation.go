@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -176,9 +177,29 @@ func (p Pipeline) clients(ctx context.Context, cloud Cloud, rep *handler.Report)
 	return c, c.On()
 }
 
+// answerReserve is the time the outputs of a run's end leave before the
+// invocation's deadline, for the report to be encoded and answered;
+// dispatchReserve the time a link's stored report leaves, for the next
+// link to be dispatched after it (the enforcement goes first).
+const (
+	answerReserve   = time.Second
+	dispatchReserve = 3 * time.Second
+)
+
+// outputsContext bounds the outputs by the invocation's deadline less
+// reserve.
+func outputsContext(ctx context.Context, reserve time.Duration) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, dl.Add(-reserve))
+	}
+	return context.WithCancel(ctx)
+}
+
 // end sends the end of a run to the outputs.
 func (p Pipeline) end(ctx context.Context, cloud Cloud, rep *handler.Report) {
 	if c, ok := p.clients(ctx, cloud, rep); ok {
+		ctx, cancel := outputsContext(ctx, answerReserve)
+		defer cancel()
 		p.Outputs.End(ctx, c, rep)
 	}
 }
@@ -187,6 +208,8 @@ func (p Pipeline) end(ctx context.Context, cloud Cloud, rep *handler.Report) {
 // about to dispatch.
 func (p Pipeline) fanoutStart(ctx context.Context, cloud Cloud, rep *handler.Report, targets []string) {
 	if c, ok := p.clients(ctx, cloud, rep); ok {
+		ctx, cancel := outputsContext(ctx, dispatchReserve)
+		defer cancel()
 		p.Outputs.FanoutStart(ctx, c, rep, targets)
 	}
 }
@@ -194,6 +217,12 @@ func (p Pipeline) fanoutStart(ctx context.Context, cloud Cloud, rep *handler.Rep
 // stored stores the report of an invocation that is not its run's end.
 func (p Pipeline) stored(ctx context.Context, cloud Cloud, rep *handler.Report) {
 	if c, ok := p.clients(ctx, cloud, rep); ok {
+		reserve := answerReserve
+		if rep.Mode != handler.ModeFanout {
+			reserve = dispatchReserve // the next link is dispatched after it
+		}
+		ctx, cancel := outputsContext(ctx, reserve)
+		defer cancel()
 		p.Outputs.Link(ctx, c, rep)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"sort"
 	"sync"
 	"time"
@@ -79,7 +80,7 @@ func (r *Recorder) fanoutTargets(ctx context.Context, c Clients, rep *handler.Re
 
 // block is the target's part of a group's notification.
 func (g *gathered) block() *NotifyBlock {
-	return &NotifyBlock{Findings: g.notify, More: g.more, MoreKeys: g.moreKeys, Owners: g.owners, Due: g.due}
+	return &NotifyBlock{Findings: g.notify, More: g.more, MoreKeys: g.moreKeys, MoreNew: g.moreNew, Owners: g.owners, Due: g.due}
 }
 
 // groupMark is a done marker, a claim or the record of a published
@@ -106,7 +107,7 @@ func (r *Recorder) endOfGroup(ctx context.Context, c Clients, rep *handler.Repor
 		note.OK, note.Skipped, note.Error = false, false, "could not tell whether the run's other targets ended: "+err.Error()+"; their findings stay due for the next run"
 		return append(out, note)
 	case missing > 0:
-		note.Reason = fmt.Sprintf("the run's one notification is sent by the last of its %d targets to end; %d have not ended yet", len(group), missing)
+		note.Reason = fmt.Sprintf("the run's one notification is sent by the last of its %d targets to end; others have not ended yet", len(group))
 		r.logOutput(note)
 		return append(out, note)
 	}
@@ -141,39 +142,46 @@ func (r *Recorder) endOfGroup(ctx context.Context, c Clients, rep *handler.Repor
 }
 
 // othersDone counts the targets of group, other than target, whose done
-// marker is not there yet.
+// marker is not there yet. It reads the markers maxGroupReads at a time,
+// in random order, and stops at the first batch that finds one missing:
+// a target that does not end last learns it from a batch or so, and only
+// the last reads every marker.
 func (r *Recorder) othersDone(ctx context.Context, st Store, run, target string, group []string) (int, error) {
-	var (
-		mu      sync.Mutex
-		missing int
-		first   error
-		wg      sync.WaitGroup
-	)
-	sem := make(chan struct{}, maxGroupReads)
+	var others []string
 	for _, t := range group {
-		if t == target {
-			continue
+		if t != target {
+			others = append(others, t)
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(t string) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			var m groupMark
-			err := r.getJSON(ctx, st, r.layout.FanoutDone(run, t), &m)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case errors.Is(err, ErrNotFound):
-				missing++
-			case err != nil && first == nil:
-				first = err
-			}
-		}(t)
 	}
-	wg.Wait()
-	if missing > 0 {
-		return missing, nil // not the last: whether a read failed does not matter
+	mrand.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
+	var first error
+	for start := 0; start < len(others); start += maxGroupReads {
+		batch := others[start:min(start+maxGroupReads, len(others))]
+		var (
+			mu      sync.Mutex
+			missing int
+			wg      sync.WaitGroup
+		)
+		for _, t := range batch {
+			wg.Add(1)
+			go func(t string) {
+				defer wg.Done()
+				var m groupMark
+				err := r.getJSON(ctx, st, r.layout.FanoutDone(run, t), &m)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case errors.Is(err, ErrNotFound):
+					missing++
+				case err != nil && first == nil:
+					first = err
+				}
+			}(t)
+		}
+		wg.Wait()
+		if missing > 0 {
+			return missing, nil // not the last: whether a read failed does not matter
+		}
 	}
 	return 0, first
 }
@@ -253,10 +261,16 @@ func (r *Recorder) gatherGroup(ctx context.Context, st Store, rep *handler.Repor
 			if k := f.Target + "/" + f.KeyID; k != g.lastKey {
 				g.moreKeys++
 				g.lastKey = k
+				g.lastNew = false
+			}
+			if f.New && !g.lastNew {
+				g.moreNew++
+				g.lastNew = true
 			}
 		}
 		g.more += b.More
 		g.moreKeys += b.MoreKeys
+		g.moreNew += b.MoreNew
 	}
 	sum.Counts = counts
 	for p, n := range counts.Policies {

@@ -35,15 +35,15 @@ import (
 // Every value is made valid UTF-8 and one line; lines have no trailing
 // spaces. The output depends only on the arguments.
 func FormatMessage(s Summary, findings []Finding, link string, limit int) Message {
-	return formatMessage(s, findings, 0, 0, link, limit)
+	return formatMessage(s, findings, 0, 0, 0, link, limit)
 }
 
 // formatMessage is FormatMessage for a caller that kept only the first
 // findings to notify in memory and counted the rest: moreFindings more
-// findings, of moreKeys more keys. The subject counts those keys too (not
-// as new: whether they are is not known); the body ends with the "… and N
-// more keys" line whenever anything is not listed.
-func formatMessage(s Summary, findings []Finding, moreFindings, moreKeys int, link string, limit int) Message {
+// findings, of moreKeys more keys, moreNew of them with a new finding.
+// The subject counts those keys too; the body ends with the "… and N more
+// keys" line whenever anything is not listed.
+func formatMessage(s Summary, findings []Finding, moreFindings, moreKeys, moreNew int, link string, limit int) Message {
 	link = msgField(link)
 	groups, newKeys, personKeys := 0, 0, 0
 	for i := 0; i < len(findings); {
@@ -61,6 +61,7 @@ func formatMessage(s Summary, findings []Finding, moreFindings, moreKeys int, li
 		i = j
 	}
 	moreFindings, moreKeys = max(moreFindings, 0), max(moreKeys, 0)
+	newKeys += min(max(moreNew, 0), moreKeys)
 	subject := msgSubject(s, groups+moreKeys, newKeys)
 	if personKeys == 0 && moreKeys == 0 && groups > 0 {
 		// Only tags written (TAGWARDEN_NOTIFY_CHANGES): nothing needs a

@@ -242,7 +242,7 @@ func TestFormatMessageCountedMore(t *testing.T) {
 	fs, groups := msgTestFindings(40)
 	s := renderTestSummary()
 	for _, limit := range []int{0, 256 * 1024, 4000} {
-		m := formatMessage(s, fs, 7, 3, "https://example.com/r", limit)
+		m := formatMessage(s, fs, 7, 3, 0, "https://example.com/r", limit)
 		msgTestCheck(t, m, limit)
 		if want := fmt.Sprintf("tagwarden: %d keys need a person (", groups+3); !strings.HasPrefix(m.Subject, want) {
 			t.Errorf("subject %q, want it to start %q", m.Subject, want)
@@ -259,7 +259,7 @@ func TestFormatMessageCountedMore(t *testing.T) {
 				limit, listedGroups, n, listedFindings, k, groups+3, len(fs)+7)
 		}
 	}
-	if m := formatMessage(s, nil, 5, 2, "", 0); !strings.HasPrefix(m.Subject, "tagwarden: 2 keys need a person, 2 failed") ||
+	if m := formatMessage(s, nil, 5, 2, 0, "", 0); !strings.HasPrefix(m.Subject, "tagwarden: 2 keys need a person, 2 failed") ||
 		!strings.Contains(m.Body, "\n… and 2 more keys (5 findings): not listed\n") {
 		t.Errorf("only counted findings:\n%s\n%s", m.Subject, m.Body)
 	}

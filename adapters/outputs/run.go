@@ -3,7 +3,6 @@ package outputs
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -117,8 +116,8 @@ type RunRef struct {
 // State is what the report store remembers of a target's findings: each
 // finding's id, when it was first seen and when it was last notified.
 type State struct {
-	Run      string                `json:"run"`
-	Findings map[string]StateEntry `json:"findings"`
+	Run      string                   `json:"run"`
+	Findings map[FindingID]StateEntry `json:"findings"`
 	// Pending names the run over several targets whose one notification
 	// was to list the entries marked P: the next run reads whether it was
 	// published (Layout.FanoutNotified) and takes them as notified then,
@@ -134,6 +133,9 @@ type StateEntry struct {
 	// P is set (to when it was handed over) on a finding left to the
 	// pending notification of a run over several targets.
 	P int64 `json:"p,omitempty"`
+	// due marks, in the run being ended, a finding its notification lists
+	// (new, or due for a reminder).
+	due bool
 }
 
 // StoredSummary is the summary object of a run: the summary, what its
@@ -156,6 +158,7 @@ type NotifyBlock struct {
 	Findings []Finding      `json:"findings"`
 	More     int            `json:"more,omitempty"`
 	MoreKeys int            `json:"more_keys,omitempty"`
+	MoreNew  int            `json:"more_new,omitempty"`
 	Owners   map[string]int `json:"owners,omitempty"`
 	Due      int            `json:"due"`
 }
@@ -241,7 +244,7 @@ func (r *Recorder) End(ctx context.Context, c Clients, rep *handler.Report) {
 		}
 		st := g.state(run, prev, now, notified, rep.Mode == handler.ModeSweep, pendingRun)
 		stateKey := r.layout.State(target, run)
-		so := r.putJSON(ctx, c.Store, "state", stateKey, st, true)
+		so := r.putState(ctx, c.Store, stateKey, st)
 		rep.Outputs = append(rep.Outputs, so)
 		sumKey := r.layout.Summary(target, run)
 		stored := StoredSummary{Summary: sum, Outputs: slices.Clone(rep.Outputs), Missing: missing, Notify: block}
@@ -331,8 +334,8 @@ func (r *Recorder) readLatest(ctx context.Context, st Store, target string, rep 
 			return err
 		}
 		defer rc.Close()
-		state = State{}
-		return decodeMaybeGzip(rc, &state)
+		state, err = readState(rc)
+		return err
 	})
 	if err != nil {
 		rep.Outputs = append(rep.Outputs, so)
@@ -369,21 +372,6 @@ func (r *Recorder) resolvePending(ctx context.Context, st Store, state *State, r
 	state.Pending = ""
 }
 
-// decodeMaybeGzip decodes JSON, gzip-compressed when it starts with
-// gzip's magic.
-func decodeMaybeGzip(r io.Reader, v any) error {
-	br := bufio.NewReader(r)
-	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return err
-		}
-		defer zr.Close()
-		return json.NewDecoder(zr).Decode(v)
-	}
-	return json.NewDecoder(br).Decode(v)
-}
-
 // putJSON stores v as JSON (gzip-compressed when zip).
 func (r *Recorder) putJSON(ctx context.Context, st Store, what, key string, v any, zip bool) handler.OutputReport {
 	o := handler.OutputReport{Output: "obs", What: what, Where: st.Where(key)}
@@ -408,6 +396,35 @@ func (r *Recorder) putJSON(ctx context.Context, st Store, what, key string, v an
 	r.attempt(ctx, &o, func(ctx context.Context) error {
 		body.Seek(0, io.SeekStart) //nolint:errcheck // a bytes.Reader seeks
 		return st.Put(ctx, key, body, int64(buf.Len()), opts)
+	})
+	return o
+}
+
+// putState stores a state, gzip-compressed JSON written entry by entry
+// through a temporary file.
+func (r *Recorder) putState(ctx context.Context, st Store, key string, state State) handler.OutputReport {
+	o := handler.OutputReport{Output: "obs", What: "state", Where: st.Where(key)}
+	sp, err := newSpool(r.opts.TempDir)
+	if err == nil {
+		defer sp.Close()
+		err = writeState(sp, state)
+	}
+	var body io.ReadSeeker
+	var size int64
+	if err == nil {
+		body, size, err = sp.finish()
+	}
+	if err != nil {
+		o.Error = "encode the state: " + err.Error()
+		r.logOutput(o)
+		return o
+	}
+	o.Items = size
+	r.attempt(ctx, &o, func(ctx context.Context) error {
+		if _, err := body.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		return st.Put(ctx, key, body, size, PutOptions{ContentType: "application/json", ContentEncoding: "gzip"})
 	})
 	return o
 }
@@ -460,10 +477,11 @@ type gathered struct {
 	more       int
 	moreKeys   int
 	lastKey    string
+	lastNew    bool // the key counted last in moreKeys has a new finding counted in moreNew
 	suppressed int
 	owners     map[string]int // owner attribute value -> findings notified
-	entries    map[string]StateEntry
-	dueIDs     map[string]bool // findings that need a person, notified now if a message goes
+	entries    map[FindingID]StateEntry
+	moreNew    int // keys counted in moreKeys with a new finding
 	reports    []string
 	missing    []string
 	err        error
@@ -509,7 +527,7 @@ func (g *gathered) needsPerson() iter.Seq[Finding] {
 // gather reads every key report of the run: the links before this one
 // from the store, then rep's own.
 func (r *Recorder) gather(ctx context.Context, st Store, rep *handler.Report, target, run string, prev *State, now time.Time) (*gathered, error) {
-	g := &gathered{entries: map[string]StateEntry{}, owners: map[string]int{}, dueIDs: map[string]bool{}}
+	g := &gathered{entries: map[FindingID]StateEntry{}, owners: map[string]int{}}
 	f, err := os.CreateTemp(r.opts.TempDir, "tagwarden-findings-*")
 	if err != nil {
 		return g, fmt.Errorf("temporary file: %w", err)
@@ -522,10 +540,14 @@ func (r *Recorder) gather(ctx context.Context, st Store, rep *handler.Report, ta
 			due := true
 			if fd.NeedsPerson() {
 				g.findings++
+				id, err := ParseFindingID(fd.ID)
+				if err != nil {
+					return err
+				}
 				var pe StateEntry
 				seen := false
 				if prev != nil {
-					pe, seen = prev.Findings[fd.ID]
+					pe, seen = prev.Findings[id]
 				}
 				fd.New = !seen
 				if fd.New {
@@ -535,10 +557,9 @@ func (r *Recorder) gather(ctx context.Context, st Store, rep *handler.Report, ta
 				due = pe.Notified == 0 || now.Sub(time.Unix(pe.Notified, 0)) >= r.opts.NotifyRepeat
 				if !due {
 					g.suppressed++
-				} else {
-					g.dueIDs[fd.ID] = true
 				}
-				g.entries[fd.ID] = pe
+				pe.due = due
+				g.entries[id] = pe
 				if err := enc.Encode(fd); err != nil {
 					return err
 				}
@@ -560,6 +581,11 @@ func (r *Recorder) gather(ctx context.Context, st Store, rep *handler.Report, ta
 				if k := fd.Target + "/" + fd.KeyID; k != g.lastKey {
 					g.moreKeys++
 					g.lastKey = k
+					g.lastNew = false
+				}
+				if fd.New && !g.lastNew {
+					g.moreNew++
+					g.lastNew = true
 				}
 			}
 		}
@@ -609,8 +635,10 @@ func (g *gathered) state(run string, prev *State, now time.Time, notified, sweep
 	if notified || pendingRun != "" {
 		// Those the message counted as "more" were named by its count and
 		// its link to the page: they are notified too.
-		for id := range g.dueIDs {
-			e := st.Findings[id]
+		for id, e := range g.entries {
+			if !e.due {
+				continue
+			}
 			if notified {
 				e.Notified = now.Unix()
 			} else {

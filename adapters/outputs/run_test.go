@@ -15,6 +15,7 @@ import (
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
 	"github.com/tagwarden/tagwarden/adapters/outputs"
 	"github.com/tagwarden/tagwarden/adapters/outputs/huaweiobs"
+	"github.com/tagwarden/tagwarden/adapters/outputs/huaweiobs/obsemu"
 	"github.com/tagwarden/tagwarden/adapters/outputs/huaweismn"
 	"github.com/tagwarden/tagwarden/adapters/outputs/huaweismn/smnemu"
 	"github.com/tagwarden/tagwarden/adapters/outputs/local"
@@ -421,5 +422,64 @@ func TestMissingTopicAndBucket(t *testing.T) {
 	}
 	if rep.Error != "" || len(rep.Keys) != 1 {
 		t.Errorf("the report changed: %+v", rep)
+	}
+}
+
+// TestDeadline: slow services do not keep the run's end past the
+// invocation's deadline: what did not make it is listed as failed.
+func TestDeadline(t *testing.T) {
+	e := newEnv(t, outputs.Options{})
+	e.svc.OBS.SetFaults(obsemu.Faults{Latency: 800 * time.Millisecond})
+	e.svc.SMN.SetFaults(smnemu.Faults{Latency: 800 * time.Millisecond})
+	rep := sweepReport("slow", violating("k1", "a", "environment", "env", ""))
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	e.rec.End(ctx, e.c, &rep)
+	if took := time.Since(start); took > 2500*time.Millisecond {
+		t.Errorf("the run's end took %s with a deadline of 1.5s", took)
+	}
+	if len(failedOutputs(rep)) == 0 {
+		t.Errorf("every output succeeded against services slower than the deadline: %+v", rep.Outputs)
+	}
+	if rep.Error != "" || len(rep.Keys) != 1 {
+		t.Errorf("the report changed: %+v", rep)
+	}
+}
+
+// TestBigNotification: 10,000 keys that need a person make one message
+// within SMN's limit (the local SMN refuses more), counting every key and
+// every new one, listing what fits and the rest as "and N more".
+func TestBigNotification(t *testing.T) {
+	e := newEnv(t, outputs.Options{})
+	keys := make([]handler.KeyReport, 10000)
+	for i := range keys {
+		keys[i] = violating(fmt.Sprintf("%08d-0000-4000-8000-000000000000", i), fmt.Sprintf("service-%05d", i), "environment", "env", "team-a")
+	}
+	rep := sweepReport("big", keys...)
+	e.rec.End(context.Background(), e.c, &rep)
+	if bad := failedOutputs(rep); len(bad) > 0 {
+		t.Fatalf("outputs failed: %+v", bad)
+	}
+	pub := e.svc.SMN.Published()
+	if len(pub) != 1 {
+		t.Fatalf("%d messages, want 1", len(pub))
+	}
+	m := pub[0]
+	if len(m.Message) > outputs.MaxMessageBytes || len(m.Subject) > outputs.MaxSubjectBytes {
+		t.Errorf("message %d bytes, subject %d: over SMN's limits", len(m.Message), len(m.Subject))
+	}
+	if !strings.Contains(m.Subject, "10000 keys need a person (10000 new)") {
+		t.Errorf("subject %q: want every key and every new one counted", m.Subject)
+	}
+	listed := strings.Count(m.Message, "\nservice-")
+	var more int
+	if i := strings.Index(m.Message, "… and "); i < 0 {
+		t.Fatalf("the message does not end with the keys not listed:\n%s", m.Message[len(m.Message)-500:])
+	} else {
+		fmt.Sscanf(m.Message[i:], "… and %d more keys", &more)
+	}
+	if listed == 0 || listed+more != 10000 {
+		t.Errorf("%d keys listed and %d more: want 10000 in all", listed, more)
 	}
 }

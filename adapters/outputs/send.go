@@ -87,7 +87,7 @@ func (r *Recorder) notify(ctx context.Context, n Notifier, sum Summary, g *gathe
 
 // message renders the notification of a run, with the owner attribute.
 func (r *Recorder) message(sum Summary, g *gathered) Message {
-	msg := formatMessage(sum, g.notify, g.more, g.moreKeys, sum.Page, r.opts.MessageLimit)
+	msg := formatMessage(sum, g.notify, g.more, g.moreKeys, g.moreNew, sum.Page, r.opts.MessageLimit)
 	owners := make([]string, 0, len(g.owners))
 	for o := range g.owners {
 		owners = append(owners, o)

@@ -42,6 +42,27 @@
 //     fan-out of -org-fanout targets through the FunctionGraph dispatcher
 //     (the SDK's AsyncInvokeFunction over HTTP to
 //     adapters/selfinvoke/fgasync), under 2 s.
+//   - outputs: the run's outputs (stored reports in OBS, a notification
+//     through SMN, Cloud Eye metrics) on the local services
+//     (adapters/outputs/local), through the pipeline with
+//     invocation.Loopback, the real handler and the KMS adapter on the
+//     KMS emulator seeded with emulator.SampleKeys. Four figures: the
+//     calls each service answered in a first and a next run of a sweep of
+//     each -outputs-keys count, per run and per invocation, beside the
+//     design's handful and the same run at the smallest count (they must
+//     not grow with the keys), the wall time beside the same runs without
+//     outputs; the calls of each link of a sweep of -outputs-chain-keys
+//     keys cut into links by a report budget of
+//     -outputs-chain-report-keys entries; the peak heap of two runs of a
+//     sweep of -outputs-memory-keys keys (for each -outputs-person share
+//     of them given a mistake only a person can fix) with the outputs on
+//     and off, chained by the default report budget, the KMS emulator and
+//     the output services in a child process (this binary with
+//     -serve-outputs) and the links served one after another, against 64
+//     MiB; and the notification of a run of -outputs-notify-keys keys that
+//     all need a person: its size against SMN's 256 KiB (the local SMN
+//     refuses more), the keys it lists and the "and N more" count, and
+//     the time of the run's end.
 //   - memory: peak heap of this process during a sweep of each
 //     -memory-keys count, the emulator running in a child process (this
 //     binary with -serve-emulator) so that only the sweep's side counts;

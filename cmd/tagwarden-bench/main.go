@@ -23,7 +23,7 @@ func main() {
 }
 
 // measurements, in the order they run.
-var allMeasurements = []string{"calls", "rate", "window", "org", "memory", "lambda", "eval"}
+var allMeasurements = []string{"calls", "rate", "window", "org", "outputs", "memory", "lambda", "eval"}
 
 // options are the command's flags.
 type options struct {
@@ -45,9 +45,11 @@ type options struct {
 	lambdaKeys   int
 	evalDuration time.Duration
 	org          orgOptions
+	outputs      outputsOptions
 	only         []string
 	json         bool
 	serve        int
+	serveOutputs int
 }
 
 // Results are every figure of one run.
@@ -61,6 +63,7 @@ type Results struct {
 	Rate       []RateResult   `json:"rate,omitempty"`
 	Window     []WindowResult `json:"window,omitempty"`
 	Org        *OrgResult     `json:"org,omitempty"`
+	Outputs    *OutputsResult `json:"outputs,omitempty"`
 	Memory     []MemoryResult `json:"memory,omitempty"`
 	Lambda     *LambdaResult  `json:"lambda,omitempty"`
 	Eval       []EvalResult   `json:"eval,omitempty"`
@@ -137,6 +140,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.org.chainRatio, "org-chain-non-compliant", 0.5, "fraction of that sweep's keys needing a write (0.5: 30,100 calls for 50,000 keys, six invocations' worth)")
 	fs.IntVar(&o.org.fanoutTargets, "org-fanout", 100, "targets of the fan-out timed through the FunctionGraph dispatcher (org)")
 	fs.IntVar(&o.org.fanoutRuns, "org-fanout-runs", 3, "fan-outs timed (the slowest is judged)")
+	outKeys := fs.String("outputs-keys", "1000,10000", "key counts of the outputs measurement's calls per run (sample keys; the last is compared with the first)")
+	fs.IntVar(&o.outputs.chainKeys, "outputs-chain-keys", 10000, "sample keys of the outputs measurement's chained run")
+	fs.IntVar(&o.outputs.chainReport, "outputs-chain-report-keys", 1000, "report budget (TAGWARDEN_MAX_REPORT_KEYS) of that run, so that it takes several links")
+	fs.IntVar(&o.outputs.memKeys, "outputs-memory-keys", 100000, "keys of the outputs measurement's sweep whose heap is sampled, reports stored")
+	person := fs.String("outputs-person", "0.3", "shares of those keys given a mistake only a person can fix (an exemption without its reason), one sweep each")
+	fs.IntVar(&o.outputs.notifyKeys, "outputs-notify-keys", 10000, "keys, all needing a person, of the outputs measurement's notification")
 	fs.BoolVar(&o.memCompliant, "memory-compliant", true, "also measure every -memory-keys count with every key compliant (no report entries)")
 	fs.DurationVar(&o.memSample, "memory-sample", 2*time.Millisecond, "heap sampling interval")
 	fs.IntVar(&o.lambdaStarts, "lambda-starts", 5, "cold starts to take the median of")
@@ -145,6 +154,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.evalDuration, "eval-duration", time.Second, "time spent evaluating policies per measurement")
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON instead of a table")
 	fs.IntVar(&o.serve, "serve-emulator", 0, "internal: serve N generated keys on loopback, print the URL, exit when stdin closes")
+	fs.IntVar(&o.serveOutputs, "serve-outputs", 0, "internal: serve N sample keys (-outputs-person of them needing a person) and the local SMN, Cloud Eye and OBS on loopback, print their URLs, answer \"stats\" lines, exit when stdin closes")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: go run ./cmd/tagwarden-bench [flags]\n\nMeasures tagwarden against the KMS emulator (see docs/performance.md).\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -167,6 +177,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.windowRates, err = parseInts(*wrates); err != nil {
 		return o, fmt.Errorf("-window-rates: %w", err)
+	}
+	if o.outputs.keys, err = parseInts(*outKeys); err != nil {
+		return o, fmt.Errorf("-outputs-keys: %w", err)
+	}
+	if o.outputs.person, err = parseFractions(*person); err != nil {
+		return o, fmt.Errorf("-outputs-person: %w", err)
 	}
 	if o.windowKeys, err = parseInts(*wkeys); err != nil {
 		return o, fmt.Errorf("-window-keys: %w", err)
@@ -198,6 +214,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-concurrency: want 1..%d", config.MaxConcurrency)
 	case o.org.check() != nil:
 		return o, o.org.check()
+	case o.outputs.check() != nil:
+		return o, o.outputs.check()
 	case o.lambdaStarts < 1 || o.lambdaWarm < 1 || o.lambdaKeys < 1 || o.memSample <= 0 || o.evalDuration <= 0:
 		return o, errors.New("-lambda-starts, -lambda-warm, -lambda-keys, -memory-sample and -eval-duration must be positive")
 	}
@@ -212,6 +230,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		fmt.Fprintln(stderr, "tagwarden-bench:", err)
 		return 2
+	}
+	if o.serveOutputs > 0 {
+		if err := serveOutputs(o.serveOutputs, o.outputs.person[0], stdin, stdout); err != nil {
+			fmt.Fprintln(stderr, "tagwarden-bench:", err)
+			return 1
+		}
+		return 0
 	}
 	if o.serve > 0 {
 		if err := serveEmulator(o.serve, o.ratio, stdin, stdout); err != nil {
@@ -293,6 +318,12 @@ func measure(ctx context.Context, o options, progress io.Writer) Results {
 				fail("org", err)
 			}
 			res.Org = &r
+		case "outputs":
+			r, errs := measureOutputs(ctx, e, o.outputs, o.memSample, o.concurrency, step)
+			for _, err := range errs {
+				fail("outputs", err)
+			}
+			res.Outputs = &r
 		case "memory":
 			type memRun struct {
 				n     int

@@ -19,9 +19,10 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files")
 
 // TestMain lets the test binary serve as the child emulator process of the
-// memory measurement (it runs os.Executable with -serve-emulator).
+// memory measurements (they run os.Executable with -serve-emulator or
+// -serve-outputs).
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "-serve-emulator" {
+	if len(os.Args) > 1 && (os.Args[1] == "-serve-emulator" || os.Args[1] == "-serve-outputs") {
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
@@ -195,6 +196,58 @@ func TestBenchOrg(t *testing.T) {
 	}
 }
 
+// TestBenchOutputs runs the outputs measurement at a few hundred keys
+// (about four seconds) and checks what must hold on any machine: the
+// output calls of a run are the design's handful whatever the key count,
+// a chained run's links each store their report and the end reads them
+// back, every output is sent, the heap stays under 64 MiB, and a
+// notification too long for SMN is cut to its limit and accepted.
+func TestBenchOutputs(t *testing.T) {
+	res := benchJSON(t, "-only", "outputs", "-outputs-keys", "100,400", "-outputs-chain-keys", "1000", "-outputs-chain-report-keys", "150",
+		"-outputs-memory-keys", "3000", "-outputs-person", "0.3", "-outputs-notify-keys", "1300")
+	o := res.Outputs
+	if o == nil || len(o.Calls) != 4 || o.Chain == nil || len(o.Memory) != 4 || o.Notify == nil {
+		t.Fatalf("outputs result %+v", o)
+	}
+	for _, c := range o.Calls {
+		if c.Links != 1 || c.Services != c.Expected || len(c.Problems) > 0 {
+			t.Errorf("%d keys, run %d: %d links, calls %s, want %s; problems %q", c.Keys, c.Run, c.Links, c.Services, c.Expected, c.Problems)
+		}
+		if want := expectedCalls(1, c.Run > 1, c.Run == 1); c.Expected != want {
+			t.Errorf("%d keys, run %d: expected %s, want %s (a first run notifies the sample's findings, the next has none due)", c.Keys, c.Run, c.Expected, want)
+		}
+	}
+	if o.Calls[0].Services != o.Calls[2].Services || o.Calls[1].Services != o.Calls[3].Services {
+		t.Errorf("calls grow with the keys: %+v", o.Calls)
+	}
+	c := o.Chain
+	if len(c.Links) < 3 || c.Run.Services != c.Run.Expected || len(c.Run.Problems) > 0 {
+		t.Errorf("chained run: %d links, calls %s, want %s; problems %q", len(c.Links), c.Run.Services, c.Run.Expected, c.Run.Problems)
+	}
+	for i, l := range c.Links {
+		if l.Calls != c.Expected[i] {
+			t.Errorf("chained run, link %d: calls %s, want %s", l.Link, l.Calls, c.Expected[i])
+		}
+	}
+	for _, m := range o.Memory {
+		if len(m.Problems) > 0 || m.PeakMiB <= 0 || m.PeakMiB >= memTargetMiB || m.NeedPerson < 900 || m.NeedPerson > 903 {
+			t.Errorf("memory %+v", m)
+		}
+		if m.Outputs && (m.Objects == 0 || m.Calls != expectedCalls(m.Links, m.Run > 1, m.Calls.SMN > 0)) {
+			t.Errorf("memory with outputs: %d objects stored, calls %s", m.Objects, m.Calls)
+		}
+	}
+	n := o.Notify
+	if n.NeedPerson != 1300 || !n.Accepted || n.BodyBytes > n.Limit || n.MoreKeys == 0 || n.ListedKeys+n.MoreKeys != 1300 || len(n.Problems) > 0 {
+		t.Errorf("notification %+v", n)
+	}
+	for _, v := range res.Verdicts {
+		if !v.Met {
+			t.Errorf("missed: %s: %s", v.Target, v.Got)
+		}
+	}
+}
+
 // TestBenchLambda runs the lambda measurement once, quickly. It builds the
 // function zip and installs the runtime interface emulator when missing,
 // so it runs only with TAGWARDEN_BENCH_LAMBDA=1 (cmd/bootstrap's tests
@@ -230,6 +283,8 @@ func TestFlags(t *testing.T) {
 		{name: "bad org rate", args: []string{"-org-rate", "0"}, wantErr: "-org-keys, -org-rate"},
 		{name: "bad org chain mix", args: []string{"-org-chain-non-compliant", "1.5"}, wantErr: "-org-chain-non-compliant a fraction"},
 		{name: "bad org margin", args: []string{"-org-chain-margin", "-1s"}, wantErr: "-org-chain-margin not negative"},
+		{name: "bad outputs person", args: []string{"-outputs-person", "0.3,2"}, wantErr: `-outputs-person: "2" is not a fraction`},
+		{name: "bad outputs chain", args: []string{"-outputs-chain-report-keys", "0"}, wantErr: "-outputs-chain-keys, -outputs-chain-report-keys"},
 		{name: "bad concurrency", args: []string{"-concurrency", "0"}, wantErr: "-concurrency: want 1..64"},
 		{name: "argument", args: []string{"extra"}, wantErr: `unexpected arguments ["extra"]`},
 	}

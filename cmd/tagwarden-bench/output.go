@@ -72,6 +72,7 @@ func verdicts(r Results) []Verdict {
 		})
 	}
 	v = append(v, orgVerdicts(r.Org)...)
+	v = append(v, outputsVerdicts(r.Outputs)...)
 	// The rows at the run's mix, then those with every key compliant, each
 	// by key count: the first shows the whole footprint, report included;
 	// the second what the streaming of keys and tags itself holds.
@@ -168,6 +169,9 @@ func printTable(w io.Writer, r Results) {
 	}
 	if r.Org != nil {
 		printOrg(w, tw, section, r.Org)
+	}
+	if r.Outputs != nil {
+		printOutputs(w, tw, section, r.Outputs)
 	}
 	if len(r.Memory) > 0 {
 		section("Heap of the sweeping process (emulator in a child process)",

@@ -1,12 +1,9 @@
 package emulator
 
 import (
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -14,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tagwarden/tagwarden/adapters/internal/localsvc"
 )
 
 // Defaults the emulator and its clients share.
@@ -83,11 +82,9 @@ type Server struct {
 	hidden   map[string]bool
 	faults   atomic.Pointer[faultState]
 	stats    stats
-	reqSeq   atomic.Uint64
-	reqBase  string
+	reqIDs   localsvc.RequestIDs
 
-	lnMu sync.Mutex
-	srv  *http.Server
+	ln localsvc.Listener
 }
 
 // New builds a Server from opts, loading opts.Seed. It fails on invalid
@@ -120,13 +117,8 @@ func New(opts Options) (*Server, error) {
 		projects: make(map[string]*project, len(opts.Projects)),
 		hidden:   map[string]bool{},
 		stats:    stats{s: newStats()},
+		ln:       localsvc.Listener{Name: "emulator"},
 	}
-	var rb [8]byte
-	now := uint64(time.Now().UnixNano())
-	for i := range rb {
-		rb[i] = byte(now >> (8 * i))
-	}
-	s.reqBase = hex.EncodeToString(rb[:])
 	for _, p := range opts.Projects {
 		if p == "" || strings.Contains(p, "/") {
 			return nil, fmt.Errorf("invalid project id %q", p)
@@ -165,35 +157,10 @@ func New(opts Options) (*Server, error) {
 
 // Listen serves on addr (empty: "127.0.0.1:0", a free loopback port) and
 // returns the base URL to give the SDK as endpoint, e.g. http://127.0.0.1:40123.
-func (s *Server) Listen(addr string) (string, error) {
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	s.lnMu.Lock()
-	defer s.lnMu.Unlock()
-	if s.srv != nil {
-		return "", errors.New("emulator is already listening")
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go s.srv.Serve(ln) //nolint:errcheck // Serve returns ErrServerClosed on Close
-	return "http://" + ln.Addr().String(), nil
-}
+func (s *Server) Listen(addr string) (string, error) { return s.ln.Listen(addr, s) }
 
 // Close stops a server started with Listen, closing open connections.
-func (s *Server) Close() error {
-	s.lnMu.Lock()
-	defer s.lnMu.Unlock()
-	if s.srv == nil {
-		return nil
-	}
-	err := s.srv.Close()
-	s.srv = nil
-	return err
-}
+func (s *Server) Close() error { return s.ln.Close() }
 
 // Keys returns the keys of a project ("" = the first) with their tags, sorted by id.
 func (s *Server) Keys(projectID string) []SeedKey {
@@ -321,9 +288,7 @@ type reply struct {
 	body   any
 }
 
-func (s *Server) requestID() string {
-	return s.reqBase + fmt.Sprintf("%016x", s.reqSeq.Add(1))
-}
+func (s *Server) requestID() string { return s.reqIDs.Next() }
 
 // kmsErr is the KMS service's nested error body.
 func kmsErr(status int, code, msg string) reply {
@@ -348,19 +313,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fs := s.faults.Load()
-	if fs.f.Latency > 0 {
-		t := time.NewTimer(fs.f.Latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			s.stats.record(rt.api, 0)
-			return
-		}
+	if !localsvc.Delay(r.Context(), fs.f.Latency) {
+		s.stats.record(rt.api, 0)
+		return
 	}
 	outcome := fs.draw()
 	if outcome == -1 {
-		if !s.drop(w, rt.api) {
+		if !localsvc.DropConn(w, func() { s.stats.record(rt.api, 0) }) {
+			// The writer cannot be hijacked (httptest.ResponseRecorder).
 			s.write(w, rt.api, reqID, injected(502))
 		}
 		return
@@ -445,22 +405,6 @@ func (s *Server) failKey(status int, keyID, reqID string) reply {
 		return kmsErr(status, "KMS.0308", "Request on key "+keyID+" refused (injected)")
 	}
 	return kmsErr(status, "KMS.0500", "Failure on key "+keyID+" (injected)")
-}
-
-// drop closes the connection without an answer. It reports false when the
-// writer cannot be hijacked (httptest.ResponseRecorder): the caller answers 502.
-func (s *Server) drop(w http.ResponseWriter, api string) bool {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		return false
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		return false
-	}
-	s.stats.record(api, 0)
-	conn.Close()
-	return true
 }
 
 func (s *Server) write(w http.ResponseWriter, api, reqID string, rp reply) {

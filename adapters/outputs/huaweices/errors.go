@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/adapters/outputs"
+	"github.com/tagwarden/tagwarden/adapters/outputs/internal/hcsdk"
 )
 
 // Names in the errors.
@@ -76,7 +76,7 @@ func kindOf(status int, code string) error {
 // errorHandler turns every answer that is not 2xx into an *outputs.Error,
 // which the SDK returns as it is. It masks the credentials in the body
 // before reading anything from it.
-type errorHandler struct{ redact redactor }
+type errorHandler struct{ redact hcsdk.Redactor }
 
 // HandleError is the SDK's hook for answers.
 func (h errorHandler) HandleError(_ *request.DefaultHttpRequest, resp *response.DefaultHttpResponse) error {
@@ -91,7 +91,7 @@ func (h errorHandler) HandleError(_ *request.DefaultHttpRequest, resp *response.
 // errorFor is the error of an answer with this status, body and
 // X-Request-Id header.
 func (h errorHandler) errorFor(status int, body, headerID string) *outputs.Error {
-	code, msg, reqID := parseErrorBody(h.redact.bytes([]byte(body)))
+	code, msg, reqID := parseErrorBody(h.redact.Bytes([]byte(body)))
 	if msg == "" {
 		msg = http.StatusText(status)
 	}
@@ -192,55 +192,4 @@ func clip(s string) string {
 		return s[:400] + "..."
 	}
 	return s
-}
-
-// redactor masks the sink's credentials in what answers and transport
-// errors say: the access key becomes its masked form, the secret key and
-// the security token are replaced whole. The zero value masks nothing.
-type redactor struct{ r *strings.Replacer }
-
-func newRedactor(ak, sk, token string) redactor {
-	type pair struct{ secret, mask string }
-	var pairs []pair
-	add := func(secret, mask string) {
-		if secret == "" {
-			return
-		}
-		forms := []string{secret, strings.ReplaceAll(secret, "/", `\/`)}
-		if b, err := json.Marshal(secret); err == nil {
-			forms = append(forms, string(b[1:len(b)-1]))
-		}
-		for _, f := range forms {
-			if !slices.ContainsFunc(pairs, func(p pair) bool { return p.secret == f }) {
-				pairs = append(pairs, pair{f, mask})
-			}
-		}
-	}
-	add(token, "<security token redacted>")
-	add(sk, "<secret key redacted>")
-	add(ak, huaweikms.MaskAccessKey(ak))
-	if len(pairs) == 0 {
-		return redactor{}
-	}
-	// The longest first, so that a secret containing another is masked whole.
-	slices.SortStableFunc(pairs, func(a, b pair) int { return len(b.secret) - len(a.secret) })
-	args := make([]string, 0, 2*len(pairs))
-	for _, p := range pairs {
-		args = append(args, p.secret, p.mask)
-	}
-	return redactor{strings.NewReplacer(args...)}
-}
-
-func (r redactor) String(s string) string {
-	if r.r == nil || s == "" {
-		return s
-	}
-	return r.r.Replace(s)
-}
-
-func (r redactor) bytes(b []byte) []byte {
-	if r.r == nil || len(b) == 0 {
-		return b
-	}
-	return []byte(r.r.Replace(string(b)))
 }

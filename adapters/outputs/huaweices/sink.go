@@ -13,9 +13,6 @@ import (
 	"time"
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth"
-	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/basic"
-	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/provider"
-	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/config"
 	ces "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ces/v1"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ces/v1/model"
 	cesregion "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ces/v1/region"
@@ -23,6 +20,7 @@ import (
 	"github.com/tagwarden/tagwarden/adapters/endpoint"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/adapters/outputs"
+	"github.com/tagwarden/tagwarden/adapters/outputs/internal/hcsdk"
 )
 
 // DefaultHTTPTimeout bounds one call when Config.HTTPTimeout is zero.
@@ -74,7 +72,7 @@ type Sink struct {
 	base     http.RoundTripper
 	maxItems int
 	now      func() time.Time
-	redact   redactor
+	redact   hcsdk.Redactor
 }
 
 var _ outputs.Metrics = (*Sink)(nil)
@@ -111,7 +109,7 @@ func New(cfg Config) (*Sink, error) {
 	}
 	s := &Sink{ns: cfg.Namespace, endpoint: ep, cred: cred, ttl: int32(cfg.TTL), timeout: cfg.HTTPTimeout,
 		base: cfg.Transport, maxItems: cfg.MaxItems, now: cfg.Now,
-		redact: newRedactor(cred.AK, cred.SK, cred.SecurityToken)}
+		redact: hcsdk.NewRedactor(cred.AK, cred.SK, cred.SecurityToken)}
 	if s.timeout <= 0 {
 		s.timeout = DefaultHTTPTimeout
 	}
@@ -138,11 +136,7 @@ func cesEndpoint(override, region string) (string, error) {
 	if region == "" {
 		return "", errors.New("no CES endpoint: set a region or an endpoint")
 	}
-	if r, err := cesregion.SafeValueOf(region); err == nil && r != nil && len(r.Endpoints) > 0 {
-		ep := r.Endpoints[0]
-		if !strings.HasPrefix(ep, "http") {
-			ep = "https://" + ep
-		}
+	if ep, ok := hcsdk.RegionEndpoint(cesregion.SafeValueOf(region)); ok {
 		return ep, nil
 	}
 	if !regionRE.MatchString(region) {
@@ -155,30 +149,11 @@ func cesEndpoint(override, region string) (string, error) {
 // set, as the KMS adapter does.
 func credentials(cfg Config) (*auth.BasicCredentials, error) {
 	if c := cfg.Credentials; c != nil {
-		if c.AccessKey == "" || c.SecretKey == "" {
-			return nil, errors.New("explicit credentials need both an access key and a secret key")
-		}
-		if cfg.ProjectID == "" {
-			return nil, errors.New("no project id: set the project id with explicit credentials")
-		}
-		cred, err := basic.NewCredentialsBuilder().WithAk(c.AccessKey).WithSk(c.SecretKey).
-			WithSecurityToken(c.SecurityToken).WithProjectId(cfg.ProjectID).SafeBuild()
-		if err != nil {
-			// The SDK's message may quote what it was given: say only that it failed.
-			return nil, errors.New("the SDK refused the credentials")
-		}
-		return cred, nil
+		return hcsdk.Explicit(c, cfg.ProjectID)
 	}
-	chain := provider.NewCredentialProviderChain([]provider.ICredentialProvider{
-		provider.BasicCredentialEnvProvider(), provider.BasicCredentialProfileProvider(),
-	})
-	ic, err := chain.GetCredentials()
+	cred, err := hcsdk.Chain()
 	if err != nil {
-		return nil, errors.New("no credentials: set them explicitly, or HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or a profile file")
-	}
-	cred, ok := ic.(*auth.BasicCredentials)
-	if !ok {
-		return nil, fmt.Errorf("credential chain returned %T, want basic credentials", ic)
+		return nil, err
 	}
 	if cfg.ProjectID != "" {
 		cred.ProjectId = cfg.ProjectID
@@ -198,32 +173,12 @@ func (s *Sink) ProjectID() string { return s.cred.ProjectId }
 // Endpoint is the CES endpoint in use.
 func (s *Sink) Endpoint() string { return s.endpoint }
 
-// ctxTransport binds every request of one call to the caller's context, so
-// that the SDK (which takes no context) stops at the caller's deadline.
-type ctxTransport struct {
-	ctx  context.Context
-	base http.RoundTripper
-}
-
-func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	return t.base.RoundTrip(r.WithContext(t.ctx))
-}
-
-// client builds the SDK client of one call, bound to ctx: one attempt
-// (the SDK's retries off), HTTPTimeout, every answer that is not 2xx made
-// an *outputs.Error by errorHandler.
+// client builds the SDK client of one call, bound to ctx (hcsdk.Call):
+// one attempt, HTTPTimeout, every answer that is not 2xx made an
+// *outputs.Error by errorHandler.
 func (s *Sink) client(ctx context.Context) (*ces.CesClient, error) {
-	hc := config.DefaultHttpConfig().
-		WithTimeout(s.timeout).
-		WithRetries(0).
-		WithHttpRoundTripper(ctxTransport{ctx: ctx, base: s.base}).
-		WithUserAgent("tagwarden")
-	c, err := ces.CesClientBuilder().
-		WithEndpoints([]string{s.endpoint}).
-		WithCredential(s.cred).
-		WithHttpConfig(hc).
-		WithErrorHandler(errorHandler{redact: s.redact}).
-		SafeBuild()
+	c, err := hcsdk.Call{Endpoint: s.endpoint, Credentials: s.cred, Timeout: s.timeout, Transport: s.base,
+		Errors: errorHandler{redact: s.redact}}.Client(ctx, ces.CesClientBuilder())
 	if err != nil {
 		return nil, fmt.Errorf("build the ces client: %w", err)
 	}

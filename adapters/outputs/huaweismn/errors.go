@@ -6,15 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/request"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/response"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/sdkerr"
 
-	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/adapters/outputs"
+	"github.com/tagwarden/tagwarden/adapters/outputs/internal/hcsdk"
 )
 
 // The service and operation an *outputs.Error of this package names.
@@ -102,7 +101,7 @@ func kindOf(status int, code string) error {
 // classify turns what one PublishMessage returned into an *outputs.Error.
 // ctx is the call's: an error after it ended is its cut (transient, no
 // status), whatever the transport said.
-func classify(ctx context.Context, err error, red redactor) *outputs.Error {
+func classify(ctx context.Context, err error, red hcsdk.Redactor) *outputs.Error {
 	e := &outputs.Error{Service: service, Op: opPublish}
 	var sre *sdkerr.ServiceResponseError
 	if errors.As(err, &sre) {
@@ -153,7 +152,7 @@ func utfStart(b byte) bool { return b&0xC0 != 0x80 }
 // {"error_code","error_msg","request_id"}, nested ones), masks the
 // credentials in the body first, and takes the request id from the body
 // when the X-Request-Id header has none.
-type errorHandler struct{ red redactor }
+type errorHandler struct{ red hcsdk.Redactor }
 
 // HandleError turns an error answer into an *sdkerr.ServiceResponseError.
 func (h errorHandler) HandleError(_ *request.DefaultHttpRequest, resp *response.DefaultHttpResponse) error {
@@ -174,50 +173,4 @@ func (h errorHandler) HandleError(_ *request.DefaultHttpRequest, resp *response.
 		}
 	}
 	return sre
-}
-
-// redactor masks the notifier's credentials in text that came from an
-// answer or a transport error: the access key becomes its masked form
-// (huaweikms.MaskAccessKey), the secret key and the token are replaced
-// whole, as written and as JSON escapes them.
-type redactor struct{ r *strings.Replacer }
-
-func newRedactor(ak, sk, token string) redactor {
-	type pair struct{ secret, mask string }
-	var pairs []pair
-	add := func(secret, mask string) {
-		if secret == "" {
-			return
-		}
-		forms := []string{secret, strings.ReplaceAll(secret, "/", `\/`)}
-		if b, err := json.Marshal(secret); err == nil {
-			forms = append(forms, string(b[1:len(b)-1]))
-		}
-		for _, f := range forms {
-			if !slices.ContainsFunc(pairs, func(p pair) bool { return p.secret == f }) {
-				pairs = append(pairs, pair{f, mask})
-			}
-		}
-	}
-	add(token, "<security token redacted>")
-	add(sk, "<secret key redacted>")
-	add(ak, huaweikms.MaskAccessKey(ak))
-	if len(pairs) == 0 {
-		return redactor{}
-	}
-	// Longest first: a secret containing another is masked whole.
-	slices.SortStableFunc(pairs, func(a, b pair) int { return len(b.secret) - len(a.secret) })
-	args := make([]string, 0, 2*len(pairs))
-	for _, p := range pairs {
-		args = append(args, p.secret, p.mask)
-	}
-	return redactor{strings.NewReplacer(args...)}
-}
-
-// String returns s with the credentials masked.
-func (r redactor) String(s string) string {
-	if r.r == nil || s == "" {
-		return s
-	}
-	return r.r.Replace(s)
 }

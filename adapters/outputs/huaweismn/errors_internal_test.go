@@ -8,6 +8,7 @@ import (
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/sdkerr"
 
 	"github.com/tagwarden/tagwarden/adapters/outputs"
+	"github.com/tagwarden/tagwarden/adapters/outputs/internal/hcsdk"
 )
 
 func TestKindOf(t *testing.T) {
@@ -48,7 +49,7 @@ func TestKindOf(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
-	red := newRedactor("AKAKAKAK", "SKSKSKSK", "")
+	red := hcsdk.NewRedactor("AKAKAKAK", "SKSKSKSK", "")
 	ctx := context.Background()
 	e := classify(ctx, &sdkerr.ServiceResponseError{StatusCode: 404, ErrorCode: "SMN.0006", ErrorMessage: "Topic not found.", RequestId: "r1"}, red)
 	want := outputs.Error{Service: "smn", Op: "publish", Status: 404, Code: "SMN.0006", Message: "Topic not found. [request id r1]", Kind: outputs.ErrNotFound}

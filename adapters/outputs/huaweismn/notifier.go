@@ -9,9 +9,6 @@ import (
 	"time"
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth"
-	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/basic"
-	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/provider"
-	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/config"
 	smn "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/smn/v2"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/smn/v2/model"
 	smnregion "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/smn/v2/region"
@@ -19,6 +16,7 @@ import (
 	"github.com/tagwarden/tagwarden/adapters/endpoint"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/adapters/outputs"
+	"github.com/tagwarden/tagwarden/adapters/outputs/internal/hcsdk"
 )
 
 // DefaultHTTPTimeout bounds one PublishMessage request when
@@ -56,7 +54,7 @@ type Notifier struct {
 	cred     *auth.BasicCredentials
 	timeout  time.Duration
 	base     http.RoundTripper
-	red      redactor
+	red      hcsdk.Redactor
 }
 
 var _ outputs.Notifier = (*Notifier)(nil)
@@ -89,7 +87,7 @@ func New(cfg Config) (*Notifier, error) {
 	n := &Notifier{
 		topic: cfg.Topic, urn: cfg.Topic.String(), endpoint: ep, cred: cred,
 		timeout: cfg.HTTPTimeout, base: cfg.Transport,
-		red: newRedactor(cred.AK, cred.SK, cred.SecurityToken),
+		red: hcsdk.NewRedactor(cred.AK, cred.SK, cred.SecurityToken),
 	}
 	if n.timeout <= 0 {
 		n.timeout = DefaultHTTPTimeout
@@ -110,11 +108,7 @@ func smnEndpoint(override, region string) (string, error) {
 	if strings.TrimSpace(override) != "" {
 		return endpoint.Check("SMN", override)
 	}
-	if r, err := smnregion.SafeValueOf(region); err == nil && r != nil && len(r.Endpoints) > 0 {
-		ep := r.Endpoints[0]
-		if !strings.HasPrefix(ep, "http") {
-			ep = "https://" + ep
-		}
+	if ep, ok := hcsdk.RegionEndpoint(smnregion.SafeValueOf(region)); ok {
 		return ep, nil
 	}
 	return "https://smn." + region + ".myhuaweicloud.com", nil
@@ -125,27 +119,11 @@ func smnEndpoint(override, region string) (string, error) {
 // reads it, its project replaced by the topic's.
 func credentials(c *huaweikms.Credentials, project string) (*auth.BasicCredentials, error) {
 	if c != nil {
-		if c.AccessKey == "" || c.SecretKey == "" {
-			return nil, errors.New("explicit credentials need both an access key and a secret key")
-		}
-		cred, err := basic.NewCredentialsBuilder().WithAk(c.AccessKey).WithSk(c.SecretKey).
-			WithSecurityToken(c.SecurityToken).WithProjectId(project).SafeBuild()
-		if err != nil {
-			// The SDK's message may quote what it was given: say only that it failed.
-			return nil, errors.New("the SDK refused the credentials")
-		}
-		return cred, nil
+		return hcsdk.Explicit(c, project)
 	}
-	chain := provider.NewCredentialProviderChain([]provider.ICredentialProvider{
-		provider.BasicCredentialEnvProvider(), provider.BasicCredentialProfileProvider(),
-	})
-	ic, err := chain.GetCredentials()
+	cred, err := hcsdk.Chain()
 	if err != nil {
-		return nil, errors.New("no credentials: set them explicitly, or HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or a profile file")
-	}
-	cred, ok := ic.(*auth.BasicCredentials)
-	if !ok {
-		return nil, fmt.Errorf("credential chain returned %T, want basic credentials", ic)
+		return nil, err
 	}
 	// A copy: the chain's value is not ours to change.
 	cp := *cred
@@ -153,34 +131,11 @@ func credentials(c *huaweikms.Credentials, project string) (*auth.BasicCredentia
 	return &cp, nil
 }
 
-// ctxTransport binds every request of one call to the caller's context:
-// the SDK makes its requests without one, so this is how ctx's deadline
-// and cancellation reach the connection (as in huaweikms).
-type ctxTransport struct {
-	ctx  context.Context
-	base http.RoundTripper
-}
-
-func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	return t.base.RoundTrip(r.WithContext(t.ctx))
-}
-
-// client builds the SDK client of one call, bound to ctx. The SDK retries
-// nothing here: HttpConfig.Retries is 0 (and unused by the SDK's
-// synchronous calls), the invoker's WithRetry is not used, and with a
-// single endpoint HcHttpClient has no other endpoint to fail over to.
+// client builds the SDK client of one call, bound to ctx (hcsdk.Call):
+// one attempt, HTTPTimeout.
 func (n *Notifier) client(ctx context.Context) (*smn.SmnClient, error) {
-	hc := config.DefaultHttpConfig().
-		WithTimeout(n.timeout).
-		WithRetries(0).
-		WithHttpRoundTripper(ctxTransport{ctx: ctx, base: n.base}).
-		WithUserAgent("tagwarden")
-	c, err := smn.SmnClientBuilder().
-		WithEndpoints([]string{n.endpoint}).
-		WithCredential(n.cred).
-		WithHttpConfig(hc).
-		WithErrorHandler(errorHandler{red: n.red}).
-		SafeBuild()
+	c, err := hcsdk.Call{Endpoint: n.endpoint, Credentials: n.cred, Timeout: n.timeout, Transport: n.base,
+		Errors: errorHandler{red: n.red}}.Client(ctx, smn.SmnClientBuilder())
 	if err != nil {
 		return nil, fmt.Errorf("build the smn client: %s", n.red.String(err.Error()))
 	}

@@ -1,20 +1,17 @@
 package iamemu
 
 import (
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
+	"github.com/tagwarden/tagwarden/adapters/internal/localsvc"
 )
 
 // Defaults of Options.
@@ -94,14 +91,12 @@ type Calls struct {
 // an http.Handler; Listen serves it on a loopback port. Its methods are
 // safe for concurrent use.
 type Server struct {
-	opts    Options
-	reqSeq  atomic.Uint64
-	reqBase string
+	opts   Options
+	reqIDs localsvc.RequestIDs
+	ln     localsvc.Listener
 
 	mu    sync.Mutex
 	calls Calls
-	srv   *http.Server
-	url   string
 }
 
 // New checks opts and builds a Server: every project needs an id and a
@@ -140,54 +135,19 @@ func New(opts Options) (*Server, error) {
 		ids[p.ID], names[p.Name] = true, true
 	}
 	opts.Projects = slices.Clone(opts.Projects)
-	var rb [8]byte
-	now := uint64(time.Now().UnixNano())
-	for i := range rb {
-		rb[i] = byte(now >> (8 * i))
-	}
-	return &Server{opts: opts, reqBase: hex.EncodeToString(rb[:])}, nil
+	return &Server{opts: opts, ln: localsvc.Listener{Name: "iam emulator"}}, nil
 }
 
 // Listen serves on addr (empty: "127.0.0.1:0", a free loopback port) and
 // returns the base URL to give the SDK as IAM endpoint, e.g.
 // http://127.0.0.1:40123 (URL returns it too).
-func (s *Server) Listen(addr string) (string, error) {
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.srv != nil {
-		return "", errors.New("iam emulator is already listening")
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	s.url = "http://" + ln.Addr().String()
-	go s.srv.Serve(ln) //nolint:errcheck // Serve returns ErrServerClosed on Close
-	return s.url, nil
-}
+func (s *Server) Listen(addr string) (string, error) { return s.ln.Listen(addr, s) }
 
 // URL returns the base URL Listen serves on ("" when not listening).
-func (s *Server) URL() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.url
-}
+func (s *Server) URL() string { return s.ln.URL() }
 
 // Close stops a server started with Listen, closing open connections.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.srv == nil {
-		return nil
-	}
-	err := s.srv.Close()
-	s.srv, s.url = nil, ""
-	return err
-}
+func (s *Server) Close() error { return s.ln.Close() }
 
 // Calls returns the counts of the calls answered so far.
 func (s *Server) Calls() Calls {
@@ -209,13 +169,9 @@ type reply struct {
 	body   any
 }
 
-func (s *Server) requestID() string {
-	return fmt.Sprintf("%s%016x", s.reqBase, s.reqSeq.Add(1))
-}
-
 // gatewayErr is the API gateway's flat body, as the KMS emulator answers.
 func gatewayErr(status int, code, msg, reqID string) reply {
-	return reply{status, map[string]string{"error_msg": msg, "error_code": code, "request_id": reqID}}
+	return reply{status, localsvc.Gateway(code, msg, reqID)}
 }
 
 // iamErr is IAM's own flat body (error_msg, error_code).
@@ -225,7 +181,7 @@ func iamErr(status int, code, msg string) reply {
 
 // ServeHTTP answers one call.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := s.requestID()
+	reqID := s.reqIDs.Next()
 	var api string
 	if r.Method == http.MethodGet {
 		switch r.URL.Path {
@@ -236,8 +192,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if api == "" {
-		s.write(w, "", reqID, gatewayErr(http.StatusNotFound, "APIGW.0101",
-			"The API does not exist or has not been published in the environment", reqID))
+		s.write(w, "", reqID, gatewayErr(http.StatusNotFound, localsvc.NoAPICode, localsvc.NoAPIMessage, reqID))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
@@ -267,7 +222,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func unauthorized(reason, reqID string) reply {
-	return gatewayErr(http.StatusUnauthorized, "APIGW.0301", "Incorrect IAM authentication information: "+reason, reqID)
+	return gatewayErr(http.StatusUnauthorized, localsvc.AuthCode, localsvc.AuthMessage+reason, reqID)
 }
 
 // checkDomain checks X-Domain-Id: signed and the account's when sent, and
@@ -280,24 +235,12 @@ func (s *Server) checkDomain(r *http.Request, api string) string {
 		return "X-Domain-Id is missing: a global service needs the account id"
 	case d == "":
 		return ""
-	case !slices.Contains(signedHeaders(r), "x-domain-id"):
+	case !slices.Contains(localsvc.SignedHeaders(r), "x-domain-id"):
 		return "X-Domain-Id is not signed"
 	case d != s.opts.DomainID:
 		return "X-Domain-Id is not the account of the access key"
 	}
 	return ""
-}
-
-// signedHeaders returns the SignedHeaders list of a (verified)
-// Authorization header.
-func signedHeaders(r *http.Request) []string {
-	_, rest, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	for _, part := range strings.Split(rest, ",") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(part), "SignedHeaders="); ok {
-			return strings.Split(v, ";")
-		}
-	}
-	return nil
 }
 
 type link struct {

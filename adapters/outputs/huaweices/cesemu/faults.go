@@ -1,15 +1,14 @@
 package cesemu
 
 import (
-	"math/rand/v2"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/tagwarden/tagwarden/adapters/internal/localsvc"
 )
 
 // Faults are injected failures and delays, changeable while serving with
-// SetFaults. The zero value injects nothing.
+// SetFaults. The zero value injects nothing. Its fields are
+// localsvc.Faults', in the same order.
 type Faults struct {
 	// Latency is added before every answer to the metric-data API; a
 	// client that gives up meanwhile gets none and nothing is stored.
@@ -34,57 +33,5 @@ type Faults struct {
 	Seed uint64
 }
 
-// drop is the outcome of a draw that drops the connection.
-const drop = -1
-
-// faultState is an immutable snapshot of Faults with its random source
-// and the Sequence entries taken.
-type faultState struct {
-	f   Faults
-	seq atomic.Int64
-	mu  sync.Mutex
-	rng *rand.Rand
-}
-
-func newFaultState(f Faults) *faultState {
-	fs := &faultState{f: f}
-	fs.f.Sequence = slices.Clone(f.Sequence)
-	seed := f.Seed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	fs.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	return fs
-}
-
 // SetFaults replaces the injected faults; safe while serving.
-func (s *Server) SetFaults(f Faults) { s.faults.Store(newFaultState(f)) }
-
-// next returns the next Sequence entry, or 0 once they are all taken.
-func (fs *faultState) next() int {
-	if len(fs.f.Sequence) == 0 {
-		return 0
-	}
-	i := fs.seq.Add(1) - 1
-	if i >= int64(len(fs.f.Sequence)) {
-		return 0
-	}
-	return fs.f.Sequence[i]
-}
-
-// draw returns one call's random outcome: 0 (serve), drop or 500.
-func (fs *faultState) draw() int {
-	if fs.f.DropRate <= 0 && fs.f.Rate500 <= 0 {
-		return 0
-	}
-	fs.mu.Lock()
-	x := fs.rng.Float64()
-	fs.mu.Unlock()
-	switch {
-	case x < fs.f.DropRate:
-		return drop
-	case x < fs.f.DropRate+fs.f.Rate500:
-		return 500
-	}
-	return 0
-}
+func (s *Server) SetFaults(f Faults) { s.faults.Set(localsvc.Faults(f)) }

@@ -1,22 +1,18 @@
 package cesemu
 
 import (
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
+	"github.com/tagwarden/tagwarden/adapters/internal/localsvc"
 )
 
 // Defaults of Options: the KMS emulator's, so that one account's
@@ -122,15 +118,13 @@ type Calls struct {
 type Server struct {
 	opts     Options
 	projects map[string]bool
-	reqSeq   atomic.Uint64
-	reqBase  string
-	faults   atomic.Pointer[faultState]
+	reqIDs   localsvc.RequestIDs
+	faults   localsvc.Injector
+	ln       localsvc.Listener
 
 	mu     sync.Mutex
 	points []Point
 	calls  Calls
-	srv    *http.Server
-	url    string
 }
 
 // New checks opts and builds a Server.
@@ -150,7 +144,8 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxItems < 0 {
 		return nil, fmt.Errorf("cesemu: MaxItems %d is negative", opts.MaxItems)
 	}
-	s := &Server{opts: opts, projects: map[string]bool{}, calls: Calls{Status: map[int]int{}}}
+	s := &Server{opts: opts, projects: map[string]bool{}, calls: Calls{Status: map[int]int{}},
+		ln: localsvc.Listener{Name: "cesemu"}}
 	for _, p := range opts.Projects {
 		if !projectRE.MatchString(p) {
 			return nil, fmt.Errorf("cesemu: invalid project id %q", p)
@@ -158,56 +153,19 @@ func New(opts Options) (*Server, error) {
 		s.projects[p] = true
 	}
 	s.opts.Projects = slices.Clone(opts.Projects)
-	var rb [8]byte
-	now := uint64(time.Now().UnixNano())
-	for i := range rb {
-		rb[i] = byte(now >> (8 * i))
-	}
-	s.reqBase = hex.EncodeToString(rb[:])
-	s.faults.Store(newFaultState(Faults{}))
 	return s, nil
 }
 
 // Listen serves on addr (empty: "127.0.0.1:0", a free loopback port) and
 // returns the base URL to give the SDK as the CES endpoint, e.g.
 // http://127.0.0.1:40123 (URL returns it again).
-func (s *Server) Listen(addr string) (string, error) {
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.srv != nil {
-		return "", errors.New("cesemu: already listening")
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("cesemu: listen on %s: %w", addr, err)
-	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	s.url = "http://" + ln.Addr().String()
-	go s.srv.Serve(ln) //nolint:errcheck // Serve returns ErrServerClosed on Close
-	return s.url, nil
-}
+func (s *Server) Listen(addr string) (string, error) { return s.ln.Listen(addr, s) }
 
 // URL returns the base URL Listen serves on ("" when not listening).
-func (s *Server) URL() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.url
-}
+func (s *Server) URL() string { return s.ln.URL() }
 
 // Close stops a server started with Listen, closing open connections.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.srv == nil {
-		return nil
-	}
-	err := s.srv.Close()
-	s.srv, s.url = nil, ""
-	return err
-}
+func (s *Server) Close() error { return s.ln.Close() }
 
 // Points returns the stored points in the order received.
 func (s *Server) Points() []Point {
@@ -275,15 +233,11 @@ func cesErr(status int, code, details string) reply {
 
 // gatewayErr is the API gateway's flat body.
 func gatewayErr(status int, code, msg, reqID string) reply {
-	return reply{status, map[string]string{"error_msg": msg, "error_code": code, "request_id": reqID}}
+	return reply{status, localsvc.Gateway(code, msg, reqID)}
 }
 
 func unauthorized(reason, reqID string) reply {
-	return gatewayErr(http.StatusUnauthorized, GatewayAuth, "Incorrect IAM authentication information: "+reason, reqID)
-}
-
-func (s *Server) requestID() string {
-	return fmt.Sprintf("%s%016x", s.reqBase, s.reqSeq.Add(1))
+	return gatewayErr(http.StatusUnauthorized, GatewayAuth, localsvc.AuthMessage+reason, reqID)
 }
 
 // route returns the project of POST /V1.0/{project_id}/metric-data, or
@@ -310,11 +264,10 @@ func route(r *http.Request) (string, bool) {
 // injected 500, Content-Type (400 ces.0011), body (400 ces.0001/ces.0014,
 // 403 ces.0009), the client still there, store (201, no body).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := s.requestID()
+	reqID := s.reqIDs.Next()
 	project, ok := route(r)
 	if !ok {
-		s.write(w, reqID, gatewayErr(http.StatusNotFound, GatewayNoAPI,
-			"The API does not exist or has not been published in the environment", reqID))
+		s.write(w, reqID, gatewayErr(http.StatusNotFound, GatewayNoAPI, localsvc.NoAPIMessage, reqID))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, readLimit))
@@ -329,24 +282,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.recordBody(len(body))
 	fs := s.faults.Load()
-	if fs.f.Latency > 0 {
-		t := time.NewTimer(fs.f.Latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			s.record(0)
-			return
-		}
+	if !localsvc.Delay(r.Context(), fs.Latency) {
+		s.record(0)
+		return
 	}
-	outcome := fs.draw()
-	if outcome == drop {
-		if s.drop(w) {
+	outcome := fs.Draw()
+	if outcome == localsvc.Drop {
+		if localsvc.DropConn(w, func() { s.record(0) }) {
 			return
 		}
+		// The writer cannot be hijacked (httptest.ResponseRecorder).
 		outcome = http.StatusBadGateway
 	}
-	if fs.f.Unauthorized {
+	if fs.Unauthorized {
 		s.write(w, reqID, unauthorized("Unauthorized", reqID))
 		return
 	}
@@ -370,7 +318,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"The project "+project+" does not belong to this account", reqID))
 		return
 	}
-	if st := fs.next(); st != 0 {
+	if st := fs.Next(); st != 0 {
 		s.write(w, reqID, injected(st, reqID))
 		return
 	}
@@ -428,22 +376,6 @@ func injected(status int, reqID string) reply {
 	return cesErr(status, CodeInvalid, "The request is invalid. (injected)")
 }
 
-// drop closes the connection without an answer; false when the writer
-// cannot be hijacked (httptest.ResponseRecorder).
-func (s *Server) drop(w http.ResponseWriter) bool {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		return false
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		return false
-	}
-	s.record(0)
-	conn.Close()
-	return true
-}
-
 func (s *Server) record(status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -459,19 +391,13 @@ func (s *Server) recordBody(n int) {
 
 func (s *Server) write(w http.ResponseWriter, reqID string, rp reply) {
 	s.record(rp.status)
-	h := w.Header()
-	h.Set("X-Request-Id", reqID)
+	w.Header().Set("X-Request-Id", reqID)
 	if rp.body == nil {
 		w.WriteHeader(rp.status)
 		return
 	}
-	data, err := json.Marshal(rp.body)
-	if err != nil {
-		// Unreachable: every body is made of strings, numbers and maps.
-		data, rp.status = []byte(`{"code":500,"element":"Internal Server Error","message":"encode response","details":{"details":"encode response","code":"ces.0007"}}`), 500
-	}
-	h.Set("Content-Type", "application/json;charset=UTF-8")
-	h.Set("Content-Length", strconv.Itoa(len(data)))
-	w.WriteHeader(rp.status)
-	w.Write(data) //nolint:errcheck // the client may be gone
+	// The fallback is unreachable: every body is made of strings, numbers
+	// and maps.
+	localsvc.WriteJSON(w, rp.status, rp.body,
+		`{"code":500,"element":"Internal Server Error","message":"encode response","details":{"details":"encode response","code":"ces.0007"}}`)
 }

@@ -1,11 +1,9 @@
 package obsemu
 
 import (
-	"math/rand/v2"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/tagwarden/tagwarden/adapters/internal/localsvc"
 )
 
 // Faults are injected failures and delays, changeable at run time with
@@ -34,62 +32,12 @@ type Faults struct {
 	Seed uint64
 }
 
-// faultState is an immutable snapshot of Faults with its random source and
-// the Sequence entries taken.
-type faultState struct {
-	f   Faults
-	seq atomic.Int64
-	mu  sync.Mutex
-	rng *rand.Rand
-}
-
-func newFaultState(f Faults) *faultState {
-	fs := &faultState{f: f}
-	fs.f.Sequence = slices.Clone(f.Sequence)
-	seed := f.Seed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	fs.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	return fs
-}
-
-// draw returns the injected outcome for one call: 0 (serve), -1 (drop the
-// connection), 500 or 503.
-func (fs *faultState) draw() int {
-	f := &fs.f
-	if f.DropRate <= 0 && f.Rate500 <= 0 && f.Rate503 <= 0 {
-		return 0
-	}
-	fs.mu.Lock()
-	x := fs.rng.Float64()
-	fs.mu.Unlock()
-	switch {
-	case x < f.DropRate:
-		return -1
-	case x < f.DropRate+f.Rate500:
-		return 500
-	case x < f.DropRate+f.Rate500+f.Rate503:
-		return 503
-	}
-	return 0
-}
-
-// next returns the status of the next Sequence entry, or 0 once they are
-// all taken.
-func (fs *faultState) next() int {
-	if len(fs.f.Sequence) == 0 {
-		return 0
-	}
-	i := fs.seq.Add(1) - 1
-	if i >= int64(len(fs.f.Sequence)) {
-		return 0
-	}
-	return fs.f.Sequence[i]
-}
-
 // SetFaults replaces the injected faults; safe while serving.
-func (s *Server) SetFaults(f Faults) { s.faults.Store(newFaultState(f)) }
+func (s *Server) SetFaults(f Faults) {
+	s.faults.Set(localsvc.Faults{Latency: f.Latency, Sequence: f.Sequence, Rate500: f.Rate500,
+		DropRate: f.DropRate, Unauthorized: f.Unauthorized, Seed: f.Seed},
+		localsvc.Rate{Status: 503, P: f.Rate503})
+}
 
 // injected is the answer of an injected status.
 func injected(status int) *apiError {

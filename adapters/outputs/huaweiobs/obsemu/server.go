@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,9 +15,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tagwarden/tagwarden/adapters/internal/localsvc"
 )
 
 // Defaults and limits.
@@ -100,15 +100,13 @@ type Server struct {
 	mu      sync.RWMutex
 	buckets map[string]map[string]*object
 	denied  map[string]bool
-	faults  atomic.Pointer[faultState]
-	reqSeq  atomic.Uint64
-	reqBase uint64
+	faults  localsvc.Injector
+	reqIDs  localsvc.RequestIDs
 
 	callsMu sync.Mutex
 	calls   Calls
 
-	lnMu sync.Mutex
-	srv  *http.Server
+	ln localsvc.Listener
 }
 
 // New builds a Server from opts. It fails on a bucket name that is empty,
@@ -133,8 +131,8 @@ func New(opts Options) (*Server, error) {
 		opts:    opts,
 		buckets: make(map[string]map[string]*object, len(opts.Buckets)),
 		denied:  map[string]bool{},
-		reqBase: uint64(time.Now().UnixNano()),
 		calls:   newCalls(),
+		ln:      localsvc.Listener{Name: "emulator"},
 	}
 	for _, b := range opts.Buckets {
 		if b == "" || strings.ContainsAny(b, "/?#") {
@@ -148,7 +146,6 @@ func New(opts Options) (*Server, error) {
 	for _, b := range opts.Deny {
 		s.denied[b] = true
 	}
-	s.faults.Store(newFaultState(Faults{}))
 	return s, nil
 }
 
@@ -156,35 +153,10 @@ func New(opts Options) (*Server, error) {
 // returns the base URL to give the SDK as endpoint, e.g.
 // http://127.0.0.1:40123 (an IP address: the SDK addresses buckets in the
 // path).
-func (s *Server) Listen(addr string) (string, error) {
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	s.lnMu.Lock()
-	defer s.lnMu.Unlock()
-	if s.srv != nil {
-		return "", errors.New("emulator is already listening")
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go s.srv.Serve(ln) //nolint:errcheck // Serve returns ErrServerClosed on Close
-	return "http://" + ln.Addr().String(), nil
-}
+func (s *Server) Listen(addr string) (string, error) { return s.ln.Listen(addr, s) }
 
 // Close stops a server started with Listen, closing open connections.
-func (s *Server) Close() error {
-	s.lnMu.Lock()
-	defer s.lnMu.Unlock()
-	if s.srv == nil {
-		return nil
-	}
-	err := s.srv.Close()
-	s.srv = nil
-	return err
-}
+func (s *Server) Close() error { return s.ln.Close() }
 
 // SetDenied makes every call on bucket answer 403 AccessDenied (or not).
 func (s *Server) SetDenied(bucket string, denied bool) {
@@ -369,9 +341,8 @@ func (s *Server) parseRoute(r *http.Request) (*route, *apiError) {
 	return rt, nil
 }
 
-func (s *Server) requestID() string {
-	return fmt.Sprintf("%016X%016X", s.reqBase, s.reqSeq.Add(1))
-}
+// requestID is the id of one answer: 32 upper-case hexadecimal digits.
+func (s *Server) requestID() string { return strings.ToUpper(s.reqIDs.Next()) }
 
 // ServeHTTP answers one call: faults drawn, the route parsed, the
 // signature verified, the Sequence, the bucket (NoSuchBucket, then
@@ -380,16 +351,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := s.requestID()
 	rt, perr := s.parseRoute(r)
 	fs := s.faults.Load()
-	rt.latency = fs.f.Latency
+	rt.latency = fs.Latency
 	// A PUT waits once its body is read: only then does net/http watch the
 	// connection, and see a client that gives up.
 	if r.Method != http.MethodPut && !s.wait(r, rt) {
 		s.record(rt.op, 0)
 		return
 	}
-	outcome := fs.draw()
-	if outcome == -1 {
-		if !s.drop(w, rt.op) {
+	outcome := fs.Draw()
+	if outcome == localsvc.Drop {
+		if !localsvc.DropConn(w, func() { s.record(rt.op, 0) }) {
+			// The writer cannot be hijacked (httptest.ResponseRecorder, HTTP/2).
 			s.fail(w, r, rt, reqID, errInternal())
 		}
 		return
@@ -402,7 +374,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, rt, reqID, perr)
 		return
 	}
-	if fs.f.Unauthorized {
+	if fs.Unauthorized {
 		msg := msgNoSuchAK
 		if s.opts.SecurityToken != "" {
 			msg = msgBadToken
@@ -414,7 +386,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, rt, reqID, aerr)
 		return
 	}
-	if status := fs.next(); status != 0 {
+	if status := fs.Next(); status != 0 {
 		s.fail(w, r, rt, reqID, injected(status))
 		return
 	}
@@ -565,18 +537,8 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, rt *route, re
 // went away meanwhile.
 func (s *Server) wait(r *http.Request, rt *route) bool {
 	d := rt.latency
-	if d <= 0 {
-		return true
-	}
 	rt.latency = 0
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-		return false
-	}
+	return localsvc.Delay(r.Context(), d)
 }
 
 // answer writes a success's status with the request id headers.
@@ -638,20 +600,4 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, rt *route, reqID s
 	h.Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(e.status)
 	w.Write(data) //nolint:errcheck // the client may be gone
-}
-
-// drop closes the connection without an answer. It reports false when the
-// writer cannot be hijacked (httptest.ResponseRecorder, HTTP/2).
-func (s *Server) drop(w http.ResponseWriter, op string) bool {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		return false
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		return false
-	}
-	s.record(op, 0)
-	conn.Close()
-	return true
 }

@@ -3,20 +3,17 @@ package smnemu
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
+	"github.com/tagwarden/tagwarden/adapters/internal/localsvc"
 )
 
 // Defaults of Options.
@@ -114,15 +111,13 @@ type Server struct {
 	topics   map[string]bool
 	projects map[string]bool
 	deny     map[string]bool
-	faults   atomic.Pointer[faultState]
-	reqBase  string
-	reqSeq   atomic.Uint64
+	faults   localsvc.Injector
+	reqIDs   localsvc.RequestIDs
+	ln       localsvc.Listener
 
 	mu        sync.Mutex
 	calls     Calls
 	published []Published
-	srv       *http.Server
-	url       string
 }
 
 // New checks opts and builds a Server: every topic must be a well-formed
@@ -143,7 +138,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, topics: map[string]bool{}, projects: map[string]bool{}, deny: map[string]bool{}}
+	s := &Server{opts: opts, topics: map[string]bool{}, projects: map[string]bool{}, deny: map[string]bool{},
+		ln: localsvc.Listener{Name: "smn emulator"}}
 	for i, t := range opts.Topics {
 		u, ok := parseURN(t)
 		if !ok {
@@ -162,56 +158,20 @@ func New(opts Options) (*Server, error) {
 		s.deny[t] = true
 	}
 	s.opts.Topics = slices.Clone(opts.Topics)
-	var rb [8]byte
-	if _, err := rand.Read(rb[:]); err != nil {
-		return nil, fmt.Errorf("request id base: %w", err)
-	}
-	s.reqBase = hex.EncodeToString(rb[:])
 	s.calls.Status = map[int]int{}
-	s.faults.Store(newFaultState(Faults{}))
 	return s, nil
 }
 
 // Listen serves on addr (empty: "127.0.0.1:0", a free loopback port) and
 // returns the base URL to give the SDK as endpoint, e.g.
 // http://127.0.0.1:40123 (URL returns it too).
-func (s *Server) Listen(addr string) (string, error) {
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.srv != nil {
-		return "", errors.New("smn emulator is already listening")
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	s.url = "http://" + ln.Addr().String()
-	go s.srv.Serve(ln) //nolint:errcheck // Serve returns ErrServerClosed on Close
-	return s.url, nil
-}
+func (s *Server) Listen(addr string) (string, error) { return s.ln.Listen(addr, s) }
 
 // URL returns the base URL Listen serves on ("" when not listening).
-func (s *Server) URL() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.url
-}
+func (s *Server) URL() string { return s.ln.URL() }
 
 // Close stops a server started with Listen, closing open connections.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.srv == nil {
-		return nil
-	}
-	err := s.srv.Close()
-	s.srv, s.url = nil, ""
-	return err
-}
+func (s *Server) Close() error { return s.ln.Close() }
 
 // Published returns the messages accepted so far, oldest first.
 func (s *Server) Published() []Published {
@@ -254,10 +214,6 @@ type reply struct {
 	body   any
 }
 
-func (s *Server) requestID() string {
-	return fmt.Sprintf("%s%016x", s.reqBase, s.reqSeq.Add(1))
-}
-
 // smnErr is SMN's documented error body (API reference, "Exception
 // Response", https://support.huaweicloud.com/intl/en-us/api-smn/smn_api_63001.html):
 // {"request_id","code","message"}.
@@ -268,11 +224,11 @@ func smnErr(status int, code, msg, reqID string) reply {
 // gatewayErr is the API gateway's flat body, as the KMS and IAM emulators
 // answer: {"error_msg","error_code","request_id"}.
 func gatewayErr(status int, code, msg, reqID string) reply {
-	return reply{status, map[string]string{"error_msg": msg, "error_code": code, "request_id": reqID}}
+	return reply{status, localsvc.Gateway(code, msg, reqID)}
 }
 
 func unauthorized(reason, reqID string) reply {
-	return gatewayErr(http.StatusUnauthorized, "APIGW.0301", "Incorrect IAM authentication information: "+reason, reqID)
+	return gatewayErr(http.StatusUnauthorized, localsvc.AuthCode, localsvc.AuthMessage+reason, reqID)
 }
 
 // route parses the one API served. It returns the path's project and topic
@@ -297,11 +253,10 @@ func route(r *http.Request) (project, topic string, ok bool) {
 // drops, the signature (401), X-Project-Id, the injected Sequence and
 // 500s, the project, then the topic (URN, existence, policy) and the body.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := s.requestID()
+	reqID := s.reqIDs.Next()
 	project, topic, ok := route(r)
 	if !ok {
-		s.write(w, "", reqID, gatewayErr(http.StatusNotFound, "APIGW.0101",
-			"The API does not exist or has not been published in the environment", reqID))
+		s.write(w, "", reqID, gatewayErr(http.StatusNotFound, localsvc.NoAPICode, localsvc.NoAPIMessage, reqID))
 		return
 	}
 	// The body first: once it is read, the server watches the connection,
@@ -313,24 +268,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fs := s.faults.Load()
-	if fs.f.Latency > 0 {
-		t := time.NewTimer(fs.f.Latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			s.record(APIPublish, 0)
-			return
-		}
+	if !localsvc.Delay(r.Context(), fs.Latency) {
+		s.record(APIPublish, 0)
+		return
 	}
-	outcome := fs.draw()
-	if outcome == -1 {
-		if !s.drop(w) {
+	outcome := fs.Draw()
+	if outcome == localsvc.Drop {
+		if !localsvc.DropConn(w, func() { s.record(APIPublish, 0) }) {
+			// The writer cannot be hijacked (httptest.ResponseRecorder).
 			s.write(w, APIPublish, reqID, injected(http.StatusBadGateway, reqID))
 		}
 		return
 	}
-	if fs.f.Unauthorized {
+	if fs.Unauthorized {
 		s.write(w, APIPublish, reqID, unauthorized("Unauthorized", reqID))
 		return
 	}
@@ -343,7 +293,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.write(w, APIPublish, reqID, gatewayErr(http.StatusForbidden, "APIGW.0302", reason, reqID))
 		return
 	}
-	if status := fs.next(); status != 0 {
+	if status := fs.Next(); status != 0 {
 		s.write(w, APIPublish, reqID, failure(status, reqID))
 		return
 	}
@@ -374,24 +324,12 @@ func checkProjectHeader(r *http.Request, project string) string {
 	switch {
 	case h == "":
 		return ""
-	case !slices.Contains(signedHeaders(r), "x-project-id"):
+	case !slices.Contains(localsvc.SignedHeaders(r), "x-project-id"):
 		return "X-Project-Id is not signed"
 	case h != project:
 		return "The project id in the path does not match the X-Project-Id header"
 	}
 	return ""
-}
-
-// signedHeaders returns the SignedHeaders list of a (verified)
-// Authorization header.
-func signedHeaders(r *http.Request) []string {
-	_, rest, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	for _, part := range strings.Split(rest, ",") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(part), "SignedHeaders="); ok {
-			return strings.Split(v, ";")
-		}
-	}
-	return nil
 }
 
 // publish serves an authenticated PublishMessage to a served project: the
@@ -475,23 +413,6 @@ func parseURN(s string) (topicURN, bool) {
 	return topicURN{parts[2], parts[3], name}, true
 }
 
-// drop closes the connection without an answer. It reports false when the
-// writer cannot be hijacked (httptest.ResponseRecorder): the caller
-// answers 502.
-func (s *Server) drop(w http.ResponseWriter) bool {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		return false
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		return false
-	}
-	s.record(APIPublish, 0)
-	conn.Close()
-	return true
-}
-
 func (s *Server) record(api string, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -504,15 +425,7 @@ func (s *Server) record(api string, status int) {
 
 func (s *Server) write(w http.ResponseWriter, api, reqID string, rp reply) {
 	s.record(api, rp.status)
-	h := w.Header()
-	h.Set("X-Request-Id", reqID)
-	data, err := json.Marshal(rp.body)
-	if err != nil {
-		// Unreachable: every body is made of strings and maps.
-		data, rp.status = []byte(`{"code":"SMN.0018","message":"Service internal error."}`), http.StatusInternalServerError
-	}
-	h.Set("Content-Type", "application/json;charset=UTF-8")
-	h.Set("Content-Length", strconv.Itoa(len(data)))
-	w.WriteHeader(rp.status)
-	w.Write(data) //nolint:errcheck // the client may be gone
+	w.Header().Set("X-Request-Id", reqID)
+	// The fallback is unreachable: every body is made of strings and maps.
+	localsvc.WriteJSON(w, rp.status, rp.body, `{"code":"SMN.0018","message":"Service internal error."}`)
 }
