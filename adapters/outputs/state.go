@@ -127,6 +127,11 @@ func readState(r io.Reader) (State, error) {
 	return st, nil
 }
 
+// maxStateEntries bounds the findings a state read back may hold (about
+// 60 bytes of memory each): a state past it (not one this package wrote
+// for a run's findings, bounded by the keys it could decide) is refused.
+const maxStateEntries = 500000
+
 func readEntries(dec *json.Decoder, into map[FindingID]StateEntry) error {
 	tok, err := dec.Token()
 	if err != nil {
@@ -151,6 +156,9 @@ func readEntries(dec *json.Decoder, into map[FindingID]StateEntry) error {
 		var e StateEntry
 		if err := dec.Decode(&e); err != nil {
 			return err
+		}
+		if len(into) >= maxStateEntries {
+			return fmt.Errorf("more than %d findings", maxStateEntries)
 		}
 		into[id] = e
 	}
