@@ -189,12 +189,12 @@ func (h *Handler) start(store KeyStore, req Request, rep *Report) (continuation,
 			// and link are the deployment's own.
 			rep.Run, rep.Link = tok.Run, tok.Link
 			rep.fail(KindStaleContinuation, "stale continuation: "+err.Error())
-			rep.Reason = "nothing was done"
+			rep.Reason = ReasonNothingDone
 			return tok, binding{}, false
 		case err != nil:
 			rep.Run, rep.Link = req.Run, req.Link
 			rep.fail(KindInvalidContinuation, "invalid continuation: "+err.Error())
-			rep.Reason = "nothing was done"
+			rep.Reason = ReasonNothingDone
 			return tok, binding{}, false
 		}
 		rep.Run, rep.Link = tok.Run, tok.Link
@@ -209,7 +209,7 @@ func (h *Handler) start(store KeyStore, req Request, rep *Report) (continuation,
 		// without would take a place in the run's story it has no part in.
 		rep.Run, rep.Link = req.Run, req.Link
 		rep.fail(KindInvalidRequest, fmt.Sprintf("link %d of run %q has no continuation: only link 1 starts without one", req.Link, req.Run))
-		rep.Reason = "nothing was done"
+		rep.Reason = ReasonNothingDone
 		return continuation{}, binding{}, false
 	}
 	if req.Run != "" {

@@ -241,6 +241,22 @@ func (r *Report) Merge(next Report) {
 	}
 }
 
+// ReasonNothingDone is the Reason of a report whose request was refused
+// before any key was read: its token did not verify or no longer fits,
+// or the request cannot be served as given.
+const ReasonNothingDone = "nothing was done"
+
+// Refused reports whether the report's request was refused before any
+// key was read: an invalid request, the function's configuration, or a
+// continuation that was not served (ReasonNothingDone).
+func (r *Report) Refused() bool {
+	switch r.ErrorKind {
+	case KindInvalidRequest, KindConfiguration:
+		return true
+	}
+	return r.Error != "" && r.Reason == ReasonNothingDone
+}
+
 // ErrorKind says what kind of failure a report's Error is, so that callers
 // decide without parsing the message.
 type ErrorKind string

@@ -174,6 +174,8 @@ func (p Pipeline) clients(ctx context.Context, cloud Cloud, rep *handler.Report)
 		p.Runs.logOutputError(o)
 		return outputs.Clients{}, false
 	}
+	// A run over several targets needs more than one configured.
+	c.Group = p.Runs.Targets.Auto || len(p.Runs.Targets.Static) > 1
 	return c, c.On()
 }
 
@@ -195,8 +197,15 @@ func outputsContext(ctx context.Context, reserve time.Duration) (context.Context
 	return context.WithCancel(ctx)
 }
 
-// end sends the end of a run to the outputs.
+// end sends the end of a run to the outputs. A request refused before
+// any key was read (handler.Report.Refused: invalid, a forged or stale
+// continuation, the function's configuration) is no run's end: it is
+// answered, and leaves the stored state, metrics and notifications as
+// they were.
 func (p Pipeline) end(ctx context.Context, cloud Cloud, rep *handler.Report) {
+	if rep.Refused() {
+		return
+	}
 	if c, ok := p.clients(ctx, cloud, rep); ok {
 		ctx, cancel := outputsContext(ctx, answerReserve)
 		defer cancel()

@@ -208,3 +208,33 @@ func TestGroupNotification(t *testing.T) {
 		t.Errorf("run 3: %d messages in all, want still 1: every finding was notified by run 2", n)
 	}
 }
+
+// TestRefusedLeavesOutputs: a forged continuation is refused before any
+// key is read: it is no run's end, and stores, publishes and sends
+// nothing (the run it names keeps its state).
+func TestRefusedLeavesOutputs(t *testing.T) {
+	o := newOrg(t, 5, 5, 50)
+	svc := o.withOutputs(t, outputs.Options{})
+	for _, payload := range []string{
+		`{"action":"sweep","target":"ap-southeast-1/p1","run":"run-forged","link":3,"continuation":"forged.token"}`,
+		`{"action":"sweep","target":"ap-southeast-1/p1","continuation":"forged.token"}`,
+	} {
+		rep := o.invokeCloud(t, payload)
+		if rep.ErrorKind != handler.KindInvalidContinuation {
+			t.Fatalf("%s: error kind %q (%s), want invalid_continuation", payload, rep.ErrorKind, rep.Error)
+		}
+		if len(rep.Outputs) != 0 {
+			t.Errorf("%s: outputs %+v, want none", payload, rep.Outputs)
+		}
+	}
+	o.loop.Wait()
+	if n := len(svc.SMN.Published()); n != 0 {
+		t.Errorf("%d messages published for refused requests", n)
+	}
+	if n := len(svc.CES.Points()); n != 0 {
+		t.Errorf("%d metric points sent for refused requests", n)
+	}
+	if keys := svc.OBS.Keys(svc.Bucket); len(keys) != 0 {
+		t.Errorf("objects stored for refused requests: %v", keys)
+	}
+}

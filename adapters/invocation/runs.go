@@ -349,7 +349,7 @@ func (p Pipeline) refused(ctx context.Context, req handler.Request, name string,
 	rep := p.newReport(ctx, req, handler.ModeSweep)
 	rep.Target = name
 	rep.Error, rep.ErrorKind = err.Error(), targetErrorKind(err)
-	rep.Reason = "nothing was done"
+	rep.Reason = handler.ReasonNothingDone
 	if req.Run != "" {
 		rep.Chain = &handler.ChainReport{State: handler.ChainRefused, Reason: err.Error()}
 	}

@@ -40,7 +40,7 @@ const maxGroupReads = 16
 // run is a sweep started by a fan-out whose report was stored (nil
 // otherwise: a run of one target).
 func (r *Recorder) fanoutTargets(ctx context.Context, c Clients, rep *handler.Report, run string) []string {
-	if c.Store == nil || c.Notifier == nil || rep.Mode != handler.ModeSweep || rep.Run == "" {
+	if !c.Group || c.Store == nil || c.Notifier == nil || rep.Mode != handler.ModeSweep || rep.Run == "" {
 		return nil
 	}
 	key := r.layout.Fanout(run)
@@ -220,6 +220,7 @@ func (r *Recorder) gatherGroup(ctx context.Context, st Store, rep *handler.Repor
 	sorted := append([]string(nil), group...)
 	sort.Strings(sorted)
 	var counts handler.Counts
+	failed, unread := 0, 0
 	for _, t := range sorted {
 		key := r.layout.Summary(t, run)
 		var ss StoredSummary
@@ -227,7 +228,11 @@ func (r *Recorder) gatherGroup(ctx context.Context, st Store, rep *handler.Repor
 			sum.Targets = append(sum.Targets, TargetSummary{Target: t, Missing: err.Error()})
 			sum.Complete, sum.State = false, "incomplete"
 			outs = append(outs, handler.OutputReport{Output: "obs", What: "read", Where: st.Where(key), Error: err.Error()})
+			unread++
 			continue
+		}
+		if ss.Error != "" {
+			failed++
 		}
 		counts = counts.Add(ss.Counts)
 		sum.Findings += ss.Findings
@@ -242,7 +247,7 @@ func (r *Recorder) gatherGroup(ctx context.Context, st Store, rep *handler.Repor
 			sum.Complete, sum.State = false, "incomplete"
 		}
 		sum.Targets = append(sum.Targets, TargetSummary{Target: t, State: ss.State, Complete: ss.Complete, Counts: ss.Counts,
-			Findings: ss.Findings, New: ss.New, Page: ss.Page})
+			Findings: ss.Findings, New: ss.New, Page: ss.Page, Error: ss.Error})
 		b := ss.Notify
 		if b == nil {
 			continue
@@ -271,6 +276,12 @@ func (r *Recorder) gatherGroup(ctx context.Context, st Store, rep *handler.Repor
 		g.more += b.More
 		g.moreKeys += b.MoreKeys
 		g.moreNew += b.MoreNew
+	}
+	if failed > 0 {
+		sum.Error = fmt.Sprintf("%d of the run's %d targets ended with an error (below)", failed, len(group))
+	}
+	if unread > 0 {
+		sum.Error = joinErrors(sum.Error, fmt.Sprintf("the summaries of %d targets could not be read: their keys are not listed", unread))
 	}
 	sum.Counts = counts
 	for p, n := range counts.Policies {

@@ -19,6 +19,11 @@ func FindingsOf(target string, kr handler.KeyReport, changes bool) []Finding {
 	add := func(f Finding) {
 		f.Target, f.KeyID, f.Alias = target, kr.KeyID, kr.Alias
 		f.ID = findingID(f)
+		// The texts go into e-mail and a page a person reads: each is
+		// bounded, and cannot reorder what is shown around it.
+		for _, p := range []*string{&f.Target, &f.KeyID, &f.Alias, &f.Policy, &f.Rule, &f.Tag, &f.Problem, &f.Action, &f.Owner} {
+			*p = findingText(*p)
+		}
 		out = append(out, f)
 	}
 	switch kr.Outcome {
@@ -100,6 +105,24 @@ func firstOwner(vs []policy.Violation) string {
 // oneLine keeps a text on one line.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// maxFindingText bounds each text of a finding, in bytes: a tag value
+// is at most 255 characters, and a message quotes a few.
+const maxFindingText = 1024
+
+// findingText is s valid UTF-8, its bidirectional controls (U+202A to
+// U+202E, U+2066 to U+2069) replaced by U+FFFD, cut to maxFindingText
+// bytes on a rune boundary with "…".
+func findingText(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+	return msgCut(s, maxFindingText)
 }
 
 // findingID digests what identifies a finding across runs: its target,

@@ -56,6 +56,11 @@ type Clients struct {
 	Notifier Notifier
 	Metrics  Metrics
 	Store    Store
+	// Group is set when the function may fan a sweep out to several
+	// targets: a sweep's end then reads whether its run was a fan-out's,
+	// to send the run's one notification (a function of one target reads
+	// nothing for it).
+	Group bool
 }
 
 // On reports whether any output is on.
@@ -158,6 +163,10 @@ func (r *Recorder) attempt(ctx context.Context, o *handler.OutputReport, fn func
 // retry calls fn until it succeeds, fails for good, the attempts run out,
 // or too little time is left, counting the calls in o.Attempts.
 func (r *Recorder) retry(ctx context.Context, o *handler.OutputReport, fn func(context.Context) error) error {
+	// One output, with its retries, takes at most half the time left: a
+	// service that does not answer leaves time for the others.
+	ctx, cancel := shareContext(ctx)
+	defer cancel()
 	var err error
 	for i := 0; i < r.opts.MaxAttempts; i++ {
 		if i > 0 {
@@ -174,9 +183,16 @@ func (r *Recorder) retry(ctx context.Context, o *handler.OutputReport, fn func(c
 			}
 		}
 		o.Attempts++
-		err = fn(ctx)
+		actx, cancelAttempt := shareContext(ctx)
+		err = fn(actx)
+		late := actx.Err() != nil && ctx.Err() == nil
+		cancelAttempt()
 		if err == nil {
 			break
+		}
+		if late {
+			err = timedOut(err)
+			continue
 		}
 		var oe *Error
 		if !errors.As(err, &oe) || !oe.Retryable() {
@@ -185,6 +201,38 @@ func (r *Recorder) retry(ctx context.Context, o *handler.OutputReport, fn func(c
 	}
 	return err
 }
+
+// shareContext bounds ctx to half the time left before its deadline (at
+// least minAttempt): an output's calls get half the time left to the
+// outputs, and each call half the output's, so that a service that
+// answers slowly leaves time for a retry and for the outputs after it.
+func shareContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	share := time.Until(dl) / 2
+	if share < minAttempt {
+		share = minAttempt
+	}
+	return context.WithTimeout(ctx, share)
+}
+
+// timedOut is err of a call cut by its shareContext: transient, so
+// that it is tried again while time is left.
+func timedOut(err error) error {
+	const why = "no answer within the call's share of the time left"
+	var oe *Error
+	if errors.As(err, &oe) {
+		c := *oe
+		c.Kind, c.Message = ErrTransient, why+" ("+c.Message+")"
+		return &c
+	}
+	return &Error{Kind: ErrTransient, Message: why + " (" + err.Error() + ")"}
+}
+
+// minAttempt is the least time one call of an output is given.
+const minAttempt = time.Second
 
 // attemptQuiet is attempt without the log line: reads whose outcome the
 // caller reports.

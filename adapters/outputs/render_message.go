@@ -189,6 +189,9 @@ func msgBody(s Summary, findings []Finding, groups, newKeys, moreFindings, moreK
 			}
 			l += state + "; " + strconv.Itoa(c.Scanned) + " scanned, " + strconv.Itoa(c.Changed) + " changed, " +
 				strconv.Itoa(c.Violating) + " violating, " + strconv.Itoa(c.Failed) + " failed"
+			if e := msgCut(msgField(t.Error), 300); e != "" {
+				l += "; error: " + e
+			}
 			if p := msgField(t.Page); p != "" {
 				l += "; " + p
 			}

@@ -150,17 +150,24 @@ func pageHeadOf(s Summary) *pageHead {
 }
 
 // renderVerdict is the run's outcome in a few words, under the page's
-// title: "12 keys violating, 2 failed; incomplete: …".
+// title: "12 keys violating, 2 failed, 14 findings need a person;
+// incomplete: …".
 func renderVerdict(s Summary) string {
 	c := s.Counts
 	var parts []string
-	if c.Violating == 0 && c.Failed == 0 {
-		parts = append(parts, "no key violating")
-	} else {
+	switch {
+	case c.Violating > 0 || c.Failed > 0:
 		parts = append(parts, renderPlural(c.Violating, "key", "keys")+" violating")
+	case s.Findings == 0:
+		parts = append(parts, "no key violating")
 	}
 	if c.Failed > 0 {
 		parts = append(parts, strconv.Itoa(c.Failed)+" failed")
+	}
+	if s.Findings > 0 {
+		// A key whose tags were written may still have a violation no
+		// change fixes: the findings say what is left for a person.
+		parts = append(parts, renderPlural(s.Findings, "finding needs", "findings need")+" a person")
 	}
 	if c.Changed > 0 {
 		parts = append(parts, strconv.Itoa(c.Changed)+" changed")

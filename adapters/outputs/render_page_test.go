@@ -710,3 +710,25 @@ func BenchmarkWritePage(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/finding")
 	b.SetBytes(w.n / int64(b.N))
 }
+
+// TestRenderVerdict: the line under the title counts the findings left
+// for a person, also when the run's changes left no key counted violating.
+func TestRenderVerdict(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		s    Summary
+		want string
+	}{
+		{"clean", Summary{Complete: true}, "no key violating"},
+		{"violating", Summary{Complete: true, Findings: 3, Counts: handler.Counts{Violating: 2, Failed: 1}},
+			"2 keys violating, 1 failed, 3 findings need a person"},
+		{"changed with a finding left", Summary{Complete: true, Findings: 1, Counts: handler.Counts{Changed: 4}},
+			"1 finding needs a person, 4 changed"},
+		{"incomplete dry run", Summary{DryRun: true, Counts: handler.Counts{Planned: 1}},
+			"no key violating, 1 planned; incomplete: not every key was decided (dry run: nothing was written)"},
+	} {
+		if got := renderVerdict(tc.s); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -70,17 +70,24 @@ func writeGzipJSON(w io.Writer, v any) error {
 // with gzip's magic) and calls fn with its counts-free header and then
 // each key entry, one at a time: memory holds one entry, whatever the
 // report's size. The header is the report without its keys.
+//
+// What it reads is bounded: MaxReportBytes in all, MaxEntryBytes for one
+// key entry or header field (a decoder holds one value whole), so that an
+// object that is not one tagwarden wrote (a compressed bomb, one huge
+// value) is an error, not the invocation's memory or time.
 func EachKey(r io.Reader, header func(handler.Report) error, fn func(handler.KeyReport) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
+	var in io.Reader = br
 	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return fmt.Errorf("gzip: %w", err)
 		}
 		defer zr.Close()
-		br = bufio.NewReaderSize(zr, 64<<10)
+		in = zr
 	}
-	dec := json.NewDecoder(br)
+	lim := &boundedReader{r: in, total: MaxReportBytes, window: MaxEntryBytes, what: "report"}
+	dec := json.NewDecoder(bufio.NewReaderSize(lim, 64<<10))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return fmt.Errorf("a report is a JSON object: %v", errOr(err, "not an object"))
 	}
@@ -88,6 +95,7 @@ func EachKey(r io.Reader, header func(handler.Report) error, fn func(handler.Key
 	// report at the end (they are small).
 	rest := map[string]json.RawMessage{}
 	for dec.More() {
+		lim.next()
 		tok, err := dec.Token()
 		if err != nil {
 			return err
@@ -112,6 +120,7 @@ func EachKey(r io.Reader, header func(handler.Report) error, fn func(handler.Key
 			return errors.New(`"keys" is not an array`)
 		}
 		for dec.More() {
+			lim.next()
 			var kr handler.KeyReport
 			if err := dec.Decode(&kr); err != nil {
 				return fmt.Errorf("key entry: %w", err)
@@ -143,4 +152,43 @@ func errOr(err error, msg string) string {
 		return err.Error()
 	}
 	return msg
+}
+
+// MaxReportBytes bounds the decompressed bytes of a stored report read
+// back: a 100,000-key report is about 100 MB of JSON.
+const MaxReportBytes = 2 << 30
+
+// MaxEntryBytes bounds one key entry of a stored report read back (and
+// one of its other fields): an entry tagwarden writes is a few KB.
+const MaxEntryBytes = 8 << 20
+
+// boundedReader fails a read past total bytes in all, or past window
+// bytes since next was last called (a decoder reads ahead by its buffer,
+// so the window is approximate by that much).
+//
+// Written here: io.LimitReader ends quietly at its limit, which a decoder
+// takes as a truncated object, and has no per-value window.
+type boundedReader struct {
+	r             io.Reader
+	total, window int64
+	n, w          int64
+	what          string
+}
+
+func (b *boundedReader) next() { b.w = 0 }
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.n >= b.total {
+		return 0, fmt.Errorf("the %s is larger than %d bytes decompressed: not read", b.what, b.total)
+	}
+	if b.window > 0 && b.w >= b.window {
+		return 0, fmt.Errorf("a value of the %s is larger than %d bytes: not read", b.what, b.window)
+	}
+	if rest := b.total - b.n; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	b.w += int64(n)
+	return n, err
 }

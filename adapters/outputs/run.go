@@ -179,26 +179,35 @@ func (r *Recorder) End(ctx context.Context, c Clients, rep *handler.Report) {
 	sum := r.summary(rep, target, run)
 
 	// The previous state: new findings and repeats are decided against it.
+	// An unknown one (it could not be read) makes no finding new, and
+	// every finding due.
 	var prev *State
 	var latest *Latest
+	unknown := false
 	if c.Store != nil {
-		latest, prev = r.readLatest(ctx, c.Store, target, rep)
+		latest, prev, unknown = r.readLatest(ctx, c.Store, target, rep)
 	}
-	g, err := r.gather(ctx, c.Store, rep, target, run, prev, now)
+	g, err := r.gather(ctx, c.Store, rep, target, run, prev, unknown, now)
 	if err != nil {
 		rep.Outputs = append(rep.Outputs, handler.OutputReport{Output: "obs", What: "read", Error: err.Error()})
 	}
 	defer g.close()
 	sum.Findings, sum.New = g.findings, g.new
 	sum.Reports = g.reports
-	var missing []string
-	for _, m := range g.missing {
-		missing = append(missing, m)
+	if !g.started.IsZero() {
+		// The run started with its first link.
+		sum.Started, sum.Trigger = g.started, g.trigger
 	}
+	missing := g.missing
 	if len(missing) > 0 {
+		msg := fmt.Sprintf("%d earlier reports of the run could not be read: their keys' findings are not listed", len(missing))
 		rep.Outputs = append(rep.Outputs, handler.OutputReport{Output: "obs", What: "read", Where: c.Store.Where(r.layout.RunDir(target, run)),
-			Error: fmt.Sprintf("%d earlier reports of the run could not be read; their findings are not listed", len(missing))})
+			Error: msg})
+		sum.Error = joinErrors(sum.Error, msg)
 	}
+	// A sweep's findings replace the previous state only when they are
+	// all of the target's: every key decided, every report read.
+	replace := rep.Mode == handler.ModeSweep && sum.Complete && len(missing) == 0 && err == nil
 
 	if c.Store != nil {
 		// Where the page goes: the notification links to it.
@@ -235,22 +244,41 @@ func (r *Recorder) End(ctx context.Context, c Clients, rep *handler.Report) {
 		}
 	}
 	if c.Metrics != nil {
-		rep.Outputs = append(rep.Outputs, r.putMetrics(ctx, c.Metrics, sum))
+		if rep.Mode == handler.ModeSweep && !sum.Complete {
+			// Partial counts would show keys as gone: a graph or alarm
+			// keeps the last complete sweep's figures.
+			o := handler.OutputReport{Output: "ces", What: "metrics", Where: c.Metrics.Where(), OK: true, Skipped: true,
+				Reason: "the sweep did not decide every key: its counts are partial"}
+			r.logOutput(o)
+			rep.Outputs = append(rep.Outputs, o)
+		} else {
+			rep.Outputs = append(rep.Outputs, r.putMetrics(ctx, c.Metrics, sum))
+		}
 	}
 	if c.Store != nil {
 		pendingRun := ""
 		if pending {
 			pendingRun = run
 		}
-		st := g.state(run, prev, now, notified, rep.Mode == handler.ModeSweep, pendingRun)
 		stateKey := r.layout.State(target, run)
-		so := r.putState(ctx, c.Store, stateKey, st)
+		var so handler.OutputReport
+		if unknown && !replace {
+			// Merged into a state not read, the findings would stand for
+			// all of the target's: the previous pointer stays, and the
+			// findings notified now may be notified again.
+			so = handler.OutputReport{Output: "obs", What: "state", Where: c.Store.Where(stateKey), Skipped: true,
+				Reason: "the previous state could not be read and this run did not see every key: the state is left as it was"}
+			r.logOutput(so)
+		} else {
+			st := g.state(run, prev, now, notified, replace, pendingRun)
+			so = r.putState(ctx, c.Store, stateKey, st)
+		}
 		rep.Outputs = append(rep.Outputs, so)
 		sumKey := r.layout.Summary(target, run)
 		stored := StoredSummary{Summary: sum, Outputs: slices.Clone(rep.Outputs), Missing: missing, Notify: block}
 		sumOut := r.putJSON(ctx, c.Store, "summary", sumKey, stored, false)
 		rep.Outputs = append(rep.Outputs, sumOut)
-		if so.OK {
+		if so.OK && !so.Skipped {
 			// The pointer moves only to a state that was stored: a run whose
 			// state failed leaves the previous one in force.
 			next := Latest{Target: target, Run: run, Mode: rep.Mode, Finished: sum.Finished, State: stateKey}
@@ -300,9 +328,9 @@ func (r *Recorder) summary(rep *handler.Report, target, run string) Summary {
 }
 
 // readLatest reads a target's pointer and the state it names; a missing
-// pointer is a first run (nil, nil); what fails to read is reported and
-// the run goes on as a first run.
-func (r *Recorder) readLatest(ctx context.Context, st Store, target string, rep *handler.Report) (*Latest, *State) {
+// pointer is a first run (nil, nil, false); what fails to read is
+// reported, and unknown is true.
+func (r *Recorder) readLatest(ctx context.Context, st Store, target string, rep *handler.Report) (latestp *Latest, prev *State, unknown bool) {
 	key := r.layout.Latest(target)
 	var latest Latest
 	o := handler.OutputReport{Output: "obs", What: "read", Where: st.Where(key)}
@@ -321,10 +349,10 @@ func (r *Recorder) readLatest(ctx context.Context, st Store, target string, rep 
 	})
 	if err != nil {
 		rep.Outputs = append(rep.Outputs, o)
-		return nil, nil
+		return nil, nil, true
 	}
 	if notFound || latest.State == "" {
-		return nil, nil
+		return nil, nil, false
 	}
 	var state State
 	so := handler.OutputReport{Output: "obs", What: "read", Where: st.Where(latest.State)}
@@ -339,10 +367,10 @@ func (r *Recorder) readLatest(ctx context.Context, st Store, target string, rep 
 	})
 	if err != nil {
 		rep.Outputs = append(rep.Outputs, so)
-		return &latest, nil
+		return &latest, nil, true
 	}
 	r.resolvePending(ctx, st, &state, rep)
-	return &latest, &state
+	return &latest, &state, false
 }
 
 // resolvePending settles the entries a state left to the pending
@@ -485,6 +513,9 @@ type gathered struct {
 	reports    []string
 	missing    []string
 	err        error
+	// started and trigger are those of the run's first link, read back.
+	started time.Time
+	trigger string
 }
 
 func (g *gathered) close() {
@@ -526,7 +557,7 @@ func (g *gathered) needsPerson() iter.Seq[Finding] {
 
 // gather reads every key report of the run: the links before this one
 // from the store, then rep's own.
-func (r *Recorder) gather(ctx context.Context, st Store, rep *handler.Report, target, run string, prev *State, now time.Time) (*gathered, error) {
+func (r *Recorder) gather(ctx context.Context, st Store, rep *handler.Report, target, run string, prev *State, unknown bool, now time.Time) (*gathered, error) {
 	g := &gathered{entries: map[FindingID]StateEntry{}, owners: map[string]int{}}
 	f, err := os.CreateTemp(r.opts.TempDir, "tagwarden-findings-*")
 	if err != nil {
@@ -549,9 +580,11 @@ func (r *Recorder) gather(ctx context.Context, st Store, rep *handler.Report, ta
 				if prev != nil {
 					pe, seen = prev.Findings[id]
 				}
-				fd.New = !seen
+				fd.New = !seen && !unknown
 				if fd.New {
 					g.new++
+				}
+				if !seen {
 					pe = StateEntry{First: now.Unix()}
 				}
 				due = pe.Notified == 0 || now.Sub(time.Unix(pe.Notified, 0)) >= r.opts.NotifyRepeat
@@ -595,13 +628,20 @@ func (r *Recorder) gather(ctx context.Context, st Store, rep *handler.Report, ta
 		for link := 1; link < rep.Link; link++ {
 			key := r.layout.Link(target, run, link)
 			o := handler.OutputReport{Output: "obs", What: "read", Where: st.Where(key)}
+			var header func(handler.Report) error
+			if link == 1 {
+				header = func(h handler.Report) error {
+					g.started, g.trigger = h.Started, h.Trigger
+					return nil
+				}
+			}
 			err := r.attempt(ctx, &o, func(ctx context.Context) error {
 				rc, err := st.Get(ctx, key)
 				if err != nil {
 					return err
 				}
 				defer rc.Close()
-				return EachKey(rc, nil, add)
+				return EachKey(rc, header, add)
 			})
 			if err != nil {
 				g.missing = append(g.missing, st.Where(key))
@@ -619,13 +659,14 @@ func (r *Recorder) gather(ctx context.Context, st Store, rep *handler.Report, ta
 	return g, nil
 }
 
-// state returns the state the next run reads: a sweep's findings replace
-// the previous state (a resolved finding is forgotten, so that its return
-// is new); a key event's are merged into it. Findings notified now get
+// state returns the state the next run reads: a complete sweep's
+// findings replace the previous state when replace is true (a resolved
+// finding is forgotten, so that its return is new); others' are merged
+// into it. Findings notified now get
 // now.
-func (g *gathered) state(run string, prev *State, now time.Time, notified, sweep bool, pendingRun string) State {
+func (g *gathered) state(run string, prev *State, now time.Time, notified, replace bool, pendingRun string) State {
 	st := State{Run: run, Findings: g.entries, Pending: pendingRun}
-	if !sweep && prev != nil {
+	if !replace && prev != nil {
 		for id, e := range prev.Findings {
 			if _, ok := st.Findings[id]; !ok {
 				st.Findings[id] = e
@@ -666,4 +707,15 @@ func SummaryOf(rep handler.Report, target string, changes bool) (Summary, []Find
 		}
 	}
 	return sum, fs
+}
+
+// joinErrors joins two error texts with "; ", either may be empty.
+func joinErrors(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
 }

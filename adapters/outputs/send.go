@@ -2,6 +2,8 @@ package outputs
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -55,11 +57,11 @@ func OwnerValue(s string) string {
 }
 
 // notify publishes the run's notification when something needs a person
-// (or, with NotifyChanges, when tags were written); it reports whether a
-// message went out.
+// (a finding due, or the run's error) or, with NotifyChanges, when tags
+// were written; it reports whether a message went out.
 func (r *Recorder) notify(ctx context.Context, n Notifier, sum Summary, g *gathered) (handler.OutputReport, bool) {
 	o := handler.OutputReport{Output: "smn", What: "notification", Where: n.Where()}
-	if g.due == 0 {
+	if g.due == 0 && sum.Error == "" {
 		o.Skipped, o.OK = true, true
 		switch {
 		case g.findings == 0:
@@ -164,24 +166,41 @@ func splitTarget(t string) (string, string) {
 }
 
 // dimValue maps a name to a valid Cloud Eye dimension value: letters,
-// digits, "_" and "-" kept, anything else "_", starting with a letter or
-// a digit ("x" put in front otherwise), at most 256 characters. Region
-// and project ids pass unchanged; a policy name with other characters
-// is shown with "_" in their place.
+// digits, "_" and "-", starting with a letter or a digit, at most 256
+// characters. A name that is valid already passes unchanged (region and
+// project ids, most policy names); any other has each other character
+// replaced by "_" ("x" put in front when it would start with "_" or
+// "-"), is cut to fit, and ends with "-" and 6 hex digits of its digest,
+// so that two names that map alike ("audit.v2", "audit_v2") stay two
+// series.
 func dimValue(s string) string {
 	b := []byte(s)
+	changed := false
 	for i, c := range b {
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
 		default:
 			b[i] = '_'
+			changed = true
 		}
 	}
 	if len(b) == 0 || b[0] == '_' || b[0] == '-' {
 		b = append([]byte{'x'}, b...)
+		changed = true
 	}
-	if len(b) > 256 {
-		b = b[:256]
+	if len(b) > maxDimValue {
+		changed = true
 	}
-	return string(b)
+	if !changed {
+		return string(b)
+	}
+	sum := sha256.Sum256([]byte(s))
+	suffix := "-" + hex.EncodeToString(sum[:3])
+	if len(b) > maxDimValue-len(suffix) {
+		b = b[:maxDimValue-len(suffix)]
+	}
+	return string(b) + suffix
 }
+
+// maxDimValue is Cloud Eye's longest dimension value.
+const maxDimValue = 256

@@ -92,15 +92,17 @@ func writeState(w io.Writer, st State) error {
 func readState(r io.Reader) (State, error) {
 	st := State{Findings: map[FindingID]StateEntry{}}
 	br := bufio.NewReaderSize(r, 32<<10)
+	var in io.Reader = br
 	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return st, err
 		}
 		defer zr.Close()
-		br = bufio.NewReaderSize(zr, 32<<10)
+		in = zr
 	}
-	dec := json.NewDecoder(br)
+	// maxStateEntries entries of about 60 bytes each, with room.
+	dec := json.NewDecoder(bufio.NewReaderSize(&boundedReader{r: in, total: maxStateBytes, what: "state"}, 32<<10))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return st, errors.New("a state is a JSON object")
 	}
@@ -131,6 +133,9 @@ func readState(r io.Reader) (State, error) {
 // 60 bytes of memory each): a state past it (not one this package wrote
 // for a run's findings, bounded by the keys it could decide) is refused.
 const maxStateEntries = 500000
+
+// maxStateBytes bounds the decompressed bytes of a state read back.
+const maxStateBytes = 64 << 20
 
 func readEntries(dec *json.Decoder, into map[FindingID]StateEntry) error {
 	tok, err := dec.Token()

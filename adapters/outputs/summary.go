@@ -95,6 +95,8 @@ type TargetSummary struct {
 	Findings int            `json:"findings"`
 	New      int            `json:"new"`
 	Page     string         `json:"page,omitempty"`
+	// Error is the target's run's error, if any.
+	Error string `json:"error,omitempty"`
 	// Missing is set when the target's summary could not be read: its
 	// keys are not in the notification.
 	Missing string `json:"missing,omitempty"`

@@ -55,15 +55,13 @@ func (c OutputCounts) String() string {
 // expectedCalls is what the design makes a run of one target in links
 // invocations call: each link but the last stores its report (1 PUT); the
 // run's end reads the latest pointer (1 GET, a 404 on a target's first
-// run) and the state it names (1 GET, when there is one: prev), the run's
-// fan-out report (1 GET, a 404 for a run that was not fanned out: a run
-// over several targets sends one notification for all), every earlier
-// link's report (1 GET each), and stores the page, the state, the
+// run) and the state it names (1 GET, when there is one: prev), every
+// earlier link's report (1 GET each), and stores the page, the state, the
 // summary, the pointer and its own report (5 PUTs); it publishes one
 // message when a finding is new or due again (published), and puts the
 // metrics in one call.
 func expectedCalls(links int, prev, published bool) OutputCounts {
-	c := OutputCounts{OBSPut: links - 1 + 5, OBSGet: 2 + (links - 1), CES: 1}
+	c := OutputCounts{OBSPut: links - 1 + 5, OBSGet: 1 + (links - 1), CES: 1}
 	if prev {
 		c.OBSGet++
 	}

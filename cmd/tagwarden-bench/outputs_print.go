@@ -95,7 +95,7 @@ func outputsVerdicts(o *OutputsResult) []Verdict {
 func printOutputs(w io.Writer, tw *tabwriter.Writer, section func(title, header string), o *OutputsResult) {
 	if len(o.Calls) > 0 {
 		small := o.Calls[0].Keys
-		section(fmt.Sprintf("Output calls per run (sample keys, one target, through the pipeline and invocation.Loopback; calls the local OBS, SMN and Cloud Eye answered; expected: OBS links+4 PUTs and links+1 GETs, +1 GET after a first run; SMN 1 when a finding is new or due; CES 1; vs %d keys: calls/calls of that run at %d keys)", small, small),
+		section(fmt.Sprintf("Output calls per run (sample keys, one target, through the pipeline and invocation.Loopback; calls the local OBS, SMN and Cloud Eye answered; expected: OBS links+4 PUTs and links GETs, +1 GET after a first run; SMN 1 when a finding is new or due; CES 1; vs %d keys: calls/calls of that run at %d keys)", small, small),
 			"keys\trun\tlinks\treport entries\tneed a person\tOBS PUT\tOBS GET\tSMN\tCES\tcalls\texpected\tper invocation\tvs "+fmt.Sprint(small)+" keys\twall s\twithout outputs s\twall ratio\tnotification\t")
 		for _, c := range o.Calls {
 			vs := ""

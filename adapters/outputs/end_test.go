@@ -1,0 +1,283 @@
+package outputs_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tagwarden/tagwarden/adapters/outputs"
+	"github.com/tagwarden/tagwarden/adapters/outputs/huaweismn/smnemu"
+	"github.com/tagwarden/tagwarden/handler"
+)
+
+// published returns the messages published since before.
+func (e *env) published(before int) []smnemu.Published {
+	return e.svc.SMN.Published()[before:]
+}
+
+// output returns rep's output of what (the last one).
+func output(rep handler.Report, what string) (handler.OutputReport, bool) {
+	for i := len(rep.Outputs) - 1; i >= 0; i-- {
+		if rep.Outputs[i].What == what {
+			return rep.Outputs[i], true
+		}
+	}
+	return handler.OutputReport{}, false
+}
+
+// TestIncompleteSweep: a sweep that did not decide every key neither
+// replaces the state (the findings it did not see are not forgotten, and
+// do not come back as new) nor sends its partial counts as metrics; its
+// error goes out in a notification although every finding it saw was
+// notified already.
+func TestIncompleteSweep(t *testing.T) {
+	e := newEnv(t, outputs.Options{})
+	ctx := context.Background()
+	a := violating("ka", "a", "environment", "env", "")
+	b := violating("kb", "b", "environment", "env", "")
+	first := sweepReport("r1", a, b)
+	e.rec.End(ctx, e.c, &first)
+	if bad := failedOutputs(first); len(bad) > 0 {
+		t.Fatalf("r1: %+v", bad)
+	}
+	points := len(e.svc.CES.Points())
+
+	e.now = e.now.Add(time.Hour)
+	before := len(e.svc.SMN.Published())
+	cut := sweepReport("r2", a)
+	cut.Error, cut.ErrorKind = "list keys: KMS.0205: the service is busy", handler.KindListing
+	cut.Chain = &handler.ChainReport{State: handler.ChainFailed}
+	e.rec.End(ctx, e.c, &cut)
+	if bad := failedOutputs(cut); len(bad) > 0 {
+		t.Fatalf("r2: %+v", bad)
+	}
+	if got := len(e.svc.CES.Points()); got != points {
+		t.Errorf("an incomplete sweep sent %d metric points, want none", got-points)
+	}
+	if m, _ := output(cut, "metrics"); !m.Skipped || !strings.Contains(m.Reason, "partial") {
+		t.Errorf("metrics output %+v, want skipped: the counts are partial", m)
+	}
+	pub := e.published(before)
+	if len(pub) != 1 || !strings.Contains(pub[0].Subject, "error") || !strings.Contains(pub[0].Message, "KMS.0205") {
+		t.Fatalf("r2: messages %+v, want one that says the sweep failed", pub)
+	}
+	if strings.Contains(pub[0].Message, "(ka)") {
+		t.Errorf("r2 listed ka, notified an hour ago:\n%s", pub[0].Message)
+	}
+
+	// The next complete sweep still knows kb: not new, not due.
+	e.now = e.now.Add(time.Hour)
+	before = len(e.svc.SMN.Published())
+	third := sweepReport("r3", a, b)
+	e.rec.End(ctx, e.c, &third)
+	if pub := e.published(before); len(pub) != 0 {
+		t.Errorf("r3: %d messages, want none (kb was kept by the incomplete sweep): %q", len(pub), pub[0].Message)
+	}
+	if got := len(e.svc.CES.Points()); got == points {
+		t.Errorf("a complete sweep sent no metrics")
+	}
+}
+
+// TestMissingLinkReport: a run whose earlier link report cannot be read
+// says so in its notification and summary, and keeps the findings of the
+// previous state it could not check.
+func TestMissingLinkReport(t *testing.T) {
+	e := newEnv(t, outputs.Options{})
+	ctx := context.Background()
+	old := violating("k-old", "old", "environment", "env", "")
+	first := sweepReport("r1", old)
+	e.rec.End(ctx, e.c, &first)
+
+	e.now = e.now.Add(time.Hour)
+	before := len(e.svc.SMN.Published())
+	l1 := sweepReport("r2", violating("k1", "one", "environment", "env", ""))
+	l1.Chain = &handler.ChainReport{State: handler.ChainContinued}
+	e.rec.Link(ctx, e.c, &l1)
+	// Link 2's report was never stored (its invocation was cut).
+	l3 := sweepReport("r2", violating("k3", "three", "environment", "env", ""))
+	l3.Link = 3
+	e.rec.End(ctx, e.c, &l3)
+	pub := e.published(before)
+	if len(pub) != 1 {
+		t.Fatalf("%d messages, want 1", len(pub))
+	}
+	if !strings.Contains(pub[0].Message, "1 earlier reports of the run could not be read") || !strings.Contains(pub[0].Subject, "error") {
+		t.Errorf("the message does not say a link's report is missing:\nsubject %s\n%s", pub[0].Subject, pub[0].Message)
+	}
+	var ss outputs.StoredSummary
+	decodeJSON(t, e.object(t, e.layer.Summary(target, "r2")), &ss)
+	if len(ss.Missing) != 1 || !strings.Contains(ss.Error, "could not be read") {
+		t.Errorf("summary missing %v, error %q", ss.Missing, ss.Error)
+	}
+	// k-old may be among the keys of the unread link: the next sweep does
+	// not take it for new.
+	e.now = e.now.Add(time.Hour)
+	before = len(e.svc.SMN.Published())
+	next := sweepReport("r3", old, violating("k1", "one", "environment", "env", ""), violating("k3", "three", "environment", "env", ""))
+	e.rec.End(ctx, e.c, &next)
+	if pub := e.published(before); len(pub) != 0 {
+		t.Errorf("r3: messages %q, want none: every finding was known and notified", pub[0].Message)
+	}
+}
+
+// TestUnreadableState: when the previous state cannot be read, no finding
+// is called new, every finding is due, and a run that did not see every
+// key leaves the state and pointer as they were; the next complete sweep
+// writes a fresh state.
+func TestUnreadableState(t *testing.T) {
+	e := newEnv(t, outputs.Options{})
+	ctx := context.Background()
+	a := violating("ka", "a", "environment", "env", "")
+	first := sweepReport("r1", a)
+	e.rec.End(ctx, e.c, &first)
+	stateKey := e.layer.State(target, "r1")
+	if err := e.svc.OBS.SetObject(e.svc.Bucket, stateKey, []byte("not a state"), "application/json", ""); err != nil {
+		t.Fatal(err)
+	}
+	latestBefore := string(e.object(t, e.layer.Latest(target)))
+
+	e.now = e.now.Add(time.Hour)
+	before := len(e.svc.SMN.Published())
+	ev := sweepReport("e1", violating("kc", "c", "environment", "env", ""))
+	ev.Mode, ev.Run, ev.Link, ev.Chain = handler.ModeKeys, "", 0, nil
+	e.rec.End(ctx, e.c, &ev)
+	pub := e.published(before)
+	if len(pub) != 1 || !strings.Contains(pub[0].Message, "(kc)") {
+		t.Fatalf("e1: messages %+v, want one naming kc", pub)
+	}
+	if strings.Contains(pub[0].Message, "NEW") || strings.Contains(pub[0].Subject, "new") {
+		t.Errorf("a finding was called new against a state that could not be read:\n%s\n%s", pub[0].Subject, pub[0].Message)
+	}
+	if so, _ := output(ev, "state"); !so.Skipped {
+		t.Errorf("state output %+v, want skipped", so)
+	}
+	if got := string(e.object(t, e.layer.Latest(target))); got != latestBefore {
+		t.Errorf("the latest pointer moved to a state merged into one not read:\n%s", got)
+	}
+
+	e.now = e.now.Add(time.Hour)
+	sweep := sweepReport("r2", a)
+	e.rec.End(ctx, e.c, &sweep)
+	if so, _ := output(sweep, "state"); !so.OK || so.Skipped {
+		t.Fatalf("a complete sweep did not store its state: %+v", so)
+	}
+	e.now = e.now.Add(time.Hour)
+	before = len(e.svc.SMN.Published())
+	again := sweepReport("r3", a)
+	e.rec.End(ctx, e.c, &again)
+	if pub := e.published(before); len(pub) != 0 {
+		t.Errorf("r3: ka notified again an hour after r2: %q", pub[0].Message)
+	}
+}
+
+// TestSlowOutputLeavesTime: a notification service that does not answer
+// takes at most its share of the time left: the stored parts after it
+// are still written before the deadline.
+func TestSlowOutputLeavesTime(t *testing.T) {
+	e := newEnv(t, outputs.Options{})
+	e.svc.SMN.SetFaults(smnemu.Faults{Latency: time.Minute})
+	rep := sweepReport("slow-smn", violating("k1", "a", "environment", "env", ""))
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
+	defer cancel()
+	start := time.Now()
+	e.rec.End(ctx, e.c, &rep)
+	if took := time.Since(start); took > 6500*time.Millisecond {
+		t.Errorf("the run's end took %s with a deadline of 6s", took)
+	}
+	n := notification(rep)
+	if n.OK || n.Attempts < 2 {
+		t.Errorf("notification %+v: want failed after a retry", n)
+	}
+	for _, what := range []string{"page", "state", "summary", "latest", "report", "metrics"} {
+		if o, ok := output(rep, what); !ok || !o.OK {
+			t.Errorf("%s: %+v, want stored after the slow notification", what, o)
+		}
+	}
+}
+
+// TestFindingTexts: texts from tags reach the message bounded, with no
+// control that reorders what a reader sees.
+func TestFindingTexts(t *testing.T) {
+	kr := violating("k1", "a\u202Eevil\u2066", "environment", "env", strings.Repeat("o", 5000))
+	kr.Violations[0].Message = strings.Repeat("x", 10000)
+	fs := outputs.FindingsOf(target, kr, false)
+	if len(fs) != 1 {
+		t.Fatalf("%d findings", len(fs))
+	}
+	f := fs[0]
+	if strings.ContainsAny(f.Alias, "\u202E\u2066") {
+		t.Errorf("alias %q keeps a bidirectional control", f.Alias)
+	}
+	for name, s := range map[string]string{"problem": f.Problem, "owner": f.Owner} {
+		if len(s) > 1024 || !strings.HasSuffix(s, "…") {
+			t.Errorf("%s: %d bytes, want cut to 1024 with …", name, len(s))
+		}
+	}
+	if again := outputs.FindingsOf(target, kr, false)[0]; again.ID != f.ID {
+		t.Errorf("the finding's id is not stable: %s, %s", f.ID, again.ID)
+	}
+}
+
+func decodeJSON(t *testing.T, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+}
+
+// TestPolicyDimensions: policy names that map to one Cloud Eye dimension
+// value stay two series; a valid name passes unchanged.
+func TestPolicyDimensions(t *testing.T) {
+	sum := outputs.Summary{Target: target, Mode: handler.ModeSweep, Policies: []outputs.PolicyCount{
+		{Policy: "audit.v2", Violating: 1}, {Policy: "audit_v2", Violating: 2}, {Policy: "owner-tag", Violating: 3},
+		{Policy: strings.Repeat("p.", 200), Violating: 4},
+	}}
+	seen := map[string]float64{}
+	for _, p := range outputs.Points(sum) {
+		if p.Metric != outputs.MetricPolicyViolating {
+			continue
+		}
+		for _, d := range p.Dimensions {
+			if d.Name != outputs.DimPolicy {
+				continue
+			}
+			if len(d.Value) > 256 {
+				t.Errorf("dimension value of %d characters", len(d.Value))
+			}
+			if _, dup := seen[d.Value]; dup {
+				t.Errorf("two policies share the dimension value %q", d.Value)
+			}
+			seen[d.Value] = p.Value
+		}
+	}
+	if len(seen) != 4 || seen["owner-tag"] != 3 || seen["audit_v2"] != 2 {
+		t.Errorf("policy dimensions %v", seen)
+	}
+}
+
+// TestEachKeyBounded: a stored report that decompresses past the bounds,
+// as a whole or in one value, is an error, not the memory it would take.
+func TestEachKeyBounded(t *testing.T) {
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write([]byte(`{"keys":[{"key_id":"`))
+	chunk := bytes.Repeat([]byte("a"), 1<<20)
+	for range (outputs.MaxEntryBytes >> 20) + 2 {
+		zw.Write(chunk)
+	}
+	zw.Write([]byte(`"}]}`))
+	zw.Close()
+	err := outputs.EachKey(bytes.NewReader(zipped.Bytes()), nil, func(handler.KeyReport) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("a key entry of %d MiB: error %v, want one naming the bound", outputs.MaxEntryBytes>>20+2, err)
+	}
+	n := 0
+	err = outputs.EachKey(strings.NewReader(`{"run":"r","keys":[{"key_id":"a"},{"key_id":"b"}]}`), nil, func(handler.KeyReport) error { n++; return nil })
+	if err != nil || n != 2 {
+		t.Errorf("a small report: %d keys, error %v", n, err)
+	}
+}
