@@ -68,7 +68,10 @@ func run(getenv func(string) string, stderr io.Writer) int {
 	}
 
 	if lambdaAPI != "" {
-		inst.own("")
+		// The SDK's credential chain gives the stores their project when
+		// TAGWARDEN_PROJECT_ID is unset: the function's own target (its
+		// reports' object keys, its metrics' dimensions) names the same.
+		inst.own(strings.TrimSpace(getenv(config.EnvSDKProjectID)))
 		awslambda.Start(&awslambda.Function{
 			Handler: inst.handler,
 			InitErr: inst.initErr,

@@ -9,13 +9,16 @@ import (
 	"github.com/tagwarden/tagwarden/adapters/functiongraph/runtimetest"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms"
 	"github.com/tagwarden/tagwarden/adapters/huaweikms/emulator"
+	"github.com/tagwarden/tagwarden/adapters/outputs"
 	"github.com/tagwarden/tagwarden/adapters/outputs/local"
 	"github.com/tagwarden/tagwarden/handler"
 )
 
-// checkOutputs checks that a sweep's report lists every output sent, and
-// that the local services got one message, the metrics and the page.
-func checkOutputs(t *testing.T, rep handler.Report, svc *local.Services) {
+// checkOutputs checks that a sweep's report lists every output sent, that
+// the local services got one message, the metrics and the page, and that
+// the objects and the metrics name the function's own target, project
+// included.
+func checkOutputs(t *testing.T, rep handler.Report, svc *local.Services, project string) {
 	t.Helper()
 	if rep.Error != "" || rep.Changed == 0 {
 		t.Fatalf("sweep: %+v, want keys changed", rep)
@@ -38,9 +41,20 @@ func checkOutputs(t *testing.T, rep handler.Report, svc *local.Services) {
 	if len(svc.CES.Points()) < 7 {
 		t.Errorf("%d metric points, want the 7 counts at least", len(svc.CES.Points()))
 	}
+	for _, p := range svc.CES.Points() {
+		for _, d := range p.Dimensions {
+			if d.Name == "project" && d.Value != project {
+				t.Errorf("metric %s: dimension project=%q, want %q", p.Metric, d.Value, project)
+			}
+		}
+	}
 	page := false
+	own := outputs.DefaultPrefix + "targets/" + local.Region + "/" + project + "/"
 	for _, k := range svc.OBS.Keys(svc.Bucket) {
 		page = page || strings.HasSuffix(k, "/report.html")
+		if !strings.HasPrefix(k, own) {
+			t.Errorf("object %s: not under %s", k, own)
+		}
 	}
 	if !page {
 		t.Errorf("no page stored: %v", svc.OBS.Keys(svc.Bucket))
@@ -93,7 +107,7 @@ func TestFunctionGraphOutputs(t *testing.T) {
 				t.Errorf("bad topic: %+v, want a ConfigurationError naming TAGWARDEN_SMN_TOPIC", e)
 			}
 		} else {
-			checkOutputs(t, asReport(t, res.Body), svc)
+			checkOutputs(t, asReport(t, res.Body), svc, emulator.DefaultProject)
 		}
 		p.stop()
 		api.Close()
@@ -101,7 +115,9 @@ func TestFunctionGraphOutputs(t *testing.T) {
 }
 
 // TestLambdaOutputs: the function under the Lambda runtime interface
-// emulator sends its outputs with the SDK's credential chain.
+// emulator sends its outputs with the SDK's credential chain; without
+// TAGWARDEN_PROJECT_ID its own target takes the chain's project
+// (HUAWEICLOUD_SDK_PROJECT_ID), in object keys and metric dimensions.
 func TestLambdaOutputs(t *testing.T) {
 	_, kmsURL := newEmulator(t, emulator.DefaultAK, emulator.DefaultSK, "")
 	svc, err := local.Start(local.Options{})
@@ -122,5 +138,5 @@ func TestLambdaOutputs(t *testing.T) {
 		env[k] = v
 	}
 	r := startRIE(t, bootstrapBinary(t), t.TempDir(), env)
-	checkOutputs(t, asReport(t, r.invoke(t, `{"action":"sweep"}`)), svc)
+	checkOutputs(t, asReport(t, r.invoke(t, `{"action":"sweep"}`)), svc, emulator.DefaultProject)
 }

@@ -52,6 +52,7 @@ through the same handler and KMS adapter the function uses:
   6. what reaches people: the runs of step 4 end with their outputs on local emulators of
      SMN, Cloud Eye and OBS (through the official SDKs): the notification each run published,
      the metrics sent, and each run's HTML page, fetched from OBS and written to --html-dir
+     (default: a new folder in the temporary folder, named on the output)
 
 It takes a few seconds.`,
 		Example: `  tagwarden demo
@@ -71,7 +72,7 @@ It takes a few seconds.`,
 	cmd.Flags().BoolVar(&all, "all", false, "show every key of the plan, not the first 20")
 	cmd.Flags().IntVar(&n, "keys", demoKeys, "number of sample keys")
 	cmd.Flags().StringVarP(&output, "output", "o", formatTable, "output format: table or json (the three reports)")
-	cmd.Flags().StringVar(&htmlDir, "html-dir", filepath.Join(os.TempDir(), "tagwarden-demo"), "folder the runs' HTML pages are written to")
+	cmd.Flags().StringVar(&htmlDir, "html-dir", "", "folder the runs' HTML pages are written to (default a new folder in $TMPDIR, named on the output)")
 	return cmd
 }
 
@@ -126,9 +127,12 @@ func runDemo(cmd *cobra.Command, g *globals, n int, all bool, output, htmlDir st
 	if err != nil {
 		return fmt.Errorf("demo, two regions: %w", err)
 	}
-	pages, err := writeDemoPages(svc, htmlDir)
+	pages, dir, err := writeDemoPages(svc, htmlDir)
 	if err != nil {
 		return fmt.Errorf("demo, the runs' pages: %w", err)
+	}
+	if output == formatJSON && len(pages) > 0 {
+		fmt.Fprintf(g.stderr, "Wrote the runs' HTML pages to %s\n", dir)
 	}
 	before := srv.Stats()
 	change, err := runDemoPreview(ctx, g, cfg, store)
@@ -261,9 +265,10 @@ func sampleKeys(keys []handler.KeyReport, n int) []handler.KeyReport {
 const demoMessageLines = 24
 
 // writeDemoPages copies each run's page from the local OBS into dir, and
-// returns their paths.
-func writeDemoPages(svc *local.Services, dir string) ([]string, error) {
-	var paths []string
+// returns their paths and the folder. With dir "", the folder is a new
+// one in the temporary folder (os.MkdirTemp: never one another user made
+// in advance), made only when there is a page to write.
+func writeDemoPages(svc *local.Services, dir string) (paths []string, _ string, _ error) {
 	for _, k := range svc.OBS.Keys(svc.Bucket) {
 		if !strings.HasSuffix(k, "/report.html") {
 			continue
@@ -272,8 +277,17 @@ func writeDemoPages(svc *local.Services, dir string) ([]string, error) {
 		if !ok {
 			continue
 		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
+		switch {
+		case dir == "":
+			d, err := os.MkdirTemp("", "tagwarden-demo-pages-")
+			if err != nil {
+				return nil, "", err
+			}
+			dir = d
+		case len(paths) == 0:
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, "", err
+			}
 		}
 		// targets/<region>/<project>/runs/<run>/report.html -> <region>_<project>.html
 		name := k
@@ -285,11 +299,11 @@ func writeDemoPages(svc *local.Services, dir string) ([]string, error) {
 		}
 		path := filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".html")
 		if err := os.WriteFile(path, b, 0o600); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		paths = append(paths, path)
 	}
-	return paths, nil
+	return paths, dir, nil
 }
 
 // writeDemoOutputs prints the notifications the runs published (cut to a

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
@@ -12,6 +14,8 @@ import (
 	"github.com/tagwarden/tagwarden/adapters/awslambda"
 	"github.com/tagwarden/tagwarden/adapters/functiongraph"
 	"github.com/tagwarden/tagwarden/adapters/invocation"
+	"github.com/tagwarden/tagwarden/adapters/outputs"
+	"github.com/tagwarden/tagwarden/cmd/internal/config"
 	"github.com/tagwarden/tagwarden/handler"
 )
 
@@ -40,6 +44,10 @@ A report's continuation resumes the request it came from: send it back with the 
 and dry_run ({"action":"check","continuation":"..."} needs no key_ids). A request that fails
 as a whole (access denied, a failed listing, an invalid continuation) still prints its report,
 with "error", "error_kind" and the continuation, as the function returns it, and exits 1.
+
+Like the function, it sends the outputs the TAGWARDEN_* variables configure (TAGWARDEN_SMN_TOPIC,
+TAGWARDEN_METRICS, TAGWARDEN_REPORT_BUCKET...) when the run ends, a dry run included, with the
+SDK's credential chain; the report's "outputs" lists them. Unset those variables to send none.
 
 Exit status: as for plan and apply (0 compliant, 2 changes needed or violations, 1 an error),
 and 1 for an event the function would refuse.`,
@@ -91,7 +99,9 @@ and 1 for an event the function would refuse.`,
 			cfg.Handler.OnKey = bar.hook()
 			pipe.Handler = handler.New(engine, cfg.Handler, g.logger())
 			ctx := handler.WithRequestID(cmd.Context(), uuid.NewString())
-			rep, err := pipe.Run(ctx, req, invocation.OpenFunc(func(ctx context.Context) (handler.KeyStore, error) {
+			// The store opens once: for the outputs' project, or when the
+			// pipeline asks.
+			opened := sync.OnceValues(func() (handler.KeyStore, error) {
 				store, err := newStore(cfg, engine, nil, g)
 				if err == nil {
 					err = checkReachable(ctx, cfg)
@@ -101,7 +111,33 @@ and 1 for an event the function would refuse.`,
 					return nil, &invocation.Error{Type: invocation.TypeConfiguration, Err: err}
 				}
 				return store, nil
-			}).Cloud())
+			})
+			open := func(context.Context) (handler.KeyStore, error) { return opened() }
+			cloud := invocation.OpenFunc(open).Cloud()
+			if req.Mode != handler.ModeIgnore && cfg.Outputs.On() {
+				// The outputs the function's configuration names, as the
+				// function sends them (cmd/bootstrap): with the SDK's
+				// credential chain, for the store's own target.
+				project := cfg.ProjectID
+				if project == "" {
+					project = strings.TrimSpace(os.Getenv(config.EnvSDKProjectID))
+				}
+				if project == "" { // the profile's: the store knows it
+					s, err := open(ctx)
+					if err != nil {
+						bar.Stop()
+						return fmt.Errorf("open the key store: %w", err)
+					}
+					if p, ok := s.(interface{ ProjectID() string }); ok {
+						project = p.ProjectID()
+					}
+				}
+				own := cfg.OwnTarget(project)
+				pipe.Targets.Own = own
+				pipe.Outputs = cfg.Recorder(own.Name(), g.logger())
+				cloud.Outputs = func(context.Context) (outputs.Clients, error) { return cfg.OutputClients(nil, own.ProjectID) }
+			}
+			rep, err := pipe.Run(ctx, req, cloud)
 			bar.Stop()
 			if err != nil {
 				return err

@@ -202,9 +202,27 @@ func TestDemo(t *testing.T) {
 	// bench, not a test.
 	t.Logf("demo took %s", took)
 
-	j := cli(t, nil, "demo", "--keys", "40", "--output", "json")
+	// Without --html-dir, the pages go to a new folder of the temporary
+	// folder, never to one another user could have made first (here a
+	// link to theirs at the old fixed name).
+	tmp, theirs := t.TempDir(), t.TempDir()
+	if err := os.Symlink(theirs, filepath.Join(tmp, "tagwarden-demo")); err != nil {
+		t.Fatal(err)
+	}
+	j := cli(t, []string{"TMPDIR=" + tmp}, "demo", "--keys", "40", "--output", "json")
 	if j.code != 0 {
 		t.Fatalf("demo --output json: exit %d: %s", j.code, j.stderr)
+	}
+	if left, _ := os.ReadDir(theirs); len(left) > 0 {
+		t.Errorf("the demo wrote into the folder at the old fixed name: %v", left)
+	}
+	dir, ok := strings.CutPrefix(strings.TrimSpace(j.stderr), "Wrote the runs' HTML pages to ")
+	if !ok || !strings.HasPrefix(dir, filepath.Join(tmp, "tagwarden-demo-pages-")) {
+		t.Errorf("stderr %q: want the new folder of the pages, in %s", j.stderr, tmp)
+	} else if pages, _ := filepath.Glob(filepath.Join(dir, "*.html")); len(pages) != 2 {
+		t.Errorf("pages in %s: %v, want one per target", dir, pages)
+	} else if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("the pages' folder: %v, %v; want it readable by its owner only", fi.Mode(), err)
 	}
 	var parts map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(j.stdout), &parts); err != nil {

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tagwarden/tagwarden/adapters/endpoint"
 	"github.com/tagwarden/tagwarden/adapters/outputs"
 	"github.com/tagwarden/tagwarden/adapters/outputs/huaweiobs"
 	"github.com/tagwarden/tagwarden/cmd/internal/config"
@@ -20,7 +24,7 @@ import (
 
 func newReportCmd(g *globals) *cobra.Command {
 	var (
-		output, html, region, endpoint string
+		output, html, region, obsEndpoint string
 	)
 	cmd := &cobra.Command{
 		Use:   "report FILE|obs://BUCKET/PATH",
@@ -40,7 +44,10 @@ OBS is read with the Huawei Cloud SDK's credential chain (HUAWEICLOUD_SDK_AK, _S
 _SECURITY_TOKEN, or ~/.huaweicloud/credentials), in --region (default $TAGWARDEN_REGION) or at
 --obs-endpoint (default $TAGWARDEN_OBS_ENDPOINT).
 
-Exit status: 0 every key complied, 2 the run had changes, violations or failures, 1 an error.`,
+Exit status, as plan's (with or without --html): 0 every key complies (or was fixed), 2 keys
+keep violations, a dry run planned changes, or the run did not finish; 1 a key failed, the run
+stopped with an error, some of its reports could not be read, or an error here (a source that
+is not a report or summary tagwarden wrote).`,
 		Example: `  tagwarden report obs://audit-bucket/tagwarden/targets/ap-southeast-1/0a1b.../
   tagwarden report obs://audit-bucket/tagwarden/targets/ap-southeast-1/0a1b.../ --html run.html
   tagwarden invoke sweep.json > report.json && tagwarden report report.json`,
@@ -56,16 +63,23 @@ Exit status: 0 every key complied, 2 the run had changes, violations or failures
 			)
 			if strings.HasPrefix(src, "obs://") {
 				cfg, cerr := config.FromEnv(os.Getenv)
-				if cerr != nil && region == "" && endpoint == "" {
+				if cerr != nil && region == "" && obsEndpoint == "" {
 					return cerr
 				}
 				if region == "" {
 					region = cfg.Region
 				}
-				if endpoint == "" {
-					endpoint = cfg.Outputs.OBSEndpoint
+				from := "--obs-endpoint"
+				if obsEndpoint == "" {
+					obsEndpoint, from = cfg.Outputs.OBSEndpoint, config.EnvOBSEndpoint
 				}
-				run, err = loadOBSRun(cmd.Context(), src, region, endpoint)
+				if obsEndpoint != "" {
+					// The variable's error, or the flag's, names it.
+					if _, err := endpoint.CheckHost("OBS", obsEndpoint); err != nil {
+						return fmt.Errorf("%s=%q: %w", from, endpoint.Shown(obsEndpoint), err)
+					}
+				}
+				run, err = loadOBSRun(cmd.Context(), src, region, obsEndpoint)
 			} else {
 				run, err = loadFileRun(src)
 			}
@@ -73,38 +87,41 @@ Exit status: 0 every key complied, 2 the run had changes, violations or failures
 				return err
 			}
 			if html != "" {
-				return writeRunPage(g, html, run)
+				if err := writeRunPage(g, html, run); err != nil {
+					return err
+				}
+				return runExit(run)
 			}
 			if output == formatJSON {
 				if err := writeJSON(g.stdout, run.report); err != nil {
 					return err
 				}
-				return withCode(exitCodeFor(run.report))
+				return runExit(run)
 			}
 			w := g.stdout
-			fmt.Fprintf(w, "Run %s", run.summary.Run)
+			fmt.Fprintf(w, "Run %s", printable(run.summary.Run))
 			if run.summary.Target != "" {
-				fmt.Fprintf(w, " of %s", run.summary.Target)
+				fmt.Fprintf(w, " of %s", printable(run.summary.Target))
 			}
-			fmt.Fprintf(w, ": %s, %s", run.summary.Mode, run.summary.State)
+			fmt.Fprintf(w, ": %s, %s", printable(string(run.summary.Mode)), printable(run.summary.State))
 			if run.summary.DryRun {
 				fmt.Fprint(w, ", dry run")
 			}
 			fmt.Fprintf(w, "\nFrom %s to %s, from %s\n\n", run.summary.Started.Format("2006-01-02 15:04:05Z07:00"),
-				run.summary.Finished.Format("2006-01-02 15:04:05Z07:00"), run.source)
+				run.summary.Finished.Format("2006-01-02 15:04:05Z07:00"), printable(run.source))
 			for _, m := range run.missing {
-				fmt.Fprintf(w, "Missing: %s (its keys are not listed)\n", m)
+				fmt.Fprintf(w, "Missing: %s (its keys are not listed)\n", printable(m))
 			}
 			if err := writeTable(w, run.report, tableOptions{}); err != nil {
 				return err
 			}
-			return withCode(exitCodeFor(run.report))
+			return runExit(run)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", formatTable, "output format: table or json (the run's reports merged into one)")
 	cmd.Flags().StringVar(&html, "html", "", "write the run's HTML page to this file instead")
 	cmd.Flags().StringVar(&region, "region", "", "Huawei Cloud region of the bucket (default $TAGWARDEN_REGION)")
-	cmd.Flags().StringVar(&endpoint, "obs-endpoint", "", "OBS endpoint URL instead of the region's (default $TAGWARDEN_OBS_ENDPOINT)")
+	cmd.Flags().StringVar(&obsEndpoint, "obs-endpoint", "", "OBS endpoint URL instead of the region's (default $TAGWARDEN_OBS_ENDPOINT)")
 	return cmd
 }
 
@@ -113,17 +130,131 @@ type loadedRun struct {
 	report  handler.Report
 	summary outputs.Summary
 	source  string
+	// missing are the run's reports that could not be read (those the
+	// function could not read at the run's end, then those this command
+	// could not), each with why.
 	missing []string
 }
 
-// readReport reads a report (JSON, gzip-compressed or not) whole.
-func readReport(r io.Reader) (handler.Report, error) {
-	var rep handler.Report
-	var keys []handler.KeyReport
-	err := outputs.EachKey(r, func(h handler.Report) error { rep = h; return nil },
-		func(kr handler.KeyReport) error { keys = append(keys, kr); return nil })
+// Bounds of what report reads. A report is streamed key by key
+// (outputs.EachKey, itself bounded at outputs.MaxReportBytes decompressed
+// and outputs.MaxEntryBytes per entry); one that is not gzip-compressed is
+// also capped at maxPlainReport as it is read. A summary or a latest
+// pointer is read whole, capped at maxSmallJSON.
+const (
+	// maxPlainReport bounds a report that is not gzip-compressed: the
+	// function stores its reports compressed, and answers at most 6 MB.
+	maxPlainReport = 1 << 30
+	// maxSmallJSON bounds a summary or a latest pointer (the function
+	// reads them back within the same bound).
+	maxSmallJSON = 8 << 20
+	// checkedWhole is the size under which a report is checked whole for
+	// a report's fields (a summary is never larger).
+	checkedWhole = 8 << 20
+)
+
+// cappedReader fails a read past max bytes with err, rather than ending
+// quietly as io.LimitReader does (which a decoder would take as a
+// truncated object).
+type cappedReader struct {
+	r   io.Reader
+	n   int64
+	max int64
+	err error
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.n > c.max {
+		return 0, c.err
+	}
+	if rest := c.max + 1 - c.n; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.n > c.max {
+		return n, c.err
+	}
+	return n, err
+}
+
+// sizeText is a bound as a person reads it: 8 MiB, 1 GiB.
+func sizeText(n int64) string {
+	for _, u := range []struct {
+		unit string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return fmt.Sprintf("%d %s", n/u.size, u.unit)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// knownMode reports whether m is a mode a tagwarden report has.
+func knownMode(m handler.Mode) bool {
+	switch m {
+	case handler.ModeSweep, handler.ModeKeys, handler.ModeIgnore, handler.ModeFanout:
+		return true
+	}
+	return false
+}
+
+// readReport reads a report (JSON, gzip-compressed or not) whole; name
+// names it in the errors. Anything but a report tagwarden wrote is an
+// error that says so: JSON of another shape, a run's summary, a report
+// without a known mode or its lists, one not compressed and larger than
+// maxPlainReport.
+func readReport(name string, r io.Reader) (handler.Report, error) {
+	return readReportMax(name, r, maxPlainReport)
+}
+
+// readReportMax is readReport with the bound of a report not compressed.
+func readReportMax(name string, r io.Reader, maxPlain int64) (handler.Report, error) {
+	notReport := func(err error) error { return fmt.Errorf("%s: not a tagwarden report: %w", name, err) }
+	br := bufio.NewReaderSize(r, 64<<10)
+	var in io.Reader
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return handler.Report{}, notReport(fmt.Errorf("gzip: %w", err))
+		}
+		defer zr.Close()
+		in = zr // EachKey bounds what it decompresses
+	} else {
+		in = &cappedReader{r: br, max: maxPlain, err: fmt.Errorf("larger than %s and not gzip-compressed (the function stores its reports compressed)", sizeText(maxPlain))}
+	}
+	head, err := io.ReadAll(io.LimitReader(in, checkedWhole+1))
 	if err != nil {
-		return rep, err
+		return handler.Report{}, notReport(err)
+	}
+	if len(head) <= checkedWhole {
+		if err := checkReportFields(head); err != nil {
+			if errors.Is(err, errSummary) {
+				return handler.Report{}, fmt.Errorf("%s: %w", name, err)
+			}
+			return handler.Report{}, notReport(err)
+		}
+	}
+	var (
+		rep  handler.Report
+		keys []handler.KeyReport
+	)
+	err = outputs.EachKey(io.MultiReader(bytes.NewReader(head), in), func(h handler.Report) error { rep = h; return nil },
+		func(kr handler.KeyReport) error {
+			if kr.KeyID == "" {
+				return fmt.Errorf("key entry %d has no key_id", len(keys)+1)
+			}
+			keys = append(keys, kr)
+			return nil
+		})
+	switch {
+	case err != nil:
+		return rep, notReport(err)
+	case rep.Mode == "":
+		return rep, notReport(errors.New("no mode"))
+	case !knownMode(rep.Mode):
+		return rep, notReport(fmt.Errorf("unknown mode %q", printable(clip(string(rep.Mode), 64))))
 	}
 	rep.Keys = keys
 	if rep.Keys == nil {
@@ -132,18 +263,42 @@ func readReport(r io.Reader) (handler.Report, error) {
 	return rep, nil
 }
 
+// errSummary: a report was asked for, and a run's summary was given.
+var errSummary = errors.New("a run's summary, not a report: give its OBS location (tagwarden report obs://BUCKET/.../runs/RUN/summary.json), which reads the reports it names")
+
+// checkReportFields checks that b, a whole JSON document, is an object
+// with a report's fields: a mode, the keys list and the counts.
+func checkReportFields(b []byte) error {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil || top == nil {
+		return errors.New("not a JSON object")
+	}
+	has := func(f string) bool { _, ok := top[f]; return ok }
+	switch {
+	case !has("keys") && (has("reports") || has("counts")):
+		return errSummary
+	case !has("mode"):
+		return errors.New("no mode")
+	case !has("keys"):
+		return errors.New("no keys list")
+	case !has("scanned"):
+		return errors.New("no counts (scanned)")
+	}
+	return nil
+}
+
 func loadFileRun(name string) (loadedRun, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return loadedRun{}, err
 	}
 	defer f.Close()
-	rep, err := readReport(f)
-	if err != nil {
-		return loadedRun{}, fmt.Errorf("%s: not a tagwarden report: %w", name, err)
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return loadedRun{}, fmt.Errorf("%s is a folder: give a report file, or an obs:// location", name)
 	}
-	if rep.Mode == "" {
-		return loadedRun{}, fmt.Errorf("%s: not a tagwarden report: no mode", name)
+	rep, err := readReport(name, f)
+	if err != nil {
+		return loadedRun{}, err
 	}
 	sum, _ := outputs.SummaryOf(rep, rep.Target, false)
 	return loadedRun{report: rep, summary: sum, source: name}, nil
@@ -151,25 +306,49 @@ func loadFileRun(name string) (loadedRun, error) {
 
 // loadOBSRun reads a run from OBS: an object (a report or a summary), a
 // run's folder (its summary), or a target's folder (its latest sweep).
-func loadOBSRun(ctx context.Context, loc, region, endpoint string) (loadedRun, error) {
+// It reads nothing outside loc's bucket: a summary's report in another
+// place is listed as missing.
+func loadOBSRun(ctx context.Context, loc, region, obsEndpoint string) (loadedRun, error) {
 	bucket, key, err := huaweiobs.ParseLocation(loc)
 	if err != nil {
 		return loadedRun{}, err
 	}
-	if region == "" && endpoint == "" {
+	if region == "" && obsEndpoint == "" {
 		return loadedRun{}, fmt.Errorf("reading %s needs the bucket's region: set --region or $%s", loc, config.EnvRegion)
 	}
-	st, err := huaweiobs.New(huaweiobs.Config{Bucket: bucket, Region: region, Endpoint: endpoint})
+	st, err := huaweiobs.New(huaweiobs.Config{Bucket: bucket, Region: region, Endpoint: obsEndpoint})
 	if err != nil {
 		return loadedRun{}, err
 	}
-	get := func(k string) ([]byte, error) {
+	// small reads a summary or a latest pointer whole, within maxSmallJSON.
+	small := func(k, what string) ([]byte, error) {
 		rc, err := st.Get(ctx, k)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", st.Where(k), err)
 		}
 		defer rc.Close()
-		return io.ReadAll(io.LimitReader(rc, 64<<20))
+		b, err := io.ReadAll(io.LimitReader(rc, maxSmallJSON+1))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", st.Where(k), err)
+		}
+		if len(b) > maxSmallJSON {
+			return nil, fmt.Errorf("%s: larger than %s: not a %s tagwarden wrote", st.Where(k), sizeText(maxSmallJSON), what)
+		}
+		return b, nil
+	}
+	// inBucket is the key of a location the stored objects name, when it
+	// is in the bucket read.
+	inBucket := func(l string) (string, error) {
+		b, k, err := huaweiobs.ParseLocation(l)
+		switch {
+		case err != nil:
+			return "", errors.New("not an obs:// location")
+		case b != bucket:
+			return "", fmt.Errorf("in another bucket than %s: not read", bucket)
+		case k == "":
+			return "", errors.New("names no object")
+		}
+		return k, nil
 	}
 	switch {
 	case strings.HasSuffix(key, ".json.gz") || (strings.HasSuffix(key, ".json") && !strings.HasSuffix(key, "summary.json") && !strings.HasSuffix(key, "latest.json")):
@@ -178,9 +357,9 @@ func loadOBSRun(ctx context.Context, loc, region, endpoint string) (loadedRun, e
 			return loadedRun{}, err
 		}
 		defer rc.Close()
-		rep, err := readReport(rc)
+		rep, err := readReport(loc, rc)
 		if err != nil {
-			return loadedRun{}, fmt.Errorf("%s: not a tagwarden report: %w", loc, err)
+			return loadedRun{}, err
 		}
 		sum, _ := outputs.SummaryOf(rep, rep.Target, false)
 		return loadedRun{report: rep, summary: sum, source: loc}, nil
@@ -193,17 +372,22 @@ func loadOBSRun(ctx context.Context, loc, region, endpoint string) (loadedRun, e
 		if dir != "" && !strings.HasSuffix(dir, "/") {
 			dir += "/"
 		}
-		if b, err := get(dir + "latest.json"); err == nil {
+		if b, err := small(dir+"latest.json", "latest pointer"); err == nil {
+			where := st.Where(dir + "latest.json")
 			var l outputs.Latest
 			if err := json.Unmarshal(b, &l); err != nil {
-				return loadedRun{}, fmt.Errorf("%slatest.json: %w", loc, err)
+				return loadedRun{}, fmt.Errorf("%s: not a tagwarden latest pointer: %v", where, err)
+			}
+			if l.Run == "" || !knownMode(l.Mode) {
+				return loadedRun{}, fmt.Errorf("%s: not a tagwarden latest pointer: no run or mode", where)
 			}
 			if l.Sweep == nil {
-				return loadedRun{}, fmt.Errorf("%s: the target has no stored sweep yet (its latest run was %s, a %s run)", loc, l.Run, l.Mode)
+				return loadedRun{}, fmt.Errorf("%s: the target has no stored sweep yet (its latest run was %s, a %s run)", loc,
+					printable(clip(l.Run, 128)), printable(string(l.Mode)))
 			}
-			_, k, err := huaweiobs.ParseLocation(l.Sweep.Summary)
+			k, err := inBucket(l.Sweep.Summary)
 			if err != nil {
-				return loadedRun{}, err
+				return loadedRun{}, fmt.Errorf("%s: its sweep's summary %q: %v", where, printable(clip(l.Sweep.Summary, 256)), err)
 			}
 			key = k
 		} else if errors.Is(err, outputs.ErrNotFound) {
@@ -212,30 +396,32 @@ func loadOBSRun(ctx context.Context, loc, region, endpoint string) (loadedRun, e
 			return loadedRun{}, err
 		}
 	}
-	b, err := get(key)
+	b, err := small(key, "run summary")
 	if err != nil {
-		return loadedRun{}, fmt.Errorf("%s: %w", st.Where(key), err)
+		return loadedRun{}, err
 	}
-	var ss outputs.StoredSummary
-	if err := json.Unmarshal(b, &ss); err != nil || ss.Run == "" {
-		return loadedRun{}, fmt.Errorf("%s: not a tagwarden run summary", st.Where(key))
+	ss, err := parseSummary(b)
+	if err != nil {
+		return loadedRun{}, fmt.Errorf("%s: not a tagwarden run summary: %w", st.Where(key), err)
 	}
 	run := loadedRun{summary: ss.Summary, source: st.Where(key), missing: slices.Clone(ss.Missing)}
 	first := true
 	for _, r := range ss.Reports {
-		_, k, err := huaweiobs.ParseLocation(r)
+		shown := printable(clip(r, 256))
+		k, err := inBucket(r)
 		if err != nil {
-			return loadedRun{}, err
+			run.missing = append(run.missing, shown+": "+err.Error())
+			continue
 		}
 		rc, err := st.Get(ctx, k)
 		if err != nil {
-			run.missing = append(run.missing, r+": "+err.Error())
+			run.missing = append(run.missing, shown+": "+err.Error())
 			continue
 		}
-		rep, err := readReport(rc)
+		rep, err := readReport(shown, rc)
 		rc.Close()
 		if err != nil {
-			run.missing = append(run.missing, r+": "+err.Error())
+			run.missing = append(run.missing, err.Error())
 			continue
 		}
 		if first {
@@ -245,9 +431,45 @@ func loadOBSRun(ctx context.Context, loc, region, endpoint string) (loadedRun, e
 		}
 	}
 	if first {
-		return loadedRun{}, fmt.Errorf("%s: none of the run's %d reports could be read", st.Where(key), len(ss.Reports))
+		return loadedRun{}, fmt.Errorf("%s: none of the run's %d reports could be read: %s", st.Where(key), len(ss.Reports), strings.Join(run.missing, "; "))
 	}
 	return run, nil
+}
+
+// parseSummary decodes a run's summary, refusing what is not one: no run,
+// no known mode, no reports list.
+func parseSummary(b []byte) (outputs.StoredSummary, error) {
+	var ss outputs.StoredSummary
+	if err := json.Unmarshal(b, &ss); err != nil {
+		return ss, errors.New("not a JSON object of a summary's fields")
+	}
+	switch {
+	case ss.Run == "":
+		return ss, errors.New("no run")
+	case ss.Mode == "":
+		return ss, errors.New("no mode")
+	case !knownMode(ss.Mode):
+		return ss, fmt.Errorf("unknown mode %q", printable(clip(string(ss.Mode), 64)))
+	case len(ss.Reports) == 0:
+		return ss, errors.New("no reports list")
+	}
+	return ss, nil
+}
+
+// runExit is the exit status of a run shown, as plan's (exitCodeFor): 1
+// when a key failed, when the run stopped with an error, or when some of
+// its reports could not be read (the keys shown are not all the run's);
+// 2 when keys keep violations, a dry run planned changes, or the run did
+// not finish; 0 otherwise.
+func runExit(run loadedRun) error {
+	switch {
+	case run.report.Error != "":
+		return &exitCodeError{code: exitError, err: fmt.Errorf("the run stopped with an error (%s): %s",
+			printable(string(run.report.ErrorKind)), printable(clip(run.report.Error, 1024)))}
+	case len(run.missing) > 0:
+		return &exitCodeError{code: exitError, err: fmt.Errorf("%d of the run's reports could not be read: the keys shown are not all the run's", len(run.missing))}
+	}
+	return withCode(exitCodeFor(run.report))
 }
 
 // writeRunPage writes a run's page to name.

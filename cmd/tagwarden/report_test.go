@@ -131,7 +131,9 @@ func TestReport(t *testing.T) {
 		t.Errorf("report -o json: %d scanned, %d keys; want the two links merged: 10 and 2", rep.Scanned, len(rep.Keys))
 	}
 	page := filepath.Join(t.TempDir(), "run.html")
-	cli(t, env, "report", targetDir, "--html", page).expect(t, 0, nil, []string{"Wrote the page of run run-cli to " + page})
+	// As plan --html: the page written, the exit status the run's (2: keys
+	// keep violations).
+	cli(t, env, "report", targetDir, "--html", page).expect(t, 2, nil, []string{"Wrote the page of run run-cli to " + page})
 	checkPage(t, page, "key-1", "key-2", "environment")
 
 	// One stored report, as a file, compressed as stored.
@@ -163,4 +165,180 @@ func TestReport(t *testing.T) {
 	os.WriteFile(notReport, b, 0o600)
 	cli(t, nil, "report", notReport).expect(t, 1, nil, []string{"not a tagwarden report"})
 	cli(t, []string{"HUAWEICLOUD_SDK_AK=x", "HUAWEICLOUD_SDK_SK=y"}, "report", targetDir).expect(t, 1, nil, []string{"region"})
+}
+
+// gzipped compresses b.
+func gzipped(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(b)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestReadReport: only a report tagwarden wrote is read; anything else is
+// an error naming the file and what is wrong, never an empty view; a
+// report not compressed is read within its bound.
+func TestReadReport(t *testing.T) {
+	valid := `{"mode":"sweep","dry_run":true,"started":"2026-12-07T02:00:00Z","finished":"2026-12-07T02:00:01Z","scanned":2,"compliant":1,` +
+		`"changed":0,"planned":1,"violating":0,"failed":0,"skipped":0,"keys":[{"key_id":"k1","alias":"a","outcome":"planned"}]}`
+	summary := `{"run":"r1","mode":"sweep","dry_run":false,"started":"2026-12-07T02:00:00Z","finished":"2026-12-07T02:00:01Z",` +
+		`"state":"done","complete":true,"counts":{"scanned":2},"policies":null,"findings":0,"new":0,"notified":0,"suppressed":0,` +
+		`"reports":["obs://b/tagwarden/targets/r/p/runs/r1/link-0001.json.gz"]}`
+	tests := []struct {
+		name string
+		in   []byte
+		max  int64
+		want string // "" : read, with one key
+	}{
+		{"a report", []byte(valid), maxPlainReport, ""},
+		{"a report, compressed", gzipped(t, []byte(valid)), maxPlainReport, ""},
+		{"a compressed report is not bound as a plain one", gzipped(t, []byte(valid)), 64, ""},
+		{"arbitrary JSON", []byte(`{"hello":"world"}`), maxPlainReport, "r.json: not a tagwarden report: no mode"},
+		{"an array", []byte(`[1,2]`), maxPlainReport, "r.json: not a tagwarden report: not a JSON object"},
+		{"null", []byte(`null`), maxPlainReport, "r.json: not a tagwarden report: not a JSON object"},
+		{"not JSON", []byte(`hello`), maxPlainReport, "r.json: not a tagwarden report: not a JSON object"},
+		{"no keys list", []byte(`{"mode":"sweep","scanned":0}`), maxPlainReport, "r.json: not a tagwarden report: no keys list"},
+		{"no counts", []byte(`{"mode":"sweep","keys":[]}`), maxPlainReport, "r.json: not a tagwarden report: no counts (scanned)"},
+		{"unknown mode", []byte(`{"mode":"dance","keys":[],"scanned":0}`), maxPlainReport, `r.json: not a tagwarden report: unknown mode "dance"`},
+		{"empty mode", []byte(`{"mode":"","keys":[],"scanned":0}`), maxPlainReport, "r.json: not a tagwarden report: no mode"},
+		{"a key without id", []byte(`{"mode":"sweep","keys":[{"alias":"a"}],"scanned":1}`), maxPlainReport, "r.json: not a tagwarden report: key entry 1 has no key_id"},
+		{"a summary", []byte(summary), maxPlainReport, "r.json: a run's summary, not a report: give its OBS location"},
+		{"a summary, compressed", gzipped(t, []byte(summary)), maxPlainReport, "r.json: a run's summary, not a report"},
+		{"a broken gzip stream", []byte{0x1f, 0x8b, 0, 0}, maxPlainReport, "r.json: not a tagwarden report: gzip: "},
+		{"plain, over the bound", []byte(valid), 100, "r.json: not a tagwarden report: larger than 100 bytes and not gzip-compressed"},
+		{"plain, at the bound", []byte(valid), int64(len(valid)), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, err := readReportMax("r.json", bytes.NewReader(tt.in), tt.max)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("got %v, want the report", err)
+			case tt.want == "" && (len(rep.Keys) != 1 || rep.Mode != handler.ModeSweep):
+				t.Errorf("got %+v, want the sweep's one key", rep)
+			case tt.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.want)):
+				t.Errorf("got %v, want an error starting %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestParseSummary: a run's summary needs its run, a known mode and its
+// reports list.
+func TestParseSummary(t *testing.T) {
+	tests := []struct {
+		name, in, want string // want "": parsed
+	}{
+		{"a summary", `{"run":"r1","mode":"sweep","reports":["obs://b/k"]}`, ""},
+		{"arbitrary JSON", `{"hello":"world"}`, "no run"},
+		{"an array", `[]`, "not a JSON object of a summary's fields"},
+		{"no mode", `{"run":"r1","reports":["obs://b/k"]}`, "no mode"},
+		{"unknown mode", `{"run":"r1","mode":"x","reports":["obs://b/k"]}`, `unknown mode "x"`},
+		{"no reports", `{"run":"r1","mode":"sweep"}`, "no reports list"},
+		{"empty reports", `{"run":"r1","mode":"sweep","reports":[]}`, "no reports list"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseSummary([]byte(tt.in))
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("got %v, want the summary", err)
+			case tt.want != "" && (err == nil || err.Error() != tt.want):
+				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestReportRefuses: stored objects that are not what tagwarden writes
+// are errors naming them; a summary's reports outside the bucket read are
+// listed as missing, never fetched; a summary or pointer past its bound is
+// not read.
+func TestReportRefuses(t *testing.T) {
+	svc := storedRun(t)
+	env := []string{"HUAWEICLOUD_SDK_AK=" + emulator.DefaultAK, "HUAWEICLOUD_SDK_SK=" + emulator.DefaultSK,
+		"TAGWARDEN_REGION=" + local.Region, "TAGWARDEN_OBS_ENDPOINT=" + svc.OBSURL}
+	target := "tagwarden/targets/" + local.Region + "/" + local.Project + "/"
+	link1 := "obs://" + svc.Bucket + "/" + target + "runs/run-cli/link-0001.json.gz"
+	plant := func(key string, body []byte) string {
+		t.Helper()
+		if err := svc.OBS.SetObject(svc.Bucket, key, body, "application/json", ""); err != nil {
+			t.Fatal(err)
+		}
+		return "obs://" + svc.Bucket + "/" + key
+	}
+	summary := func(reports ...string) []byte {
+		b, err := json.Marshal(map[string]any{"run": "run-x", "mode": "sweep", "state": "done", "reports": reports})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+
+	// Reports elsewhere: listed as missing, not read; the others shown.
+	elsewhere := plant(target+"runs/run-x/summary.json", summary(link1,
+		"obs://another-bucket/"+target+"runs/run-cli/link-0002.json.gz", "https://example.com/link.json.gz", "obs://"+svc.Bucket))
+	svc.OBS.ResetCalls()
+	r := cli(t, env, "report", elsewhere)
+	r.expect(t, 1, []string{"key-1",
+		"Missing: obs://another-bucket/" + target + "runs/run-cli/link-0002.json.gz: in another bucket than " + svc.Bucket + ": not read",
+		"Missing: https://example.com/link.json.gz: not an obs:// location",
+		"Missing: obs://" + svc.Bucket + ": names no object"},
+		[]string{"3 of the run's reports could not be read"})
+	if strings.Contains(r.stdout, "key-2") {
+		t.Errorf("showed a key of a report in another bucket:\n%s", r.stdout)
+	}
+	if c := svc.OBS.Calls(); c.Status[404] != 0 || c.Status[200] != 2 {
+		t.Errorf("OBS answered %v: want the summary and the one report in the bucket read, nothing else asked", c.Status)
+	}
+
+	// Objects that are not what tagwarden writes.
+	for _, tc := range []struct {
+		name, key string
+		body      []byte
+		want      string
+	}{
+		{"summary arbitrary JSON", target + "runs/run-a/summary.json", []byte(`{"hello":"world"}`), "runs/run-a/summary.json: not a tagwarden run summary: no run"},
+		{"summary not JSON", target + "runs/run-b/summary.json", []byte(`hello`), "runs/run-b/summary.json: not a tagwarden run summary"},
+		{"summary without reports", target + "runs/run-c/summary.json", []byte(`{"run":"run-c","mode":"sweep"}`), "runs/run-c/summary.json: not a tagwarden run summary: no reports list"},
+		{"summary too large", target + "runs/run-d/summary.json", append(summary(link1), bytes.Repeat([]byte(" "), maxSmallJSON)...), "runs/run-d/summary.json: larger than 8 MiB: not a run summary tagwarden wrote"},
+		{"report arbitrary JSON", target + "runs/run-e/link-0001.json.gz", []byte(`{"hello":"world"}`), "runs/run-e/link-0001.json.gz: not a tagwarden report: no mode"},
+		{"report a summary", target + "runs/run-f/link-0001.json", summary(link1), "runs/run-f/link-0001.json: a run's summary, not a report"},
+		{"latest arbitrary JSON", "tagwarden/targets/eu-west-0/p1/latest.json", []byte(`{"hello":"world"}`), "eu-west-0/p1/latest.json: not a tagwarden latest pointer: no run or mode"},
+		{"latest too large", "tagwarden/targets/eu-west-0/p2/latest.json", bytes.Repeat([]byte(" "), maxSmallJSON+1), "eu-west-0/p2/latest.json: larger than 8 MiB: not a latest pointer tagwarden wrote"},
+		{"latest to another bucket", "tagwarden/targets/eu-west-0/p3/latest.json",
+			[]byte(`{"run":"r","mode":"sweep","sweep":{"run":"r","summary":"obs://another-bucket/tagwarden/targets/eu-west-0/p3/runs/r/summary.json"}}`),
+			"eu-west-0/p3/latest.json: its sweep's summary \"obs://another-bucket/tagwarden/targets/eu-west-0/p3/runs/r/summary.json\": in another bucket than " + svc.Bucket},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			loc := plant(tc.key, tc.body)
+			if strings.HasSuffix(loc, "latest.json") {
+				loc = strings.TrimSuffix(loc, "latest.json")
+			}
+			cli(t, env, "report", loc).expect(t, 1, nil, []string{tc.want})
+		})
+	}
+
+	// A summary as a local file: not a report, and said so.
+	b, _, _ := svc.OBS.Object(svc.Bucket, target+"runs/run-cli/summary.json")
+	file := filepath.Join(t.TempDir(), "summary.json")
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cli(t, nil, "report", file).expect(t, 1, nil, []string{file + ": a run's summary, not a report"})
+	cli(t, nil, "report", filepath.Dir(file)).expect(t, 1, nil, []string{"is a folder"})
+
+	// An OBS endpoint that the SDK cannot take is named by where it came
+	// from, its password never repeated.
+	cli(t, env, "report", "--obs-endpoint", svc.OBSURL+"/obs", elsewhere).
+		expect(t, 1, nil, []string{`--obs-endpoint="` + svc.OBSURL + `/obs": the OBS endpoint has a path`})
+	r = cli(t, []string{"TAGWARDEN_OBS_ENDPOINT=http://u:hunter2@127.0.0.1:1/x"}, "report", "--region", local.Region, elsewhere)
+	r.expect(t, 1, nil, []string{`TAGWARDEN_OBS_ENDPOINT="http://xxxxx@127.0.0.1:1/x": the OBS endpoint holds a user name or password`})
+	if strings.Contains(r.stderr, "hunter2") {
+		t.Errorf("the error repeats the password: %s", r.stderr)
+	}
 }

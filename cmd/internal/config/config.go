@@ -50,6 +50,12 @@ const (
 	EnvFunctionGraphEndpoint = "TAGWARDEN_FUNCTIONGRAPH_ENDPOINT" // FunctionGraph API endpoint override
 )
 
+// EnvSDKProjectID is the Huawei Cloud SDK's credential-chain variable of
+// the project (not a tagwarden variable: FromEnv does not read it). Where
+// the platform names no project (Lambda, the CLI), the function's own
+// target takes it when TAGWARDEN_PROJECT_ID is unset, as the SDK does.
+const EnvSDKProjectID = "HUAWEICLOUD_SDK_PROJECT_ID"
+
 // Defaults of the process's own settings (the handler's options take
 // handler.DefaultConfig, the rate limit huaweikms.DefaultRateLimit).
 const (

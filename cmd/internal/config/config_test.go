@@ -123,7 +123,24 @@ func TestFromEnvErrors(t *testing.T) {
 		{"prefix from the root", map[string]string{EnvReportPrefix: "/reports"}, []string{`TAGWARDEN_REPORT_PREFIX="/reports"`}},
 		{"repeat not a duration", map[string]string{EnvNotifyRepeat: "7d"}, []string{`TAGWARDEN_NOTIFY_REPEAT="7d"`}},
 		{"metrics not a boolean", map[string]string{EnvMetrics: "yes please"}, []string{`TAGWARDEN_METRICS="yes please"`}},
-		{"OBS endpoint with a password", map[string]string{EnvOBSEndpoint: "http://user:secret@127.0.0.1:9000"}, []string{`TAGWARDEN_OBS_ENDPOINT=`}},
+		{"OBS endpoint with a password", map[string]string{EnvOBSEndpoint: "http://user:hunter2@127.0.0.1:9000"}, []string{`TAGWARDEN_OBS_ENDPOINT="http://xxxxx@127.0.0.1:9000": the OBS endpoint holds a user name or password`}},
+		// The SDKs of the outputs append their own paths: an endpoint's path
+		// would send every request where nobody meant.
+		{"SMN endpoint with a path", map[string]string{EnvSMNEndpoint: "http://127.0.0.1:9001/v2"}, []string{`TAGWARDEN_SMN_ENDPOINT="http://127.0.0.1:9001/v2": the SMN endpoint has a path: give the scheme, host and port only`}},
+		{"CES endpoint with a path", map[string]string{EnvCESEndpoint: "https://ces.example/prefix/"}, []string{`TAGWARDEN_CES_ENDPOINT="https://ces.example/prefix/": the CES endpoint has a path`}},
+		{"OBS endpoint with a path", map[string]string{EnvOBSEndpoint: "http://127.0.0.1:9003/obs"}, []string{`TAGWARDEN_OBS_ENDPOINT="http://127.0.0.1:9003/obs": the OBS endpoint has a path`}},
+		{"OBS endpoint with a path and a password", map[string]string{EnvOBSEndpoint: "http://u:hunter2@h/obs"}, []string{`TAGWARDEN_OBS_ENDPOINT="http://xxxxx@h/obs": the OBS endpoint holds a user name or password`}},
+		{"OBS endpoint with a query", map[string]string{EnvOBSEndpoint: "http://h?sig=hunter2"}, []string{`TAGWARDEN_OBS_ENDPOINT="http://h...": the OBS endpoint has a query or fragment`}},
+		{"OBS endpoint of an IPv6 address", map[string]string{EnvOBSEndpoint: "http://[::1]:9003"}, []string{`TAGWARDEN_OBS_ENDPOINT="http://[::1]:9003": the OBS endpoint http://[::1]:9003 has an IPv6 address`}},
+		{"CES endpoint port 0", map[string]string{EnvCESEndpoint: "http://127.0.0.1:0"}, []string{`TAGWARDEN_CES_ENDPOINT="http://127.0.0.1:0": the CES endpoint's port is "0": want a number from 1 to 65535`}},
+		{"SMN endpoint empty port", map[string]string{EnvSMNEndpoint: "http://127.0.0.1:"}, []string{`TAGWARDEN_SMN_ENDPOINT="http://127.0.0.1:": the SMN endpoint's port is empty`}},
+		{"OBS endpoint port too large", map[string]string{EnvOBSEndpoint: "http://127.0.0.1:65536"}, []string{`TAGWARDEN_OBS_ENDPOINT="http://127.0.0.1:65536": the OBS endpoint's port is "65536"`}},
+		{"OBS endpoint port not a number", map[string]string{EnvOBSEndpoint: "http://127.0.0.1:hunter2"}, []string{`TAGWARDEN_OBS_ENDPOINT="http://127.0.0.1:xxxxx": the OBS endpoint's port is not a number`}},
+		{"KMS endpoint port too large", map[string]string{EnvEndpoint: "http://127.0.0.1:70000"}, []string{`TAGWARDEN_KMS_ENDPOINT="http://127.0.0.1:70000": the KMS endpoint's port is "70000"`}},
+		{"topic of a subscription", map[string]string{EnvSMNTopic: "urn:smn:ap-southeast-1:p1:t:sub"}, []string{`TAGWARDEN_SMN_TOPIC="urn:smn:ap-southeast-1:p1:t:sub": topic URN has 6 colon-separated parts, want 5`}},
+		{"notify changes not a boolean", map[string]string{EnvNotifyChanges: "sometimes"}, []string{`TAGWARDEN_NOTIFY_CHANGES="sometimes": want true or false`}},
+		{"repeat too short", map[string]string{EnvNotifyRepeat: "30s"}, []string{`TAGWARDEN_NOTIFY_REPEAT="30s": must be at least 1m0s`}},
+		{"prefix with a dot-dot segment", map[string]string{EnvReportPrefix: "a/../b/"}, []string{`TAGWARDEN_REPORT_PREFIX="a/../b/"`, `".."`}},
 		{"rate zero", map[string]string{EnvRateLimit: "0"}, []string{`TAGWARDEN_RATE_LIMIT="0"`}},
 		{"rate NaN", map[string]string{EnvRateLimit: "NaN"}, []string{`TAGWARDEN_RATE_LIMIT="NaN": want requests per second`}},
 		// A rate no sweep can live with: one request every 1000 seconds.
@@ -398,6 +415,48 @@ func TestHandlerNamesTheVariables(t *testing.T) {
 			for _, w := range tt.want {
 				if !strings.Contains(tt.got, w) {
 					t.Errorf("%q does not name %s", tt.got, w)
+				}
+			}
+		})
+	}
+}
+
+// TestOutputClientsNameTheVariables: an output that cannot open says which
+// variables configure it, and never repeats the credentials.
+func TestOutputClientsNameTheVariables(t *testing.T) {
+	creds := &huaweikms.Credentials{AccessKey: "AKOUTPUTS00000000001", SecretKey: "hunter2-outputs-secret-key-000000000000"}
+	tests := []struct {
+		name string
+		p    Process
+		want []string // substrings of the error; none: the clients open
+	}{
+		{"every output, in a region", Process{Region: "ap-southeast-1", Outputs: Outputs{
+			Topic: huaweismn.TopicURN{Region: "ap-southeast-1", ProjectID: "p1", Name: "t"}, Metrics: true,
+			Namespace: "TagWarden.KMS", Bucket: "audit-reports"}}, nil},
+		{"metrics without a region or an endpoint", Process{Outputs: Outputs{Metrics: true, Namespace: "TagWarden.KMS"}},
+			[]string{"metrics (TAGWARDEN_METRICS: in TAGWARDEN_REGION, or at TAGWARDEN_CES_ENDPOINT)", "no CES endpoint"}},
+		{"reports without a region or an endpoint", Process{Outputs: Outputs{Bucket: "audit-reports"}},
+			[]string{"stored reports (TAGWARDEN_REPORT_BUCKET: in TAGWARDEN_REGION, or at TAGWARDEN_OBS_ENDPOINT)"}},
+		{"reports at an endpoint of IPv6", Process{Outputs: Outputs{Bucket: "audit-reports", OBSEndpoint: "http://[::1]:9000"}},
+			[]string{"stored reports (TAGWARDEN_REPORT_BUCKET", "IPv6"}},
+		{"notifications to a topic of no project", Process{Region: "ap-southeast-1", Outputs: Outputs{
+			Topic: huaweismn.TopicURN{Region: "ap-southeast-1", Name: "t"}}},
+			[]string{"notifications (TAGWARDEN_SMN_TOPIC, TAGWARDEN_SMN_ENDPOINT)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.p.OutputClients(creds, "p1")
+			switch {
+			case len(tt.want) == 0 && err != nil:
+				t.Fatalf("got %v, want the clients", err)
+			case len(tt.want) > 0 && err == nil:
+				t.Fatalf("got the clients, want an error naming %q", tt.want)
+			case err != nil && strings.Contains(err.Error(), "hunter2"):
+				t.Errorf("the error %q repeats the secret key", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
 		})

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -65,7 +66,7 @@ func (r *reader) outputs(dst *Outputs) {
 		}
 		dst.Topic = t
 	}
-	dst.SMNEndpoint = r.endpointOf(EnvSMNEndpoint, "SMN")
+	dst.SMNEndpoint, _ = r.hostEndpointOf(EnvSMNEndpoint, "SMN")
 	r.boolean(EnvNotifyChanges, &dst.NotifyChanges)
 	r.duration(EnvNotifyRepeat, &dst.NotifyRepeat, time.Minute)
 	r.boolean(EnvMetrics, &dst.Metrics)
@@ -75,7 +76,7 @@ func (r *reader) outputs(dst *Outputs) {
 		}
 		dst.Namespace = v
 	}
-	dst.CESEndpoint = r.endpointOf(EnvCESEndpoint, "CES")
+	dst.CESEndpoint, _ = r.hostEndpointOf(EnvCESEndpoint, "CES")
 	if v := r.get(EnvReportBucket); v != "" {
 		if err := huaweiobs.CheckBucket(v); err != nil {
 			r.bad(EnvReportBucket, v, "%v", err)
@@ -88,12 +89,29 @@ func (r *reader) outputs(dst *Outputs) {
 		}
 		dst.Prefix = v
 	}
-	if v := r.get(EnvOBSEndpoint); v != "" {
+	v, ok := r.hostEndpointOf(EnvOBSEndpoint, "OBS")
+	if v != "" && ok {
+		// What the OBS SDK cannot take besides (an IPv6 address).
 		if _, err := huaweiobs.CheckEndpoint(v); err != nil {
 			r.bad(EnvOBSEndpoint, endpoint.Shown(v), "%v", err) // never repeat a password or a query
 		}
-		dst.OBSEndpoint = v
 	}
+	dst.OBSEndpoint = v
+}
+
+// hostEndpointOf reads the endpoint variable of an SDK that appends its
+// own paths (SMN, Cloud Eye, OBS): scheme, host and optional port, no
+// path (endpoint.CheckHost). ok is false when the value was refused.
+func (r *reader) hostEndpointOf(name, service string) (v string, ok bool) {
+	v = r.get(name)
+	if v == "" {
+		return "", true
+	}
+	if _, err := endpoint.CheckHost(service, v); err != nil {
+		r.bad(name, endpoint.Shown(v), "%v", err) // never repeat a password or a query
+		return v, false
+	}
+	return v, true
 }
 
 // Recorder returns the process's outputs recorder (nil when no output is
@@ -108,14 +126,15 @@ func (p Process) Recorder(own string, log logrus.FieldLogger) *outputs.Recorder 
 
 // OutputClients opens the outputs with creds (nil: the SDK's credential
 // chain, as for KMS); metrics go to the function's own region and
-// project. It makes no network call.
+// project. It makes no network call. Its errors name the variables of the
+// output that could not open.
 func (p Process) OutputClients(creds *huaweikms.Credentials, project string) (outputs.Clients, error) {
 	var c outputs.Clients
 	o := p.Outputs
 	if !o.Topic.IsZero() {
 		n, err := huaweismn.New(huaweismn.Config{Topic: o.Topic, Endpoint: o.SMNEndpoint, Credentials: creds})
 		if err != nil {
-			return c, err
+			return c, fmt.Errorf("notifications (%s, %s): %w", EnvSMNTopic, EnvSMNEndpoint, err)
 		}
 		c.Notifier = n
 	}
@@ -123,14 +142,14 @@ func (p Process) OutputClients(creds *huaweikms.Credentials, project string) (ou
 		m, err := huaweices.New(huaweices.Config{Namespace: o.Namespace, Region: p.Region, ProjectID: project,
 			Endpoint: o.CESEndpoint, Credentials: creds})
 		if err != nil {
-			return c, err
+			return c, fmt.Errorf("metrics (%s: in %s, or at %s): %w", EnvMetrics, EnvRegion, EnvCESEndpoint, err)
 		}
 		c.Metrics = m
 	}
 	if o.Bucket != "" {
 		s, err := huaweiobs.New(huaweiobs.Config{Bucket: o.Bucket, Region: p.Region, Endpoint: o.OBSEndpoint, Credentials: creds})
 		if err != nil {
-			return c, err
+			return c, fmt.Errorf("stored reports (%s: in %s, or at %s): %w", EnvReportBucket, EnvRegion, EnvOBSEndpoint, err)
 		}
 		c.Store = s
 	}
