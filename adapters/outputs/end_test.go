@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/tagwarden/tagwarden/adapters/outputs"
 	"github.com/tagwarden/tagwarden/adapters/outputs/huaweismn/smnemu"
 	"github.com/tagwarden/tagwarden/handler"
+	"github.com/tagwarden/tagwarden/policy"
 )
 
 // published returns the messages published since before.
@@ -202,14 +204,14 @@ func TestSlowOutputLeavesTime(t *testing.T) {
 // TestFindingTexts: texts from tags reach the message bounded, with no
 // control that reorders what a reader sees.
 func TestFindingTexts(t *testing.T) {
-	kr := violating("k1", "a\u202Eevil\u2066", "environment", "env", strings.Repeat("o", 5000))
+	kr := violating("k1", "a\u202Eevil\u2066\u200F\uFEFF", "environment", "env", strings.Repeat("o", 5000))
 	kr.Violations[0].Message = strings.Repeat("x", 10000)
 	fs := outputs.FindingsOf(target, kr, false)
 	if len(fs) != 1 {
 		t.Fatalf("%d findings", len(fs))
 	}
 	f := fs[0]
-	if strings.ContainsAny(f.Alias, "\u202E\u2066") {
+	if strings.ContainsAny(f.Alias, "\u202E\u2066\u200F\uFEFF") {
 		t.Errorf("alias %q keeps a bidirectional control", f.Alias)
 	}
 	for name, s := range map[string]string{"problem": f.Problem, "owner": f.Owner} {
@@ -279,5 +281,97 @@ func TestEachKeyBounded(t *testing.T) {
 	err = outputs.EachKey(strings.NewReader(`{"run":"r","keys":[{"key_id":"a"},{"key_id":"b"}]}`), nil, func(handler.KeyReport) error { n++; return nil })
 	if err != nil || n != 2 {
 		t.Errorf("a small report: %d keys, error %v", n, err)
+	}
+}
+
+// TestCutMessageKeepsKeysWhole: when the message is cut, a key with
+// several findings is listed with all of them or counted under "more",
+// never both: the keys add up to the run's.
+func TestCutMessageKeepsKeysWhole(t *testing.T) {
+	e := newEnv(t, outputs.Options{MessageLimit: 20000})
+	keys := make([]handler.KeyReport, 600)
+	for i := range keys {
+		k := violating(fmt.Sprintf("%08d-0000-4000-8000-000000000000", i), fmt.Sprintf("service-%05d", i), "environment", "env", "")
+		k.Violations = append(k.Violations, policy.Violation{Policy: "exemption", Rule: "reason", Tag: "exempt-reason",
+			Message: strings.Repeat("exempt-reason is missing ", 3)})
+		keys[i] = k
+	}
+	rep := sweepReport("split", keys...)
+	e.rec.End(context.Background(), e.c, &rep)
+	pub := e.svc.SMN.Published()
+	if len(pub) != 1 {
+		t.Fatalf("%d messages", len(pub))
+	}
+	m := pub[0]
+	if !strings.Contains(m.Subject, "600 keys need a person") {
+		t.Errorf("subject %q, want 600 keys", m.Subject)
+	}
+	listed := strings.Count(m.Message, "\nservice-")
+	var more, moreFindings int
+	i := strings.Index(m.Message, "… and ")
+	if i < 0 {
+		t.Fatalf("the message was not cut:\n%s", m.Message)
+	}
+	fmt.Sscanf(m.Message[i:], "… and %d more keys (%d findings)", &more, &moreFindings)
+	if listed+more != 600 || moreFindings != 2*more {
+		t.Errorf("%d keys listed and %d more (%d findings): want 600 keys, 2 findings each", listed, more, moreFindings)
+	}
+	if lines := strings.Count(m.Message, "- NEW ["); lines != 2*listed {
+		t.Errorf("%d finding lines for %d keys listed: a key was listed in part", lines, listed)
+	}
+}
+
+// TestTamperedPointer: a latest pointer or state that is not what the
+// target's runs write makes the previous state unknown (no finding new,
+// every finding due), and a time to come in a state does not silence a
+// finding.
+func TestTamperedPointer(t *testing.T) {
+	a := violating("ka", "a", "environment", "env", "")
+	id := outputs.FindingsOf(target, a, false)[0].ID
+	for _, tc := range []struct {
+		name    string
+		pointer func(e *env) string
+		state   string // written at run r1's state key when not empty
+	}{
+		{"empty state", func(*env) string { return `{"target":"` + target + `","run":"r1","state":""}` }, ""},
+		{"null", func(*env) string { return `null` }, ""},
+		{"not a state", func(e *env) string {
+			return `{"target":"` + target + `","run":"r1","state":"` + e.layer.Latest(target) + `"}`
+		}, ""},
+		{"another target's", func(e *env) string {
+			return `{"target":"cn-north-4/other","run":"r1","state":"` + e.layer.State("cn-north-4/other", "r1") + `"}`
+		}, ""},
+		{"elsewhere in the bucket", func(e *env) string {
+			return `{"target":"` + target + `","run":"r1","state":"tagwarden/evil/state.json.gz"}`
+		}, ""},
+		{"notified in 2100", func(e *env) string {
+			return `{"target":"` + target + `","run":"r1","state":"` + e.layer.State(target, "r1") + `"}`
+		}, `{"run":"r1","findings":{"` + id + `":{"f":1,"n":4102444800}}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, outputs.Options{})
+			ctx := context.Background()
+			first := sweepReport("r1", a)
+			e.rec.End(ctx, e.c, &first) // notified now
+			for _, key := range []string{e.layer.State("cn-north-4/other", "r1"), "tagwarden/evil/state.json.gz"} {
+				// Objects a forged pointer might name: a state that silences ka.
+				e.svc.OBS.SetObject(e.svc.Bucket, key, []byte(`{"run":"r1","findings":{"`+id+`":{"f":1,"n":4102444800}}}`), "application/json", "")
+			}
+			if tc.state != "" {
+				e.svc.OBS.SetObject(e.svc.Bucket, e.layer.State(target, "r1"), []byte(tc.state), "application/json", "")
+			}
+			e.svc.OBS.SetObject(e.svc.Bucket, e.layer.Latest(target), []byte(tc.pointer(e)), "application/json", "")
+			e.now = e.now.Add(time.Hour)
+			before := len(e.svc.SMN.Published())
+			rep := sweepReport("r2", a)
+			e.rec.End(ctx, e.c, &rep)
+			pub := e.published(before)
+			if len(pub) != 1 || !strings.Contains(pub[0].Message, "(ka)") {
+				t.Fatalf("messages %+v, want one naming ka (its previous notification is not known)", pub)
+			}
+			if strings.Contains(pub[0].Subject, "new") {
+				t.Errorf("subject %q: a finding called new against a state that is not known", pub[0].Subject)
+			}
+		})
 	}
 }

@@ -257,21 +257,7 @@ func (r *Recorder) gatherGroup(ctx context.Context, st Store, rep *handler.Repor
 			g.owners[o] += n
 		}
 		for _, f := range b.Findings {
-			if g.notifySize < r.opts.MessageLimit {
-				g.notify = append(g.notify, f)
-				g.notifySize += len(f.Problem) + len(f.Action) + len(f.KeyID) + len(f.Alias) + len(f.Policy) + len(f.Owner) + 40
-				continue
-			}
-			g.more++
-			if k := f.Target + "/" + f.KeyID; k != g.lastKey {
-				g.moreKeys++
-				g.lastKey = k
-				g.lastNew = false
-			}
-			if f.New && !g.lastNew {
-				g.moreNew++
-				g.lastNew = true
-			}
+			g.keep(f, r.opts.MessageLimit)
 		}
 		g.more += b.More
 		g.moreKeys += b.MoreKeys

@@ -111,13 +111,14 @@ func oneLine(s string) string {
 // is at most 255 characters, and a message quotes a few.
 const maxFindingText = 1024
 
-// findingText is s valid UTF-8, its bidirectional controls (U+202A to
-// U+202E, U+2066 to U+2069) replaced by U+FFFD, cut to maxFindingText
+// findingText is s valid UTF-8, its bidirectional controls and marks
+// (U+202A to U+202E, U+2066 to U+2069, U+200E, U+200F, U+061C) and
+// U+FEFF replaced by U+FFFD, cut to maxFindingText
 // bytes on a rune boundary with "…".
 func findingText(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
-		if r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 {
+		if r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 || r == 0x200E || r == 0x200F || r == 0x061C || r == 0xFEFF {
 			return '\uFFFD'
 		}
 		return r

@@ -229,8 +229,16 @@ func msgBody(s Summary, findings []Finding, groups, newKeys, moreFindings, moreK
 		strconv.Itoa(c.Changed), " changed, ", strconv.Itoa(c.Planned), " planned, ",
 		strconv.Itoa(c.Violating), " violating, ", strconv.Itoa(c.Failed), " failed, ",
 		strconv.Itoa(c.Skipped), " skipped")
+	what := " to notify (new or due for a reminder)"
+	for _, f := range findings {
+		if !f.NeedsPerson() {
+			// TAGWARDEN_NOTIFY_CHANGES: the tags written are listed too.
+			what = " to notify (new or due for a reminder, or tags written)"
+			break
+		}
+	}
 	line("Findings:  ", strconv.Itoa(s.Findings), " in the run, ", strconv.Itoa(s.New), " new; ",
-		strconv.Itoa(len(findings)+moreFindings), " to notify (new or due for a reminder)")
+		strconv.Itoa(len(findings)+moreFindings), what)
 	if link != "" {
 		line("Report:    ", link)
 	}

@@ -351,8 +351,18 @@ func (r *Recorder) readLatest(ctx context.Context, st Store, target string, rep 
 		rep.Outputs = append(rep.Outputs, o)
 		return nil, nil, true
 	}
-	if notFound || latest.State == "" {
+	if notFound {
 		return nil, nil, false
+	}
+	// The pointer names this target's own state of the run it names, as
+	// End writes it: anything else (another target's, an object elsewhere
+	// in the bucket, no state) is not a pointer tagwarden wrote.
+	if latest.Target != target || latest.Run == "" || latest.State != r.layout.State(target, latest.Run) {
+		o.OK, o.Error = false, fmt.Sprintf("the latest pointer is not one this target's runs write (target %q, run %q, state %q): the previous state is not known",
+			latest.Target, latest.Run, latest.State)
+		r.logOutput(o)
+		rep.Outputs = append(rep.Outputs, o)
+		return nil, nil, true
 	}
 	var state State
 	so := handler.OutputReport{Output: "obs", What: "read", Where: st.Where(latest.State)}
@@ -505,7 +515,8 @@ type gathered struct {
 	more       int
 	moreKeys   int
 	lastKey    string
-	lastNew    bool // the key counted last in moreKeys has a new finding counted in moreNew
+	keptKey    string // the key of the last finding kept in notify
+	lastNew    bool   // the key counted last in moreKeys has a new finding counted in moreNew
 	suppressed int
 	owners     map[string]int // owner attribute value -> findings notified
 	entries    map[FindingID]StateEntry
@@ -555,6 +566,34 @@ func (g *gathered) needsPerson() iter.Seq[Finding] {
 	}
 }
 
+// maxClockSkew is how far ahead of the clock (seconds) a time read back
+// from a state may be and still be taken as past.
+const maxClockSkew = 3600
+
+// keep keeps f among the findings to notify while a message has room for
+// them (with room for the texts' own size), and always beside the other
+// findings of the key kept last: a key is listed whole or counted whole.
+// It counts the rest in more, moreKeys and moreNew.
+func (g *gathered) keep(f Finding, budget int) {
+	k := f.Target + "/" + f.KeyID
+	if g.notifySize < budget || k == g.keptKey {
+		g.notify = append(g.notify, f)
+		g.notifySize += len(f.Problem) + len(f.Action) + len(f.KeyID) + len(f.Alias) + len(f.Policy) + len(f.Owner) + 40
+		g.keptKey = k
+		return
+	}
+	g.more++
+	if k != g.lastKey {
+		g.moreKeys++
+		g.lastKey = k
+		g.lastNew = false
+	}
+	if f.New && !g.lastNew {
+		g.moreNew++
+		g.lastNew = true
+	}
+}
+
 // gather reads every key report of the run: the links before this one
 // from the store, then rep's own.
 func (r *Recorder) gather(ctx context.Context, st Store, rep *handler.Report, target, run string, prev *State, unknown bool, now time.Time) (*gathered, error) {
@@ -580,6 +619,12 @@ func (r *Recorder) gather(ctx context.Context, st Store, rep *handler.Report, ta
 				if prev != nil {
 					pe, seen = prev.Findings[id]
 				}
+				if seen && (pe.Notified > now.Unix()+maxClockSkew || pe.First > now.Unix()+maxClockSkew) {
+					// A time to come is no record of the past (a clock far
+					// ahead, an edited state): the finding is due, not
+					// silenced until then.
+					pe = StateEntry{First: min(pe.First, now.Unix())}
+				}
 				fd.New = !seen && !unknown
 				if fd.New {
 					g.new++
@@ -604,23 +649,7 @@ func (r *Recorder) gather(ctx context.Context, st Store, rep *handler.Report, ta
 			if o := OwnerValue(fd.Owner); o != "" {
 				g.owners[o]++
 			}
-			// Keep what a message can list (with room for the texts' own
-			// size); count the rest.
-			if g.notifySize < budget {
-				g.notify = append(g.notify, fd)
-				g.notifySize += len(fd.Problem) + len(fd.Action) + len(fd.KeyID) + len(fd.Alias) + len(fd.Policy) + len(fd.Owner) + 40
-			} else {
-				g.more++
-				if k := fd.Target + "/" + fd.KeyID; k != g.lastKey {
-					g.moreKeys++
-					g.lastKey = k
-					g.lastNew = false
-				}
-				if fd.New && !g.lastNew {
-					g.moreNew++
-					g.lastNew = true
-				}
-			}
+			g.keep(fd, budget)
 		}
 		return nil
 	}

@@ -106,6 +106,7 @@ func readState(r io.Reader) (State, error) {
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return st, errors.New("a state is a JSON object")
 	}
+	found := false
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -118,6 +119,7 @@ func readState(r io.Reader) (State, error) {
 			err = dec.Decode(&st.Pending)
 		case "findings":
 			err = readEntries(dec, st.Findings)
+			found = true
 		default:
 			var skip json.RawMessage
 			err = dec.Decode(&skip)
@@ -125,6 +127,9 @@ func readState(r io.Reader) (State, error) {
 		if err != nil {
 			return st, fmt.Errorf("state %v: %w", tok, err)
 		}
+	}
+	if !found {
+		return st, errors.New(`not a state: no "findings"`)
 	}
 	return st, nil
 }

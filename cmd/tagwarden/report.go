@@ -406,8 +406,15 @@ func loadOBSRun(ctx context.Context, loc, region, obsEndpoint string) (loadedRun
 	}
 	run := loadedRun{summary: ss.Summary, source: st.Where(key), missing: slices.Clone(ss.Missing)}
 	first := true
+	seen := map[string]bool{}
+	var last handler.Report
 	for _, r := range ss.Reports {
 		shown := printable(clip(r, 256))
+		if seen[r] {
+			run.missing = append(run.missing, shown+": listed twice in the summary: read once")
+			continue
+		}
+		seen[r] = true
 		k, err := inBucket(r)
 		if err != nil {
 			run.missing = append(run.missing, shown+": "+err.Error())
@@ -424,11 +431,21 @@ func loadOBSRun(ctx context.Context, loc, region, obsEndpoint string) (loadedRun
 			run.missing = append(run.missing, err.Error())
 			continue
 		}
+		if rep.Run != ss.Run || ss.Target != "" && rep.Target != "" && rep.Target != ss.Target {
+			run.missing = append(run.missing, fmt.Sprintf("%s: the report of run %q of %q, not of this run: not read", shown, printable(clip(rep.Run, 64)), printable(clip(rep.Target, 64))))
+			continue
+		}
+		last = rep
 		if first {
 			run.report, first = rep, false
 		} else {
 			run.report.Merge(rep)
 		}
+	}
+	if !first {
+		// The run's state is its last link's: where it ended, why, and
+		// the totals it carried.
+		run.report.Link, run.report.Reason, run.report.Totals, run.report.Chain = last.Link, last.Reason, last.Totals, last.Chain
 	}
 	if first {
 		return loadedRun{}, fmt.Errorf("%s: none of the run's %d reports could be read: %s", st.Where(key), len(ss.Reports), strings.Join(run.missing, "; "))

@@ -100,6 +100,8 @@ func storedRun(t *testing.T) *local.Services {
 			Run: "run-cli", Link: link, Target: target}
 		if link == 1 {
 			rep.Chain = &handler.ChainReport{State: handler.ChainContinued}
+			rep.Reason, rep.Continuation = "report full: 1 key entry", "tok"
+			rep.Totals = &handler.Counts{Scanned: 5, Compliant: 4, Violating: 1}
 			rec.Link(context.Background(), c, &rep)
 			continue
 		}
@@ -127,6 +129,9 @@ func TestReport(t *testing.T) {
 		r.expect(t, 2, []string{"Run run-cli of " + local.Region + "/" + local.Project + ": sweep, done", "key-1", "key-2", "app-2"}, nil)
 	}
 	j := cli(t, env, "report", targetDir, "-o", "json")
+	if rep := decodeReport(t, j.stdout); rep.Link != 2 || rep.Reason != "" || rep.Totals == nil || rep.Totals.Scanned != 10 {
+		t.Errorf("the merged run's link %d, reason %q, totals %+v: want the last link's", rep.Link, rep.Reason, rep.Totals)
+	}
 	if rep := decodeReport(t, j.stdout); rep.Scanned != 10 || len(rep.Keys) != 2 {
 		t.Errorf("report -o json: %d scanned, %d keys; want the two links merged: 10 and 2", rep.Scanned, len(rep.Keys))
 	}
@@ -272,7 +277,7 @@ func TestReportRefuses(t *testing.T) {
 		return "obs://" + svc.Bucket + "/" + key
 	}
 	summary := func(reports ...string) []byte {
-		b, err := json.Marshal(map[string]any{"run": "run-x", "mode": "sweep", "state": "done", "reports": reports})
+		b, err := json.Marshal(map[string]any{"run": "run-cli", "mode": "sweep", "state": "done", "reports": reports})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -294,6 +299,16 @@ func TestReportRefuses(t *testing.T) {
 	}
 	if c := svc.OBS.Calls(); c.Status[404] != 0 || c.Status[200] != 2 {
 		t.Errorf("OBS answered %v: want the summary and the one report in the bucket read, nothing else asked", c.Status)
+	}
+
+	// A report listed twice is read once; another run's report is not
+	// read into this one.
+	other := plant(target+"runs/run-o/link-0001.json", []byte(`{"mode":"sweep","run":"run-o","link":1,"scanned":7,"keys":[{"key_id":"key-other","outcome":"compliant"}]}`))
+	twice := plant(target+"runs/run-t/summary.json", summary(link1, link1, other))
+	r = cli(t, env, "report", twice)
+	r.expect(t, 1, []string{"key-1", "listed twice in the summary", `the report of run "run-o"`}, nil)
+	if strings.Contains(r.stdout, "key-other") || strings.Count(r.stdout, "key-1") != 1 {
+		t.Errorf("a report read twice or another run's read:\n%s", r.stdout)
 	}
 
 	// Objects that are not what tagwarden writes.
