@@ -426,26 +426,37 @@ func TestHandlerNamesTheVariables(t *testing.T) {
 func TestOutputClientsNameTheVariables(t *testing.T) {
 	creds := &huaweikms.Credentials{AccessKey: "AKOUTPUTS00000000001", SecretKey: "hunter2-outputs-secret-key-000000000000"}
 	tests := []struct {
-		name string
-		p    Process
-		want []string // substrings of the error; none: the clients open
+		name    string
+		p       Process
+		project string   // "p1" when empty; "-" for none
+		want    []string // substrings of the error; none: the clients open
 	}{
+		{"no project", Process{Region: "ap-southeast-1", Outputs: Outputs{Bucket: "audit-reports"}}, "-",
+			[]string{"the outputs need the function's project: set TAGWARDEN_PROJECT_ID (or HUAWEICLOUD_SDK_PROJECT_ID)"}},
+		{"no project, no output", Process{Region: "ap-southeast-1"}, "-", nil},
 		{"every output, in a region", Process{Region: "ap-southeast-1", Outputs: Outputs{
 			Topic: huaweismn.TopicURN{Region: "ap-southeast-1", ProjectID: "p1", Name: "t"}, Metrics: true,
-			Namespace: "TagWarden.KMS", Bucket: "audit-reports"}}, nil},
-		{"metrics without a region or an endpoint", Process{Outputs: Outputs{Metrics: true, Namespace: "TagWarden.KMS"}},
+			Namespace: "TagWarden.KMS", Bucket: "audit-reports"}}, "", nil},
+		{"metrics without a region or an endpoint", Process{Outputs: Outputs{Metrics: true, Namespace: "TagWarden.KMS"}}, "",
 			[]string{"metrics (TAGWARDEN_METRICS: in TAGWARDEN_REGION, or at TAGWARDEN_CES_ENDPOINT)", "no CES endpoint"}},
-		{"reports without a region or an endpoint", Process{Outputs: Outputs{Bucket: "audit-reports"}},
+		{"reports without a region or an endpoint", Process{Outputs: Outputs{Bucket: "audit-reports"}}, "",
 			[]string{"stored reports (TAGWARDEN_REPORT_BUCKET: in TAGWARDEN_REGION, or at TAGWARDEN_OBS_ENDPOINT)"}},
-		{"reports at an endpoint of IPv6", Process{Outputs: Outputs{Bucket: "audit-reports", OBSEndpoint: "http://[::1]:9000"}},
+		{"reports at an endpoint of IPv6", Process{Outputs: Outputs{Bucket: "audit-reports", OBSEndpoint: "http://[::1]:9000"}}, "",
 			[]string{"stored reports (TAGWARDEN_REPORT_BUCKET", "IPv6"}},
 		{"notifications to a topic of no project", Process{Region: "ap-southeast-1", Outputs: Outputs{
-			Topic: huaweismn.TopicURN{Region: "ap-southeast-1", Name: "t"}}},
+			Topic: huaweismn.TopicURN{Region: "ap-southeast-1", Name: "t"}}}, "",
 			[]string{"notifications (TAGWARDEN_SMN_TOPIC, TAGWARDEN_SMN_ENDPOINT)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := tt.p.OutputClients(creds, "p1")
+			project := tt.project
+			switch project {
+			case "":
+				project = "p1"
+			case "-":
+				project = ""
+			}
+			_, err := tt.p.OutputClients(creds, project)
 			switch {
 			case len(tt.want) == 0 && err != nil:
 				t.Fatalf("got %v, want the clients", err)

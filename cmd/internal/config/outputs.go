@@ -131,6 +131,12 @@ func (p Process) Recorder(own string, log logrus.FieldLogger) *outputs.Recorder 
 func (p Process) OutputClients(creds *huaweikms.Credentials, project string) (outputs.Clients, error) {
 	var c outputs.Clients
 	o := p.Outputs
+	if project == "" && (!o.Topic.IsZero() || o.Metrics || o.Bucket != "") {
+		// The outputs name the function's own target by its project (the
+		// stored objects' keys, the metrics' dimension): without it, two
+		// projects' runs would share one state and one series.
+		return c, fmt.Errorf("the outputs need the function's project: set %s (or %s)", EnvProjectID, EnvSDKProjectID)
+	}
 	if !o.Topic.IsZero() {
 		n, err := huaweismn.New(huaweismn.Config{Topic: o.Topic, Endpoint: o.SMNEndpoint, Credentials: creds})
 		if err != nil {
