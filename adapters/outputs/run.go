@@ -65,11 +65,18 @@ func (r *Recorder) FanoutStart(ctx context.Context, c Clients, rep *handler.Repo
 // putReport stores rep, gzip-compressed JSON, streamed through a
 // temporary file.
 func (r *Recorder) putReport(ctx context.Context, st Store, key string, rep *handler.Report) handler.OutputReport {
-	o := handler.OutputReport{Output: "obs", What: "report", Where: st.Where(key)}
+	return r.putSpooled(ctx, st, "report", key, PutOptions{ContentType: "application/json", ContentEncoding: "gzip"},
+		func(w io.Writer) error { return writeGzipJSON(w, rep) })
+}
+
+// putSpooled writes an object through a temporary file (its size then
+// known, a retry reading it again, memory not holding it) and stores it.
+func (r *Recorder) putSpooled(ctx context.Context, st Store, what, key string, opts PutOptions, write func(io.Writer) error) handler.OutputReport {
+	o := handler.OutputReport{Output: "obs", What: what, Where: st.Where(key)}
 	sp, err := newSpool(r.opts.TempDir)
 	if err == nil {
 		defer sp.Close()
-		err = writeGzipJSON(sp, rep)
+		err = write(sp)
 	}
 	var body io.ReadSeeker
 	var size int64
@@ -77,7 +84,7 @@ func (r *Recorder) putReport(ctx context.Context, st Store, key string, rep *han
 		body, size, err = sp.finish()
 	}
 	if err != nil {
-		o.Error = "encode the report: " + err.Error()
+		o.Error = "write the " + what + ": " + err.Error()
 		r.logOutput(o)
 		return o
 	}
@@ -86,7 +93,7 @@ func (r *Recorder) putReport(ctx context.Context, st Store, key string, rep *han
 		if _, err := body.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
-		return st.Put(ctx, key, body, size, PutOptions{ContentType: "application/json", ContentEncoding: "gzip"})
+		return st.Put(ctx, key, body, size, opts)
 	})
 	return o
 }
@@ -441,61 +448,18 @@ func (r *Recorder) putJSON(ctx context.Context, st Store, what, key string, v an
 // putState stores a state, gzip-compressed JSON written entry by entry
 // through a temporary file.
 func (r *Recorder) putState(ctx context.Context, st Store, key string, state State) handler.OutputReport {
-	o := handler.OutputReport{Output: "obs", What: "state", Where: st.Where(key)}
-	sp, err := newSpool(r.opts.TempDir)
-	if err == nil {
-		defer sp.Close()
-		err = writeState(sp, state)
-	}
-	var body io.ReadSeeker
-	var size int64
-	if err == nil {
-		body, size, err = sp.finish()
-	}
-	if err != nil {
-		o.Error = "encode the state: " + err.Error()
-		r.logOutput(o)
-		return o
-	}
-	o.Items = size
-	r.attempt(ctx, &o, func(ctx context.Context) error {
-		if _, err := body.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-		return st.Put(ctx, key, body, size, PutOptions{ContentType: "application/json", ContentEncoding: "gzip"})
-	})
-	return o
+	return r.putSpooled(ctx, st, "state", key, PutOptions{ContentType: "application/json", ContentEncoding: "gzip"},
+		func(w io.Writer) error { return writeState(w, state) })
 }
 
 // putPage writes the run's page through a temporary file and stores it.
 func (r *Recorder) putPage(ctx context.Context, st Store, key string, sum Summary, g *gathered) handler.OutputReport {
-	o := handler.OutputReport{Output: "obs", What: "page", Where: st.Where(key)}
-	sp, err := newSpool(r.opts.TempDir)
-	if err == nil {
-		defer sp.Close()
-		err = WritePage(sp, sum, g.needsPerson())
-	}
-	var body io.ReadSeeker
-	var size int64
-	if err == nil {
-		err = g.err
-	}
-	if err == nil {
-		body, size, err = sp.finish()
-	}
-	if err != nil {
-		o.Error = "write the page: " + err.Error()
-		r.logOutput(o)
-		return o
-	}
-	o.Items = size
-	r.attempt(ctx, &o, func(ctx context.Context) error {
-		if _, err := body.Seek(0, io.SeekStart); err != nil {
+	return r.putSpooled(ctx, st, "page", key, PutOptions{ContentType: "text/html; charset=utf-8"}, func(w io.Writer) error {
+		if err := WritePage(w, sum, g.needsPerson()); err != nil {
 			return err
 		}
-		return st.Put(ctx, key, body, size, PutOptions{ContentType: "text/html; charset=utf-8"})
+		return g.err
 	})
-	return o
 }
 
 // gathered is the findings of a run: those that need a person in a
