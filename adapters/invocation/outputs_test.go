@@ -238,3 +238,40 @@ func TestRefusedLeavesOutputs(t *testing.T) {
 		t.Errorf("objects stored for refused requests: %v", keys)
 	}
 }
+
+// TestGroupWithoutListBucket: with the object permissions alone (no
+// ListBucket: OBS answers a missing object 403), a fan-out's run still
+// sends its one message, and the next run, within the repeat interval,
+// sends none.
+func TestGroupWithoutListBucket(t *testing.T) {
+	o := newOrg(t, 10, 100, 50)
+	for name, s := range o.stores {
+		_, project, _ := strings.Cut(name, "/")
+		s.Put(policy.Key{ID: project + "-bad", Alias: "bad", State: policy.StateEnabled, Spec: "AES_256", Usage: "ENCRYPT_DECRYPT", Origin: "kms"},
+			map[string]string{"owner": "team-a", "cost-center": "cc-ops", "env": "dev", "tagwarden-exempt": "maybe"})
+	}
+	svc := o.withOutputs(t, outputs.Options{})
+	svc.OBS.SetNoList(svc.Bucket, true)
+	for i, want := range []int{1, 1} {
+		o.pipe.Runs.Memory = &invocation.Memory{}
+		o.loop.Pipeline = o.pipe
+		if _, err := o.pipe.Invoke(handler.WithRequestID(context.Background(), fmt.Sprintf("timer-%d", i)), []byte(`{"action":"sweep"}`), o.cloudFn(context.Background())); err != nil {
+			t.Fatal(err)
+		}
+		o.loop.Wait()
+		pub := svc.SMN.Published()
+		if len(pub) != want {
+			t.Fatalf("run %d: %d messages in all, want %d", i+1, len(pub), want)
+		}
+		if n := strings.Count(pub[0].Message, "bad ("); n != 3 {
+			t.Errorf("run %d: the message lists %d keys, want 3:\n%s", i+1, n, pub[0].Message)
+		}
+	}
+	for _, d := range o.loop.Deliveries() {
+		for _, out := range d.Report.Outputs {
+			if out.What == "notification" && !out.OK {
+				t.Errorf("%s link %d: %+v", d.Report.Target, d.Report.Link, out)
+			}
+		}
+	}
+}

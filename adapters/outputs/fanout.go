@@ -142,7 +142,7 @@ func (r *Recorder) endOfGroup(ctx context.Context, c Clients, rep *handler.Repor
 }
 
 // othersDone counts the targets of group, other than target, whose done
-// marker is not there yet. It reads the markers maxGroupReads at a time,
+// marker is not there yet (or is denied: see below). It reads the markers maxGroupReads at a time,
 // in random order, and stops at the first batch that finds one missing:
 // a target that does not end last learns it from a batch or so, and only
 // the last reads every marker.
@@ -171,7 +171,11 @@ func (r *Recorder) othersDone(ctx context.Context, st Store, run, target string,
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
-				case errors.Is(err, ErrNotFound):
+				case errors.Is(err, ErrNotFound), errors.Is(err, ErrDenied):
+					// Denied: OBS answers a missing object so to a caller
+					// without the bucket's ListBucket permission, which the
+					// function is not granted. Taken as not ended: the last
+					// target, which finds every marker, still sends.
 					missing++
 				case err != nil && first == nil:
 					first = err

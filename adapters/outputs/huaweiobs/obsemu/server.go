@@ -69,6 +69,13 @@ type Options struct {
 	// Deny lists buckets whose every call is answered 403 AccessDenied
 	// after the signature verifies (see also SetDenied).
 	Deny []string
+	// NoList lists buckets on which the caller is taken to lack the
+	// bucket's ListBucket permission: a GET or HEAD of an object that
+	// does not exist is answered 403 AccessDenied, not 404 NoSuchKey, as
+	// OBS answers such a caller (the AccessDenied error code's page:
+	// "If the object does not exist ... without the ListBucket
+	// permission, 403 is returned"; see also SetNoList).
+	NoList []string
 	// Domain, when set, also serves virtual-hosted style: a request to
 	// host <bucket>.<Domain> (any port) addresses that bucket, the path
 	// being the key. Path style (/<bucket>/<key>) is always served.
@@ -100,6 +107,7 @@ type Server struct {
 	mu      sync.RWMutex
 	buckets map[string]map[string]*object
 	denied  map[string]bool
+	noList  map[string]bool
 	faults  localsvc.Injector
 	reqIDs  localsvc.RequestIDs
 
@@ -131,6 +139,7 @@ func New(opts Options) (*Server, error) {
 		opts:    opts,
 		buckets: make(map[string]map[string]*object, len(opts.Buckets)),
 		denied:  map[string]bool{},
+		noList:  map[string]bool{},
 		calls:   newCalls(),
 		ln:      localsvc.Listener{Name: "emulator"},
 	}
@@ -146,6 +155,9 @@ func New(opts Options) (*Server, error) {
 	for _, b := range opts.Deny {
 		s.denied[b] = true
 	}
+	for _, b := range opts.NoList {
+		s.noList[b] = true
+	}
 	return s, nil
 }
 
@@ -157,6 +169,18 @@ func (s *Server) Listen(addr string) (string, error) { return s.ln.Listen(addr, 
 
 // Close stops a server started with Listen, closing open connections.
 func (s *Server) Close() error { return s.ln.Close() }
+
+// SetNoList makes a GET of a missing object of bucket answer 403
+// AccessDenied (or, with false, 404 NoSuchKey again): Options.NoList.
+func (s *Server) SetNoList(bucket string, noList bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if noList {
+		s.noList[bucket] = true
+	} else {
+		delete(s.noList, bucket)
+	}
+}
 
 // SetDenied makes every call on bucket answer 403 AccessDenied (or not).
 func (s *Server) SetDenied(bucket string, denied bool) {
@@ -510,8 +534,13 @@ func readBody(body io.Reader, n int64) ([]byte, error) {
 func (s *Server) getObject(w http.ResponseWriter, r *http.Request, rt *route, reqID string) {
 	s.mu.RLock()
 	o, ok := s.buckets[rt.bucket][rt.key]
+	noList := s.noList[rt.bucket]
 	s.mu.RUnlock()
-	if !ok {
+	switch {
+	case !ok && noList:
+		s.fail(w, r, rt, reqID, &apiError{403, "AccessDenied", "Access Denied"})
+		return
+	case !ok:
 		s.fail(w, r, rt, reqID, &apiError{404, "NoSuchKey", "The specified key does not exist."})
 		return
 	}

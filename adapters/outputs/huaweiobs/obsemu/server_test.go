@@ -407,3 +407,19 @@ func TestNew(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestNoList: without the ListBucket permission, a missing object is
+// AccessDenied; an object that exists is still served.
+func TestNoList(t *testing.T) {
+	s, ep := start(t, obsemu.Options{NoList: []string{bucket}})
+	c := defaultClient(t, ep)
+	if err := s.SetObject(bucket, "k", []byte("v"), "text/plain", ""); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, func() error { _, _, err := get(c, bucket, "missing"); return err }(), 403, "AccessDenied")
+	if got, _, err := get(c, bucket, "k"); err != nil || string(got) != "v" {
+		t.Errorf("an object that exists: %q, %v", got, err)
+	}
+	s.SetNoList(bucket, false)
+	wantCode(t, func() error { _, _, err := get(c, bucket, "missing"); return err }(), 404, "NoSuchKey")
+}
