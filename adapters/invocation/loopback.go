@@ -28,6 +28,15 @@ type Loopback struct {
 	// Duplicate delivers every invocation twice, one after the other, as
 	// a platform may.
 	Duplicate bool
+	// Elsewhere serves the second copy of a duplicated invocation as
+	// another instance would: with a memory of links of its own, so that
+	// the copy is served again rather than answered as a duplicate.
+	Elsewhere bool
+	// Hold, when set, keeps the invocations whose payload it returns true
+	// for until Release: a platform's delivery held back, late.
+	Hold func(payload []byte) bool
+
+	held []heldInvocation
 
 	seq  atomic.Int64
 	wg   sync.WaitGroup
@@ -52,18 +61,52 @@ func (l *Loopback) Dispatch(_ context.Context, payload []byte) (string, error) {
 	}
 	id := fmt.Sprintf("loopback-%d", l.seq.Add(1))
 	payload = append([]byte(nil), payload...)
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		l.serve(id, payload)
-		if l.Duplicate {
-			l.serve(id, payload)
-		}
-	}()
+	if l.Hold != nil && l.Hold(payload) {
+		l.mu.Lock()
+		l.held = append(l.held, heldInvocation{id, payload})
+		l.mu.Unlock()
+		return id, nil
+	}
+	l.deliver(id, payload)
 	return id, nil
 }
 
-func (l *Loopback) serve(id string, payload []byte) {
+// heldInvocation is an invocation Hold kept back.
+type heldInvocation struct {
+	id      string
+	payload []byte
+}
+
+// Release delivers the invocations held so far and returns how many.
+func (l *Loopback) Release() int {
+	l.mu.Lock()
+	held := l.held
+	l.held = nil
+	l.mu.Unlock()
+	for _, h := range held {
+		l.deliver(h.id, h.payload)
+	}
+	return len(held)
+}
+
+// deliver serves payload in a goroutine of its own (twice with
+// Duplicate).
+func (l *Loopback) deliver(id string, payload []byte) {
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		l.serve(l.Pipeline, id, payload)
+		if l.Duplicate {
+			p := l.Pipeline
+			if l.Elsewhere {
+				p.Runs.Memory = &Memory{}
+			}
+			l.serve(p, id, payload)
+		}
+	}()
+}
+
+func (l *Loopback) serve(p Pipeline, id string, payload []byte) {
 	ctx := handler.WithRequestID(context.Background(), id)
 	if l.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -71,7 +114,7 @@ func (l *Loopback) serve(id string, payload []byte) {
 		defer cancel()
 	}
 	d := Delivery{RequestID: id, Payload: payload}
-	body, err := l.Pipeline.Invoke(ctx, payload, l.Cloud(ctx))
+	body, err := p.Invoke(ctx, payload, l.Cloud(ctx))
 	if err == nil {
 		err = json.Unmarshal(body, &d.Report)
 	}

@@ -275,3 +275,95 @@ func TestGroupWithoutListBucket(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupEndDeliveredTwice: every invocation of a fan-out's run is
+// delivered twice, the copy on another instance (which serves it again):
+// the run still sends one message, and the copies' ends say why they
+// send none.
+func TestGroupEndDeliveredTwice(t *testing.T) {
+	o := newOrg(t, 10, 100, 50)
+	for name, s := range o.stores {
+		_, project, _ := strings.Cut(name, "/")
+		s.Put(policy.Key{ID: project + "-bad", Alias: "bad", State: policy.StateEnabled, Spec: "AES_256", Usage: "ENCRYPT_DECRYPT", Origin: "kms"},
+			map[string]string{"owner": "team-a", "cost-center": "cc-ops", "env": "dev", "tagwarden-exempt": "maybe"})
+	}
+	svc := o.withOutputs(t, outputs.Options{})
+	o.loop.Duplicate, o.loop.Elsewhere = true, true
+	if _, err := o.pipe.Invoke(handler.WithRequestID(context.Background(), "timer-1"), []byte(`{"action":"sweep"}`), o.cloudFn(context.Background())); err != nil {
+		t.Fatal(err)
+	}
+	o.loop.Wait()
+	pub := svc.SMN.Published()
+	if len(pub) != 1 {
+		for _, p := range pub {
+			t.Logf("subject: %s", p.Subject)
+		}
+		t.Fatalf("%d messages for one run delivered twice, want 1", len(pub))
+	}
+	if n := strings.Count(pub[0].Message, "bad ("); n != 3 {
+		t.Errorf("the message lists %d keys, want 3:\n%s", n, pub[0].Message)
+	}
+	if !strings.Contains(pub[0].Subject, "(3 new)") {
+		t.Errorf("subject %q: want the 3 keys new (a copy's view, in which they were known, is not the run's)", pub[0].Subject)
+	}
+	for _, name := range orgTargets {
+		if !strings.Contains(pub[0].Message, "  "+name+": done; 11 scanned, 10 changed") {
+			t.Errorf("the message's line for %s does not show the run's changes (a copy's view overwrote them?):\n%s", name, pub[0].Message)
+		}
+	}
+	stored := 0
+	for _, d := range o.loop.Deliveries() {
+		for _, out := range d.Report.Outputs {
+			if strings.Contains(out.Reason, "stored already") {
+				stored++
+			}
+		}
+	}
+	if stored != 3 {
+		t.Errorf("%d copies' ends say the run's end was stored already, want 3 (one per target)", stored)
+	}
+}
+
+// TestLateGroupRun: a fan-out's run whose last target is held back ends
+// after the next run has notified every finding: it sends no second
+// message (its findings would be called new again), and the target's
+// state stays the newer run's.
+func TestLateGroupRun(t *testing.T) {
+	o := newOrg(t, 10, 100, 50)
+	for name, s := range o.stores {
+		_, project, _ := strings.Cut(name, "/")
+		s.Put(policy.Key{ID: project + "-bad", Alias: "bad", State: policy.StateEnabled, Spec: "AES_256", Usage: "ENCRYPT_DECRYPT", Origin: "kms"},
+			map[string]string{"owner": "team-a", "cost-center": "cc-ops", "env": "dev", "tagwarden-exempt": "maybe"})
+	}
+	svc := o.withOutputs(t, outputs.Options{})
+	hold := true
+	o.loop.Hold = func(payload []byte) bool { return hold && strings.Contains(string(payload), `"cn-north-4/p3"`) }
+	sweep := func(id string) {
+		t.Helper()
+		if _, err := o.pipe.Invoke(handler.WithRequestID(context.Background(), id), []byte(`{"action":"sweep"}`), o.cloudFn(context.Background())); err != nil {
+			t.Fatal(err)
+		}
+		o.loop.Wait()
+	}
+	sweep("timer-1")
+	if n := len(svc.SMN.Published()); n != 0 {
+		t.Fatalf("run 1 sent %d messages with a target held back", n)
+	}
+	hold = false
+	sweep("timer-2")
+	pub := svc.SMN.Published()
+	if len(pub) != 1 || strings.Count(pub[0].Message, "bad (") != 3 {
+		t.Fatalf("run 2: %d messages, want 1 listing the 3 keys", len(pub))
+	}
+	if o.loop.Release() != 1 {
+		t.Fatal("no invocation was held")
+	}
+	o.loop.Wait()
+	if pub := svc.SMN.Published(); len(pub) != 1 {
+		t.Errorf("the late run sent a second message: %s\n%s", pub[len(pub)-1].Subject, pub[len(pub)-1].Message)
+	}
+	sweep("timer-3")
+	if pub := svc.SMN.Published(); len(pub) != 1 {
+		t.Errorf("run 3 sent %q: every finding was notified by run 2", pub[len(pub)-1].Subject)
+	}
+}

@@ -375,3 +375,40 @@ func TestTamperedPointer(t *testing.T) {
 		})
 	}
 }
+
+// TestLateRun: a sweep that started before the run the pointer names and
+// ends after it (its last link held by the platform) merges its findings
+// into the newer state rather than replacing it, and leaves the pointer's
+// last sweep the newer one.
+func TestLateRun(t *testing.T) {
+	e := newEnv(t, outputs.Options{})
+	ctx := context.Background()
+	a := violating("ka", "a", "environment", "env", "")
+	b := violating("kb", "b", "environment", "env", "")
+	start := e.now
+	old := sweepReport("old", a) // started first, ends last
+	old.Started = start
+	e.now = start.Add(time.Minute)
+	newer := sweepReport("newer", a, b)
+	newer.Started = e.now
+	e.rec.End(ctx, e.c, &newer)
+	e.now = e.now.Add(time.Minute)
+	before := len(e.svc.SMN.Published())
+	e.rec.End(ctx, e.c, &old)
+	if pub := e.published(before); len(pub) != 0 {
+		t.Errorf("the late run notified %q, want nothing: its findings were notified by the newer run", pub[0].Subject)
+	}
+	var latest outputs.Latest
+	decodeJSON(t, e.object(t, e.layer.Latest(target)), &latest)
+	if latest.Sweep == nil || latest.Sweep.Run != "newer" || !latest.Started.Equal(newer.Started) {
+		t.Errorf("pointer %+v: want the newer run's sweep and start kept", latest)
+	}
+	e.now = e.now.Add(time.Hour)
+	before = len(e.svc.SMN.Published())
+	next := sweepReport("next", a, b)
+	next.Started = e.now
+	e.rec.End(ctx, e.c, &next)
+	if pub := e.published(before); len(pub) != 0 {
+		t.Errorf("the next run notified %q: the late run made the state forget kb", pub[0].Subject)
+	}
+}

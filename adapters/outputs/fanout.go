@@ -36,12 +36,12 @@ const claimWait = 300 * time.Millisecond
 // maxGroupReads bounds the reads of a group's markers in flight at once.
 const maxGroupReads = 16
 
-// fanoutTargets returns the targets a run's fan-out dispatched, when the
-// run is a sweep started by a fan-out whose report was stored (nil
-// otherwise: a run of one target).
-func (r *Recorder) fanoutTargets(ctx context.Context, c Clients, rep *handler.Report, run string) []string {
-	if !c.Group || c.Store == nil || c.Notifier == nil || rep.Mode != handler.ModeSweep || rep.Run == "" {
-		return nil
+// fanoutTargets returns the targets a run's fan-out dispatched, and when
+// the fan-out started, when the run is a sweep started by a fan-out whose
+// report was stored (nil otherwise: a run of one target).
+func (r *Recorder) fanoutTargets(ctx context.Context, c Clients, rep *handler.Report, run string) ([]string, time.Time) {
+	if !c.Group || c.Store == nil || rep.Mode != handler.ModeSweep || rep.Run == "" {
+		return nil, time.Time{}
 	}
 	key := r.layout.Fanout(run)
 	var fan handler.Report
@@ -64,10 +64,10 @@ func (r *Recorder) fanoutTargets(ctx context.Context, c Clients, rep *handler.Re
 		// Not knowing the run's targets, the target notifies alone.
 		o.Reason = "the fan-out's report could not be read: this target's run is notified on its own"
 		rep.Outputs = append(rep.Outputs, o)
-		return nil
+		return nil, time.Time{}
 	}
 	if notFound {
-		return nil
+		return nil, time.Time{}
 	}
 	var names []string
 	for _, t := range fan.Targets {
@@ -75,7 +75,7 @@ func (r *Recorder) fanoutTargets(ctx context.Context, c Clients, rep *handler.Re
 			names = append(names, t.Target)
 		}
 	}
-	return names
+	return names, fan.Started
 }
 
 // block is the target's part of a group's notification.
@@ -94,14 +94,21 @@ type groupMark struct {
 
 // endOfGroup ends one target's part of a run over several targets: its
 // done marker, and, when it is the last, the run's one notification.
-func (r *Recorder) endOfGroup(ctx context.Context, c Clients, rep *handler.Report, target, run string, group []string) []handler.OutputReport {
+func (r *Recorder) endOfGroup(ctx context.Context, c Clients, rep *handler.Report, target, run string, group []string, stale bool) []handler.OutputReport {
 	now := r.opts.Now().UTC()
 	out := []handler.OutputReport{r.putJSON(ctx, c.Store, "done", r.layout.FanoutDone(run, target), groupMark{Target: target, At: now}, false)}
 	if !out[0].OK {
 		return out
 	}
-	missing, err := r.othersDone(ctx, c.Store, run, target, group)
 	note := handler.OutputReport{Output: "smn", What: "notification", Where: c.Notifier.Where(), OK: true, Skipped: true}
+	if stale {
+		// A newer run of this target has ended: the run's findings still
+		// pending were due again in it, and notified there.
+		note.Reason = "a newer run of this target has ended: this run's notification is left to it"
+		r.logOutput(note)
+		return append(out, note)
+	}
+	missing, err := r.othersDone(ctx, c.Store, run, target, group)
 	switch {
 	case err != nil:
 		note.OK, note.Skipped, note.Error = false, false, "could not tell whether the run's other targets ended: "+err.Error()+"; their findings stay due for the next run"
@@ -111,7 +118,14 @@ func (r *Recorder) endOfGroup(ctx context.Context, c Clients, rep *handler.Repor
 		r.logOutput(note)
 		return append(out, note)
 	}
-	// Every target ended: claim the notification.
+	// Every target ended. A copy of a link delivered twice ends twice:
+	// the run's message may have gone out already.
+	if r.sent(ctx, c.Store, run) {
+		note.Reason = "the run's notification went out already (this link's end was delivered again)"
+		r.logOutput(note)
+		return append(out, note)
+	}
+	// Claim the notification.
 	b := make([]byte, 8)
 	rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
 	token := hex.EncodeToString(b)
@@ -131,6 +145,11 @@ func (r *Recorder) endOfGroup(ctx context.Context, c Clients, rep *handler.Repor
 		r.logOutput(note)
 		return append(out, note)
 	}
+	if r.sent(ctx, c.Store, run) {
+		note.Reason = "the run's notification went out already (this link's end was delivered again)"
+		r.logOutput(note)
+		return append(out, note)
+	}
 	sum, g, reads := r.gatherGroup(ctx, c.Store, rep, run, group)
 	out = append(out, reads...)
 	o, ok := r.notify(ctx, c.Notifier, sum, g)
@@ -139,6 +158,14 @@ func (r *Recorder) endOfGroup(ctx context.Context, c Clients, rep *handler.Repor
 		out = append(out, r.putJSON(ctx, c.Store, "notified", r.layout.FanoutNotified(run), groupMark{Target: target, At: r.opts.Now().UTC(), MessageID: o.ID}, false))
 	}
 	return out
+}
+
+// sent reports whether the run's notification is recorded as published
+// (Layout.FanoutNotified). A record that cannot be read counts as not
+// sent: at worst the message goes out twice, never not at all.
+func (r *Recorder) sent(ctx context.Context, st Store, run string) bool {
+	var mark groupMark
+	return r.getJSON(ctx, st, r.layout.FanoutNotified(run), &mark) == nil && !mark.At.IsZero()
 }
 
 // othersDone counts the targets of group, other than target, whose done

@@ -101,10 +101,13 @@ func (r *Recorder) putSpooled(ctx context.Context, st Store, what, key string, o
 // Latest is a target's latest pointer: the run that wrote it, and the
 // state the next run reads.
 type Latest struct {
-	Target   string       `json:"target"`
-	Run      string       `json:"run"`
-	Mode     handler.Mode `json:"mode"`
-	Finished time.Time    `json:"finished"`
+	Target string       `json:"target"`
+	Run    string       `json:"run"`
+	Mode   handler.Mode `json:"mode"`
+	// Started is when the run started (its first link): a run that
+	// started before it and ends after it is late (stale).
+	Started  time.Time `json:"started,omitempty"`
+	Finished time.Time `json:"finished"`
 	// State is the object of the findings and when each was notified.
 	State string `json:"state"`
 	// Sweep is the last sweep of the target (a key event's run keeps it).
@@ -194,6 +197,18 @@ func (r *Recorder) End(ctx context.Context, c Clients, rep *handler.Report) {
 	if c.Store != nil {
 		latest, prev, unknown = r.readLatest(ctx, c.Store, target, rep)
 	}
+	if latest != nil && latest.Run == run && rep.Run != "" {
+		// The pointer names this very run: its end was stored already, by
+		// an earlier delivery of its last link (a copy served on another
+		// instance, which re-read the keys the first one fixed). Its view
+		// would overwrite the run's with one in which nothing was left to
+		// do: nothing is sent or stored again.
+		o := handler.OutputReport{Output: "obs", What: "summary", Where: c.Store.Where(r.layout.Summary(target, run)), OK: true, Skipped: true,
+			Reason: "this run's end was stored already, by an earlier delivery of its last link: nothing is sent or overwritten"}
+		r.logOutput(o)
+		rep.Outputs = append(rep.Outputs, o)
+		return
+	}
 	g, err := r.gather(ctx, c.Store, rep, target, run, prev, unknown, now)
 	if err != nil {
 		rep.Outputs = append(rep.Outputs, handler.OutputReport{Output: "obs", What: "read", Error: err.Error()})
@@ -212,18 +227,27 @@ func (r *Recorder) End(ctx context.Context, c Clients, rep *handler.Report) {
 			Error: msg})
 		sum.Error = joinErrors(sum.Error, msg)
 	}
+	// A run over several targets (a fan-out's) sends one notification,
+	// for every target, from the target that ends last; this target's
+	// part goes into its summary. Such a run started with its fan-out.
+	group, fanStarted := r.fanoutTargets(ctx, c, rep, run)
+	if !fanStarted.IsZero() && fanStarted.Before(sum.Started) {
+		sum.Started = fanStarted
+	}
+	// A run that started before the run the pointer names ends late (a
+	// link held by the platform, retried): the newer run's state stays
+	// the base, this run's findings merge into it, and a run over several
+	// targets leaves its notification to the newer run.
+	stale := latest != nil && latest.Run != run && latest.Started.After(sum.Started)
 	// A sweep's findings replace the previous state only when they are
-	// all of the target's: every key decided, every report read.
-	replace := rep.Mode == handler.ModeSweep && sum.Complete && len(missing) == 0 && err == nil
+	// all of the target's: every key decided, every report read, and no
+	// newer run has ended.
+	replace := rep.Mode == handler.ModeSweep && sum.Complete && len(missing) == 0 && err == nil && !stale
 
 	if c.Store != nil {
 		// Where the page goes: the notification links to it.
 		sum.Page = c.Store.Where(r.layout.Page(target, run))
 	}
-	// A run over several targets (a fan-out's) sends one notification,
-	// for every target, from the target that ends last; this target's
-	// part goes into its summary.
-	group := r.fanoutTargets(ctx, c, rep, run)
 	// The notification first: the page then shows what it did.
 	notified, pending := false, false
 	var block *NotifyBlock
@@ -288,18 +312,21 @@ func (r *Recorder) End(ctx context.Context, c Clients, rep *handler.Report) {
 		if so.OK && !so.Skipped {
 			// The pointer moves only to a state that was stored: a run whose
 			// state failed leaves the previous one in force.
-			next := Latest{Target: target, Run: run, Mode: rep.Mode, Finished: sum.Finished, State: stateKey}
+			next := Latest{Target: target, Run: run, Mode: rep.Mode, Started: sum.Started, Finished: sum.Finished, State: stateKey}
 			if latest != nil {
 				next.Sweep = latest.Sweep
 			}
-			if rep.Mode == handler.ModeSweep && sumOut.OK {
+			if stale {
+				next.Started = latest.Started // the newer run stays the one to compare with
+			}
+			if rep.Mode == handler.ModeSweep && sumOut.OK && !stale {
 				next.Sweep = &RunRef{Run: run, Finished: sum.Finished, Complete: sum.Complete,
 					Summary: c.Store.Where(sumKey), Page: sum.Page}
 			}
 			rep.Outputs = append(rep.Outputs, r.putJSON(ctx, c.Store, "latest", r.layout.Latest(target), next, false))
 		}
 		if len(group) > 1 && c.Notifier != nil && sumOut.OK {
-			rep.Outputs = append(rep.Outputs, r.endOfGroup(ctx, c, rep, target, run, group)...)
+			rep.Outputs = append(rep.Outputs, r.endOfGroup(ctx, c, rep, target, run, group, stale)...)
 		}
 		rep.Outputs = append(rep.Outputs, r.putReport(ctx, c.Store, r.layout.Link(target, run, rep.Link), rep))
 	}
