@@ -254,18 +254,20 @@ func clip(s string) string {
 	return s
 }
 
-// redactor masks the store's own credentials in text that came from a
-// response: a server may echo the access key ("access key ... is invalid").
+// Redactor masks a client's own credentials in text that came from a
+// response or a transport error: a server may echo the access key
+// ("access key ... is invalid"). The KMS store and the output drivers
+// (adapters/outputs/internal/hcsdk) use it.
 // The access key becomes its masked form (MaskAccessKey); the secret key
 // and the security token, which no server should ever echo, are replaced
 // whole. The zero value masks nothing.
-type redactor struct {
+type Redactor struct {
 	r *strings.Replacer
 }
 
-// newRedactor masks ak, sk and token (empty ones are skipped), as written
+// NewRedactor masks ak, sk and token (empty ones are skipped), as written
 // and as a JSON encoder may escape them.
-func newRedactor(ak, sk, token string) redactor {
+func NewRedactor(ak, sk, token string) Redactor {
 	type pair struct{ secret, mask string }
 	var pairs []pair
 	add := func(secret, mask string) {
@@ -286,7 +288,7 @@ func newRedactor(ak, sk, token string) redactor {
 	add(sk, "<secret key redacted>")
 	add(ak, MaskAccessKey(ak))
 	if len(pairs) == 0 {
-		return redactor{}
+		return Redactor{}
 	}
 	// The longest first: at one position, the replacer takes the first
 	// match in argument order, so a secret containing another is masked
@@ -296,19 +298,19 @@ func newRedactor(ak, sk, token string) redactor {
 	for _, p := range pairs {
 		args = append(args, p.secret, p.mask)
 	}
-	return redactor{strings.NewReplacer(args...)}
+	return Redactor{strings.NewReplacer(args...)}
 }
 
 // String returns s with the credentials masked.
-func (r redactor) String(s string) string {
+func (r Redactor) String(s string) string {
 	if r.r == nil || s == "" {
 		return s
 	}
 	return r.r.Replace(s)
 }
 
-// bytes returns b with the credentials masked (b itself when none appears).
-func (r redactor) bytes(b []byte) []byte {
+// Bytes returns b with the credentials masked (b itself when none appears).
+func (r Redactor) Bytes(b []byte) []byte {
 	if r.r == nil || len(b) == 0 {
 		return b
 	}
@@ -323,7 +325,7 @@ func (r redactor) bytes(b []byte) []byte {
 // or a cause: the message, the code and the request id. The hint is the
 // store's own words (throttleHint reads only numbers from the message, after
 // scrub), so a short test access key such as "AK" cannot garble "AK/SK".
-func (r redactor) scrub(e *Error) {
+func (r Redactor) scrub(e *Error) {
 	if r.r == nil || e == nil {
 		return
 	}

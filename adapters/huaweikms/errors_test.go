@@ -271,23 +271,23 @@ func TestRedactor(t *testing.T) {
 	const ak, sk, token = "AKID1234567890ABCDEF", "sk/secret+0000", "AKID1234567890ABCDEF-session/x"
 	cases := []struct {
 		name, in, want string
-		r              redactor
+		r              Redactor
 	}{
-		{"access key masked", "access key AKID1234567890ABCDEF is invalid", "access key AKID**** is invalid", newRedactor(ak, sk, "")},
-		{"secret key replaced", "signed with sk/secret+0000.", "signed with <secret key redacted>.", newRedactor(ak, sk, "")},
-		{"JSON-escaped secret key", `signed with sk\/secret+0000`, "signed with <secret key redacted>", newRedactor(ak, sk, "")},
-		{"token containing the access key masked whole", "token AKID1234567890ABCDEF-session/x expired", "token <security token redacted> expired", newRedactor(ak, sk, token)},
-		{"every occurrence", "AKID1234567890ABCDEF AKID1234567890ABCDEF", "AKID**** AKID****", newRedactor(ak, sk, token)},
-		{"nothing to mask", "Unauthorized", "Unauthorized", newRedactor(ak, sk, token)},
-		{"zero value masks nothing", "AKID1234567890ABCDEF", "AKID1234567890ABCDEF", redactor{}},
-		{"no credentials", "AKID1234567890ABCDEF", "AKID1234567890ABCDEF", newRedactor("", "", "")},
+		{"access key masked", "access key AKID1234567890ABCDEF is invalid", "access key AKID**** is invalid", NewRedactor(ak, sk, "")},
+		{"secret key replaced", "signed with sk/secret+0000.", "signed with <secret key redacted>.", NewRedactor(ak, sk, "")},
+		{"JSON-escaped secret key", `signed with sk\/secret+0000`, "signed with <secret key redacted>", NewRedactor(ak, sk, "")},
+		{"token containing the access key masked whole", "token AKID1234567890ABCDEF-session/x expired", "token <security token redacted> expired", NewRedactor(ak, sk, token)},
+		{"every occurrence", "AKID1234567890ABCDEF AKID1234567890ABCDEF", "AKID**** AKID****", NewRedactor(ak, sk, token)},
+		{"nothing to mask", "Unauthorized", "Unauthorized", NewRedactor(ak, sk, token)},
+		{"zero value masks nothing", "AKID1234567890ABCDEF", "AKID1234567890ABCDEF", Redactor{}},
+		{"no credentials", "AKID1234567890ABCDEF", "AKID1234567890ABCDEF", NewRedactor("", "", "")},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.r.String(tc.in); got != tc.want {
 				t.Errorf("String: got %q, want %q", got, tc.want)
 			}
-			if got := string(tc.r.bytes([]byte(tc.in))); got != tc.want {
+			if got := string(tc.r.Bytes([]byte(tc.in))); got != tc.want {
 				t.Errorf("bytes: got %q, want %q", got, tc.want)
 			}
 			e := &Error{Message: tc.in, Code: tc.in, RequestID: tc.in, Hint: "check the AK/SK"}

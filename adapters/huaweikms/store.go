@@ -38,7 +38,7 @@ type Store struct {
 	endpoint string
 	cred     *auth.BasicCredentials
 	log      logrus.FieldLogger
-	redact   redactor // masks the credentials in what responses say
+	redact   Redactor // masks the credentials in what responses say
 }
 
 var _ handler.KeyStore = (*Store)(nil)
@@ -56,7 +56,7 @@ func New(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("configure kms: %w", err)
 	}
 	s := &Store{cfg: cfg, endpoint: ep, cred: cred, log: cfg.Log,
-		redact: newRedactor(cred.AK, cred.SK, cred.SecurityToken)}
+		redact: NewRedactor(cred.AK, cred.SK, cred.SecurityToken)}
 	// Build one client now so that a configuration the SDK refuses fails here.
 	if _, err := s.client(context.Background()); err != nil {
 		return nil, fmt.Errorf("configure kms: %w", err)
@@ -86,7 +86,7 @@ func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // store's credentials in the body first, so that no message, code or request
 // id derived from it carries them (a clipped message cannot cut one in half).
 type errorHandler struct {
-	redact redactor
+	redact Redactor
 }
 
 // HandleError turns an error response into an *sdkerr.ServiceResponseError.
@@ -95,7 +95,7 @@ func (h errorHandler) HandleError(req *request.DefaultHttpRequest, resp *respons
 		return nil
 	}
 	body, _ := resp.GetBodyAsBytes()
-	body = h.redact.bytes(body)
+	body = h.redact.Bytes(body)
 	r := *resp.Response
 	r.Body = http.NoBody
 	if len(body) > 0 {

@@ -8,11 +8,9 @@ package hcsdk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -28,63 +26,13 @@ import (
 )
 
 // Redactor masks a driver's credentials in text that came from an answer
-// or a transport error: the access key becomes its masked form
-// (huaweikms.MaskAccessKey), the secret key and the security token are
-// replaced whole, each as written and as JSON escapes it. The zero value
-// masks nothing.
-type Redactor struct{ r *strings.Replacer }
+// or a transport error: the KMS store's (huaweikms.Redactor), so that the
+// drivers and the store mask alike. The zero value masks nothing.
+type Redactor = huaweikms.Redactor
 
-// NewRedactor masks ak, sk and token (empty ones are skipped).
-func NewRedactor(ak, sk, token string) Redactor {
-	type pair struct{ secret, mask string }
-	var pairs []pair
-	add := func(secret, mask string) {
-		if secret == "" {
-			return
-		}
-		forms := []string{secret, strings.ReplaceAll(secret, "/", `\/`)}
-		if b, err := json.Marshal(secret); err == nil {
-			forms = append(forms, string(b[1:len(b)-1]))
-		}
-		for _, f := range forms {
-			if !slices.ContainsFunc(pairs, func(p pair) bool { return p.secret == f }) {
-				pairs = append(pairs, pair{f, mask})
-			}
-		}
-	}
-	add(token, "<security token redacted>")
-	add(sk, "<secret key redacted>")
-	add(ak, huaweikms.MaskAccessKey(ak))
-	if len(pairs) == 0 {
-		return Redactor{}
-	}
-	// The longest first: at one position the replacer takes the first
-	// match in argument order, so a secret containing another is masked
-	// whole.
-	slices.SortStableFunc(pairs, func(a, b pair) int { return len(b.secret) - len(a.secret) })
-	args := make([]string, 0, 2*len(pairs))
-	for _, p := range pairs {
-		args = append(args, p.secret, p.mask)
-	}
-	return Redactor{strings.NewReplacer(args...)}
-}
-
-// String returns s with the credentials masked.
-func (r Redactor) String(s string) string {
-	if r.r == nil || s == "" {
-		return s
-	}
-	return r.r.Replace(s)
-}
-
-// Bytes returns b with the credentials masked (b itself when there is
-// nothing to mask).
-func (r Redactor) Bytes(b []byte) []byte {
-	if r.r == nil || len(b) == 0 {
-		return b
-	}
-	return []byte(r.r.Replace(string(b)))
-}
+// NewRedactor masks ak, sk and token (empty ones are skipped), as written
+// and as JSON escapes them.
+func NewRedactor(ak, sk, token string) Redactor { return huaweikms.NewRedactor(ak, sk, token) }
 
 // Explicit builds the SDK's basic credentials from explicit keys, for
 // project. Its errors never quote the keys.
