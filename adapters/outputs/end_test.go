@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -398,6 +399,9 @@ func TestLateRun(t *testing.T) {
 	if pub := e.published(before); len(pub) != 0 {
 		t.Errorf("the late run notified %q, want nothing: its findings were notified by the newer run", pub[0].Subject)
 	}
+	if m, _ := output(old, "metrics"); !m.Skipped {
+		t.Errorf("the late run's metrics %+v, want skipped (older counts after the newer run's)", m)
+	}
 	var latest outputs.Latest
 	decodeJSON(t, e.object(t, e.layer.Latest(target)), &latest)
 	if latest.Sweep == nil || latest.Sweep.Run != "newer" || !latest.Started.Equal(newer.Started) {
@@ -410,5 +414,184 @@ func TestLateRun(t *testing.T) {
 	e.rec.End(ctx, e.c, &next)
 	if pub := e.published(before); len(pub) != 0 {
 		t.Errorf("the next run notified %q: the late run made the state forget kb", pub[0].Subject)
+	}
+}
+
+// groupRun stores the fan-out report of run over targets t1 and t2 and
+// returns the clients with the group on, and a sweep report of each.
+func groupRun(t *testing.T, e *env, run string) (outputs.Clients, func(tgt string, keys ...handler.KeyReport) handler.Report) {
+	t.Helper()
+	c := e.c
+	c.Group = true
+	fan := handler.Report{Mode: handler.ModeFanout, Run: run, Started: e.now, Finished: e.now,
+		Targets: []handler.TargetReport{{Target: target, Dispatched: true}, {Target: "cn-north-4/p2", Dispatched: true}}}
+	e.rec.Link(context.Background(), c, &fan)
+	if bad := failedOutputs(fan); len(bad) > 0 {
+		t.Fatalf("fan-out report: %+v", bad)
+	}
+	return c, func(tgt string, keys ...handler.KeyReport) handler.Report {
+		rep := sweepReport(run, keys...)
+		rep.Target = tgt
+		return rep
+	}
+}
+
+// TestGroupEndRetried: the first delivery of a target's last link stored
+// its end but did not reach the run's message (cut short); the platform's
+// retry finds its end stored, overwrites nothing, and sends the run's one
+// message, unless another end is sending it.
+func TestGroupEndRetried(t *testing.T) {
+	for _, sending := range []bool{false, true} {
+		t.Run(fmt.Sprint("sending=", sending), func(t *testing.T) {
+			e := newEnv(t, outputs.Options{})
+			ctx := context.Background()
+			c, sweep := groupRun(t, e, "g1")
+			first := sweep(target, violating("k1", "one", "environment", "env", ""))
+			e.rec.End(ctx, c, &first)
+			other := sweep("cn-north-4/p2", violating("k2", "two", "environment", "env", ""))
+			cut := c
+			// The first delivery's end stops at its done marker (the
+			// instance was stopped there): the marker is not written.
+			cut.Store = failPut{Store: c.Store, part: "/done/"}
+			e.rec.End(ctx, cut, &other)
+			if len(e.svc.SMN.Published()) != 0 {
+				t.Fatal("a message went out before the retry")
+			}
+			summary := string(e.object(t, e.layer.Summary("cn-north-4/p2", "g1")))
+			if sending {
+				e.svc.OBS.SetObject(e.svc.Bucket, e.layer.FanoutNotified("g1"), []byte(`{"target":"x","at":"0001-01-01T00:00:00Z","sending":"2026-01-01T00:00:00Z"}`), "application/json", "")
+			}
+			retry := sweep("cn-north-4/p2") // the retry: the keys were fixed or known, nothing left
+			e.rec.End(ctx, c, &retry)
+			pub := e.svc.SMN.Published()
+			switch {
+			case sending && len(pub) != 0:
+				t.Errorf("%d messages although another end is sending the run's", len(pub))
+			case !sending && (len(pub) != 1 || !strings.Contains(pub[0].Message, "(k1)") || !strings.Contains(pub[0].Message, "(k2)")):
+				t.Errorf("messages %+v, want the run's one, naming k1 and k2", pub)
+			}
+			if got := string(e.object(t, e.layer.Summary("cn-north-4/p2", "g1"))); got != summary {
+				t.Errorf("the retry overwrote the target's summary")
+			}
+		})
+	}
+}
+
+// TestChainsThatDoNotAddUp: link reports that do not add up to the totals
+// the chain carried (two instances served a link, and their reports
+// overwrote each other) make the run inexact: said in the message, no
+// state replaced, no metrics.
+func TestChainsThatDoNotAddUp(t *testing.T) {
+	e := newEnv(t, outputs.Options{})
+	ctx := context.Background()
+	known := violating("k-known", "known", "environment", "env", "")
+	first := sweepReport("r1", known)
+	e.rec.End(ctx, e.c, &first)
+	points := len(e.svc.CES.Points())
+
+	e.now = e.now.Add(time.Hour)
+	l1 := sweepReport("r2", violating("k1", "one", "environment", "env", ""))
+	l1.Scanned, l1.Totals = 781, &handler.Counts{Scanned: 781}
+	l1.Chain = &handler.ChainReport{State: handler.ChainContinued}
+	e.rec.Link(ctx, e.c, &l1)
+	l2 := sweepReport("r2")
+	l2.Link, l2.Scanned, l2.Totals = 2, 1209, &handler.Counts{Scanned: 2000} // 791 + 1209: the other chain's first link
+	before := len(e.svc.SMN.Published())
+	e.rec.End(ctx, e.c, &l2)
+	pub := e.published(before)
+	if len(pub) != 1 || !strings.Contains(pub[0].Message, "do not add up") || !strings.Contains(pub[0].Subject, "incomplete") {
+		t.Fatalf("messages %+v, want one saying the run's reports do not add up", pub)
+	}
+	if got := len(e.svc.CES.Points()); got != points {
+		t.Errorf("an inexact run sent %d metric points", got-points)
+	}
+	e.now = e.now.Add(time.Hour)
+	before = len(e.svc.SMN.Published())
+	next := sweepReport("r3", known, violating("k1", "one", "environment", "env", ""))
+	e.rec.End(ctx, e.c, &next)
+	if pub := e.published(before); len(pub) != 0 {
+		t.Errorf("r3 notified %q: the inexact run replaced the state", pub[0].Subject)
+	}
+}
+
+// failPut is a store whose PUTs of keys containing part fail as denied.
+type failPut struct {
+	outputs.Store
+	part string
+}
+
+func (f failPut) Put(ctx context.Context, key string, body io.ReadSeeker, size int64, o outputs.PutOptions) error {
+	if strings.Contains(key, f.part) {
+		return &outputs.Error{Service: "obs", Op: "put_object", Status: 403, Code: "AccessDenied", Kind: outputs.ErrDenied}
+	}
+	return f.Store.Put(ctx, key, body, size, o)
+}
+
+// failGet is a store whose GETs of keys containing part fail as
+// unavailable.
+type failGet struct {
+	outputs.Store
+	part string
+}
+
+func (f failGet) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	if strings.Contains(key, f.part) {
+		return nil, &outputs.Error{Service: "obs", Op: "get_object", Status: 503, Code: "ServiceUnavailable", Kind: outputs.ErrTransient}
+	}
+	return f.Store.Get(ctx, key)
+}
+
+// TestClaimNotReadBack: the last target to end cannot read its claim
+// back: it does not send (another may have claimed), and says so as a
+// failure, not as another target's message.
+func TestClaimNotReadBack(t *testing.T) {
+	e := newEnv(t, outputs.Options{MaxAttempts: 1})
+	ctx := context.Background()
+	c, sweep := groupRun(t, e, "g1")
+	first := sweep(target, violating("k1", "one", "environment", "env", ""))
+	e.rec.End(ctx, c, &first)
+	last := sweep("cn-north-4/p2", violating("k2", "two", "environment", "env", ""))
+	broken := c
+	broken.Store = failGet{Store: c.Store, part: "claim.json"}
+	e.rec.End(ctx, broken, &last)
+	if n := len(e.svc.SMN.Published()); n != 0 {
+		t.Errorf("%d messages sent without the claim read back", n)
+	}
+	n := notification(last)
+	if n.OK || !strings.Contains(n.Error, "could not read the claim back") {
+		t.Errorf("notification output %+v, want a failure saying the claim could not be read back", n)
+	}
+}
+
+// TestNeverToldIsNew: a finding whose first message failed is still new
+// in the next run's message (no one was told), and a run without
+// notifications calls new only what the previous state did not have.
+func TestNeverToldIsNew(t *testing.T) {
+	e := newEnv(t, outputs.Options{MaxAttempts: 1})
+	ctx := context.Background()
+	a := violating("ka", "a", "environment", "env", "")
+	e.svc.SMN.SetFaults(smnFaults500(1))
+	first := sweepReport("r1", a)
+	e.rec.End(ctx, e.c, &first)
+	if n := notification(first); n.OK {
+		t.Fatalf("the first message did not fail: %+v", n)
+	}
+	e.now = e.now.Add(time.Hour)
+	second := sweepReport("r2", a)
+	e.rec.End(ctx, e.c, &second)
+	pub := e.svc.SMN.Published()
+	if len(pub) != 1 || !strings.Contains(pub[0].Subject, "(1 new)") || !strings.Contains(pub[0].Message, "- NEW [") {
+		t.Errorf("messages %+v: want ka new, no message having listed it", pub)
+	}
+
+	quiet := e.c
+	quiet.Notifier = nil
+	e.now = e.now.Add(time.Hour)
+	third := sweepReport("r3", a, violating("kb", "b", "environment", "env", ""))
+	e.rec.End(ctx, quiet, &third)
+	var ss outputs.StoredSummary
+	decodeJSON(t, e.object(t, e.layer.Summary(target, "r3")), &ss)
+	if ss.New != 1 {
+		t.Errorf("without notifications, %d new findings, want 1 (kb)", ss.New)
 	}
 }

@@ -90,6 +90,9 @@ type groupMark struct {
 	Token     string    `json:"token,omitempty"`
 	At        time.Time `json:"at"`
 	MessageID string    `json:"message_id,omitempty"`
+	// Sending, in the run's notified record, is when an end started to
+	// send the message (At is then zero until it was published).
+	Sending time.Time `json:"sending,omitempty"`
 }
 
 // endOfGroup ends one target's part of a run over several targets: its
@@ -118,10 +121,10 @@ func (r *Recorder) endOfGroup(ctx context.Context, c Clients, rep *handler.Repor
 		r.logOutput(note)
 		return append(out, note)
 	}
-	// Every target ended. A copy of a link delivered twice ends twice:
-	// the run's message may have gone out already.
+	// Every target ended. Another end (a target that ended at the same
+	// time, a link delivered again) may be sending the message already.
 	if r.sent(ctx, c.Store, run) {
-		note.Reason = "the run's notification went out already (this link's end was delivered again)"
+		note.Reason = alreadySent
 		r.logOutput(note)
 		return append(out, note)
 	}
@@ -140,16 +143,26 @@ func (r *Recorder) endOfGroup(ctx context.Context, c Clients, rep *handler.Repor
 	case <-time.After(claimWait):
 	}
 	var got groupMark
-	if err := r.getJSON(ctx, c.Store, r.layout.FanoutClaim(run), &got); err != nil || got.Token != token {
+	switch err := r.getJSON(ctx, c.Store, r.layout.FanoutClaim(run), &got); {
+	case err != nil:
+		note.OK, note.Skipped, note.Error = false, false, "could not read the claim back ("+err.Error()+"): not sent, lest it go out twice; the run's findings are due again in the next run"
+		r.logOutput(note)
+		return append(out, note)
+	case got.Token != token:
 		note.Reason = "the run's notification is sent by another of its targets, which ended at the same time"
 		r.logOutput(note)
 		return append(out, note)
 	}
 	if r.sent(ctx, c.Store, run) {
-		note.Reason = "the run's notification went out already (this link's end was delivered again)"
+		note.Reason = alreadySent
 		r.logOutput(note)
 		return append(out, note)
 	}
+	// Say it is being sent, before sending: an end whose claim landed late
+	// (a slow PUT) then finds this record rather than publishing too. If
+	// the message then fails, the record has no time sent: the next runs
+	// take the findings as never notified.
+	out = append(out, r.putJSON(ctx, c.Store, "sending", r.layout.FanoutNotified(run), groupMark{Target: target, Token: token, Sending: r.opts.Now().UTC()}, false))
 	sum, g, reads := r.gatherGroup(ctx, c.Store, rep, run, group)
 	out = append(out, reads...)
 	o, ok := r.notify(ctx, c.Notifier, sum, g)
@@ -160,12 +173,17 @@ func (r *Recorder) endOfGroup(ctx context.Context, c Clients, rep *handler.Repor
 	return out
 }
 
-// sent reports whether the run's notification is recorded as published
-// (Layout.FanoutNotified). A record that cannot be read counts as not
-// sent: at worst the message goes out twice, never not at all.
+// alreadySent is the reason of an end that leaves the run's message to
+// another that is sending it or sent it.
+const alreadySent = "the run's notification is being sent or went out already, from another end of the run"
+
+// sent reports whether the run's notification is recorded as being sent
+// or published (Layout.FanoutNotified). A record that cannot be read
+// counts as not sent: at worst the message goes out twice, never not at
+// all.
 func (r *Recorder) sent(ctx context.Context, st Store, run string) bool {
 	var mark groupMark
-	return r.getJSON(ctx, st, r.layout.FanoutNotified(run), &mark) == nil && !mark.At.IsZero()
+	return r.getJSON(ctx, st, r.layout.FanoutNotified(run), &mark) == nil && (!mark.At.IsZero() || !mark.Sending.IsZero())
 }
 
 // othersDone counts the targets of group, other than target, whose done

@@ -197,19 +197,30 @@ func (r *Recorder) End(ctx context.Context, c Clients, rep *handler.Report) {
 	if c.Store != nil {
 		latest, prev, unknown = r.readLatest(ctx, c.Store, target, rep)
 	}
+	// A run over several targets (a fan-out's) sends one notification,
+	// for every target, from the target that ends last; this target's
+	// part goes into its summary. Such a run started with its fan-out.
+	group, fanStarted := r.fanoutTargets(ctx, c, rep, run)
 	if latest != nil && latest.Run == run && rep.Run != "" {
 		// The pointer names this very run: its end was stored already, by
 		// an earlier delivery of its last link (a copy served on another
-		// instance, which re-read the keys the first one fixed). Its view
-		// would overwrite the run's with one in which nothing was left to
-		// do: nothing is sent or stored again.
+		// instance, which re-read the keys the first one fixed, or the
+		// platform's retry of an end cut short). Its view would overwrite
+		// the run's with one in which nothing was left to do: nothing is
+		// stored or sent again but, in a run over several targets, the
+		// part the first delivery may not have reached: the done marker
+		// and, when every target ended, the run's one message (unless it
+		// is being sent or went out).
 		o := handler.OutputReport{Output: "obs", What: "summary", Where: c.Store.Where(r.layout.Summary(target, run)), OK: true, Skipped: true,
-			Reason: "this run's end was stored already, by an earlier delivery of its last link: nothing is sent or overwritten"}
+			Reason: "this run's end was stored already, by an earlier delivery of its last link: nothing is overwritten"}
 		r.logOutput(o)
 		rep.Outputs = append(rep.Outputs, o)
+		if len(group) > 1 && c.Notifier != nil {
+			rep.Outputs = append(rep.Outputs, r.endOfGroup(ctx, c, rep, target, run, group, false)...)
+		}
 		return
 	}
-	g, err := r.gather(ctx, c.Store, rep, target, run, prev, unknown, now)
+	g, err := r.gather(ctx, c.Store, rep, target, run, prev, unknown, c.Notifier != nil, now)
 	if err != nil {
 		rep.Outputs = append(rep.Outputs, handler.OutputReport{Output: "obs", What: "read", Error: err.Error()})
 	}
@@ -226,18 +237,21 @@ func (r *Recorder) End(ctx context.Context, c Clients, rep *handler.Report) {
 		rep.Outputs = append(rep.Outputs, handler.OutputReport{Output: "obs", What: "read", Where: c.Store.Where(r.layout.RunDir(target, run)),
 			Error: msg})
 		sum.Error = joinErrors(sum.Error, msg)
-	}
-	// A run over several targets (a fan-out's) sends one notification,
-	// for every target, from the target that ends last; this target's
-	// part goes into its summary. Such a run started with its fan-out.
-	group, fanStarted := r.fanoutTargets(ctx, c, rep, run)
-	if !fanStarted.IsZero() && fanStarted.Before(sum.Started) {
-		sum.Started = fanStarted
+	} else if rep.Link > 1 && rep.Totals != nil && g.scanned+rep.Scanned != rep.Totals.Scanned {
+		// The links' reports do not add up to the totals the chain
+		// carried: a link was served twice, on two instances, and the two
+		// chains' reports overwrote each other. Which keys each decided is
+		// not known from them.
+		sum.Error = joinErrors(sum.Error, fmt.Sprintf("the run's stored reports scanned %d keys, its totals %d: a link was served twice, on two instances (the run is inexact), and the reports of the two do not add up: findings may be missing", g.scanned+rep.Scanned, rep.Totals.Scanned))
+		sum.Complete, sum.State = false, "inexact"
 	}
 	// A run that started before the run the pointer names ends late (a
 	// link held by the platform, retried): the newer run's state stays
 	// the base, this run's findings merge into it, and a run over several
 	// targets leaves its notification to the newer run.
+	if !fanStarted.IsZero() && fanStarted.Before(sum.Started) {
+		sum.Started = fanStarted
+	}
 	stale := latest != nil && latest.Run != run && latest.Started.After(sum.Started)
 	// A sweep's findings replace the previous state only when they are
 	// all of the target's: every key decided, every report read, and no
@@ -275,11 +289,16 @@ func (r *Recorder) End(ctx context.Context, c Clients, rep *handler.Report) {
 		}
 	}
 	if c.Metrics != nil {
-		if rep.Mode == handler.ModeSweep && !sum.Complete {
-			// Partial counts would show keys as gone: a graph or alarm
-			// keeps the last complete sweep's figures.
+		if rep.Mode == handler.ModeSweep && (!sum.Complete || stale) {
+			// Partial counts would show keys as gone, and a late run's
+			// older ones would come after the newer run's: a graph or
+			// alarm keeps the last complete sweep's figures.
+			reason := "the sweep did not decide every key: its counts are partial"
+			if stale {
+				reason = "a newer sweep of this target has ended: this one's counts are older"
+			}
 			o := handler.OutputReport{Output: "ces", What: "metrics", Where: c.Metrics.Where(), OK: true, Skipped: true,
-				Reason: "the sweep did not decide every key: its counts are partial"}
+				Reason: reason}
 			r.logOutput(o)
 			rep.Outputs = append(rep.Outputs, o)
 		} else {
@@ -515,9 +534,11 @@ type gathered struct {
 	reports    []string
 	missing    []string
 	err        error
-	// started and trigger are those of the run's first link, read back.
+	// started and trigger are those of the run's first link, read back;
+	// scanned adds up the keys scanned of the links read back.
 	started time.Time
 	trigger string
+	scanned int
 }
 
 func (g *gathered) close() {
@@ -587,7 +608,12 @@ func (g *gathered) keep(f Finding, budget int) {
 
 // gather reads every key report of the run: the links before this one
 // from the store, then rep's own.
-func (r *Recorder) gather(ctx context.Context, st Store, rep *handler.Report, target, run string, prev *State, unknown bool, now time.Time) (*gathered, error) {
+//
+// A finding is new when the previous state did not have it or, with
+// notifications on, had it but no message ever listed it (a message that
+// failed, a fan-out's that never went out): a person has not been told.
+// When the previous state is unknown, none is.
+func (r *Recorder) gather(ctx context.Context, st Store, rep *handler.Report, target, run string, prev *State, unknown, notifying bool, now time.Time) (*gathered, error) {
 	g := &gathered{entries: map[FindingID]StateEntry{}, owners: map[string]int{}}
 	f, err := os.CreateTemp(r.opts.TempDir, "tagwarden-findings-*")
 	if err != nil {
@@ -610,13 +636,16 @@ func (r *Recorder) gather(ctx context.Context, st Store, rep *handler.Report, ta
 				if prev != nil {
 					pe, seen = prev.Findings[id]
 				}
-				if seen && (pe.Notified > now.Unix()+maxClockSkew || pe.First > now.Unix()+maxClockSkew) {
-					// A time to come is no record of the past (a clock far
-					// ahead, an edited state): the finding is due, not
-					// silenced until then.
-					pe = StateEntry{First: min(pe.First, now.Unix())}
+				// A time to come is no record of the past (a clock far
+				// ahead, an edited state): the finding is due, not silenced
+				// until then (notified, but long ago: not new either).
+				if seen && pe.Notified > now.Unix()+maxClockSkew {
+					pe.Notified = 1
 				}
-				fd.New = !seen && !unknown
+				if seen && pe.First > now.Unix()+maxClockSkew {
+					pe.First = now.Unix()
+				}
+				fd.New = !unknown && (!seen || notifying && pe.Notified == 0)
 				if fd.New {
 					g.new++
 				}
@@ -648,12 +677,12 @@ func (r *Recorder) gather(ctx context.Context, st Store, rep *handler.Report, ta
 		for link := 1; link < rep.Link; link++ {
 			key := r.layout.Link(target, run, link)
 			o := handler.OutputReport{Output: "obs", What: "read", Where: st.Where(key)}
-			var header func(handler.Report) error
-			if link == 1 {
-				header = func(h handler.Report) error {
+			header := func(h handler.Report) error {
+				if link == 1 {
 					g.started, g.trigger = h.Started, h.Trigger
-					return nil
 				}
+				g.scanned += h.Scanned
+				return nil
 			}
 			err := r.attempt(ctx, &o, func(ctx context.Context) error {
 				rc, err := st.Get(ctx, key)

@@ -70,9 +70,10 @@ type Summary struct {
 	Counts handler.Counts `json:"counts"`
 	// Policies counts violating keys per policy, by name.
 	Policies []PolicyCount `json:"policies"`
-	// Findings counts the findings of the run; New those the previous run
-	// did not have; Notified those the notification listed as new or
-	// repeated; Suppressed those notified within the repeat interval.
+	// Findings counts the findings of the run; New those no message has
+	// listed yet (with notifications off: those the previous state did not
+	// have); Notified those the notification listed as new or repeated;
+	// Suppressed those notified within the repeat interval.
 	Findings   int `json:"findings"`
 	New        int `json:"new"`
 	Notified   int `json:"notified"`
