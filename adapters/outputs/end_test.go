@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -451,8 +452,9 @@ func TestGroupEndRetried(t *testing.T) {
 			other := sweep("cn-north-4/p2", violating("k2", "two", "environment", "env", ""))
 			cut := c
 			// The first delivery's end stops at its done marker (the
-			// instance was stopped there): the marker is not written.
-			cut.Store = failPut{Store: c.Store, part: "/done/"}
+			// instance was stopped there): the marker and its own report
+			// are not written.
+			cut.Store = failPut{Store: c.Store, parts: []string{"/done/", "/link-"}}
 			e.rec.End(ctx, cut, &other)
 			if len(e.svc.SMN.Published()) != 0 {
 				t.Fatal("a message went out before the retry")
@@ -472,6 +474,13 @@ func TestGroupEndRetried(t *testing.T) {
 			}
 			if got := string(e.object(t, e.layer.Summary("cn-north-4/p2", "g1"))); got != summary {
 				t.Errorf("the retry overwrote the target's summary")
+			}
+			// The run's last report, which the first delivery did not
+			// store, is the retry's.
+			var stored handler.Report
+			decodeJSON(t, e.object(t, e.layer.Link("cn-north-4/p2", "g1", 1)), &stored)
+			if stored.Target != "cn-north-4/p2" || stored.Run != "g1" {
+				t.Errorf("the run's last report was not stored by the retry: %+v", stored)
 			}
 		})
 	}
@@ -514,14 +523,15 @@ func TestChainsThatDoNotAddUp(t *testing.T) {
 	}
 }
 
-// failPut is a store whose PUTs of keys containing part fail as denied.
+// failPut is a store whose PUTs of keys containing one of parts fail as
+// denied.
 type failPut struct {
 	outputs.Store
-	part string
+	parts []string
 }
 
 func (f failPut) Put(ctx context.Context, key string, body io.ReadSeeker, size int64, o outputs.PutOptions) error {
-	if strings.Contains(key, f.part) {
+	if slices.ContainsFunc(f.parts, func(p string) bool { return strings.Contains(key, p) }) {
 		return &outputs.Error{Service: "obs", Op: "put_object", Status: 403, Code: "AccessDenied", Kind: outputs.ErrDenied}
 	}
 	return f.Store.Put(ctx, key, body, size, o)
@@ -593,5 +603,26 @@ func TestNeverToldIsNew(t *testing.T) {
 	decodeJSON(t, e.object(t, e.layer.Summary(target, "r3")), &ss)
 	if ss.New != 1 {
 		t.Errorf("without notifications, %d new findings, want 1 (kb)", ss.New)
+	}
+}
+
+// TestSendingNotReadable: the last end reads its claim back but cannot
+// read whether another end is sending the run's message: it does not
+// send, and says why.
+func TestSendingNotReadable(t *testing.T) {
+	e := newEnv(t, outputs.Options{MaxAttempts: 1})
+	ctx := context.Background()
+	c, sweep := groupRun(t, e, "g1")
+	first := sweep(target, violating("k1", "one", "environment", "env", ""))
+	e.rec.End(ctx, c, &first)
+	last := sweep("cn-north-4/p2", violating("k2", "two", "environment", "env", ""))
+	broken := c
+	broken.Store = failGet{Store: c.Store, part: "notified.json"}
+	e.rec.End(ctx, broken, &last)
+	if n := len(e.svc.SMN.Published()); n != 0 {
+		t.Errorf("%d messages sent without knowing whether another end sends", n)
+	}
+	if n := notification(last); n.OK || !strings.Contains(n.Error, "could not read whether another end is sending") {
+		t.Errorf("notification output %+v", n)
 	}
 }

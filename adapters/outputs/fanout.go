@@ -123,7 +123,7 @@ func (r *Recorder) endOfGroup(ctx context.Context, c Clients, rep *handler.Repor
 	}
 	// Every target ended. Another end (a target that ended at the same
 	// time, a link delivered again) may be sending the message already.
-	if r.sent(ctx, c.Store, run) {
+	if sent, _ := r.sent(ctx, c.Store, run); sent {
 		note.Reason = alreadySent
 		r.logOutput(note)
 		return append(out, note)
@@ -153,7 +153,12 @@ func (r *Recorder) endOfGroup(ctx context.Context, c Clients, rep *handler.Repor
 		r.logOutput(note)
 		return append(out, note)
 	}
-	if r.sent(ctx, c.Store, run) {
+	switch sent, err := r.sent(ctx, c.Store, run); {
+	case err != nil:
+		note.OK, note.Skipped, note.Error = false, false, "could not read whether another end is sending the run's notification ("+err.Error()+"): not sent, lest it go out twice; the run's findings are due again in the next run"
+		r.logOutput(note)
+		return append(out, note)
+	case sent:
 		note.Reason = alreadySent
 		r.logOutput(note)
 		return append(out, note)
@@ -178,12 +183,19 @@ func (r *Recorder) endOfGroup(ctx context.Context, c Clients, rep *handler.Repor
 const alreadySent = "the run's notification is being sent or went out already, from another end of the run"
 
 // sent reports whether the run's notification is recorded as being sent
-// or published (Layout.FanoutNotified). A record that cannot be read
-// counts as not sent: at worst the message goes out twice, never not at
-// all.
-func (r *Recorder) sent(ctx context.Context, st Store, run string) bool {
+// or published (Layout.FanoutNotified); err when the record could not be
+// read (a missing record, or one denied as OBS denies a missing object
+// without ListBucket, is not sent).
+func (r *Recorder) sent(ctx context.Context, st Store, run string) (bool, error) {
 	var mark groupMark
-	return r.getJSON(ctx, st, r.layout.FanoutNotified(run), &mark) == nil && (!mark.At.IsZero() || !mark.Sending.IsZero())
+	err := r.getJSON(ctx, st, r.layout.FanoutNotified(run), &mark)
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrDenied):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return !mark.At.IsZero() || !mark.Sending.IsZero(), nil
 }
 
 // othersDone counts the targets of group, other than target, whose done

@@ -215,6 +215,17 @@ func (r *Recorder) End(ctx context.Context, c Clients, rep *handler.Report) {
 			Reason: "this run's end was stored already, by an earlier delivery of its last link: nothing is overwritten"}
 		r.logOutput(o)
 		rep.Outputs = append(rep.Outputs, o)
+		// The first delivery may have stopped before it stored its own
+		// report, the one the run's summary names last: store this one
+		// in its place then, never over it.
+		key := r.layout.Link(target, run, rep.Link)
+		switch there, err := r.exists(ctx, c.Store, key); {
+		case err != nil:
+			rep.Outputs = append(rep.Outputs, handler.OutputReport{Output: "obs", What: "read", Where: c.Store.Where(key), Error: err.Error(),
+				Reason: "whether the first delivery stored its report is not known: this one is not stored"})
+		case !there:
+			rep.Outputs = append(rep.Outputs, r.putReport(ctx, c.Store, key, rep))
+		}
 		if len(group) > 1 && c.Notifier != nil {
 			rep.Outputs = append(rep.Outputs, r.endOfGroup(ctx, c, rep, target, run, group, false)...)
 		}
@@ -461,6 +472,28 @@ func (r *Recorder) resolvePending(ctx context.Context, st Store, state *State, r
 		state.Findings[id] = e
 	}
 	state.Pending = ""
+}
+
+// exists reports whether the object key is stored, reading none of it
+// but its first bytes. A missing object, or one denied as OBS denies a
+// missing object to a caller without ListBucket, is not there.
+func (r *Recorder) exists(ctx context.Context, st Store, key string) (bool, error) {
+	var o handler.OutputReport
+	there := false
+	err := r.attemptQuiet(ctx, &o, func(ctx context.Context) error {
+		rc, err := st.Get(ctx, key)
+		switch {
+		case errors.Is(err, ErrNotFound), errors.Is(err, ErrDenied):
+			there = false
+			return nil
+		case err != nil:
+			return err
+		}
+		rc.Close()
+		there = true
+		return nil
+	})
+	return there, err
 }
 
 // putJSON stores v as JSON (gzip-compressed when zip).
