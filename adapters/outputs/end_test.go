@@ -424,7 +424,7 @@ func groupRun(t *testing.T, e *env, run string) (outputs.Clients, func(tgt strin
 	t.Helper()
 	c := e.c
 	c.Group = true
-	fan := handler.Report{Mode: handler.ModeFanout, Run: run, Started: e.now, Finished: e.now,
+	fan := handler.Report{Mode: handler.ModeFanout, Run: run, Trigger: "timer", Started: e.now, Finished: e.now,
 		Targets: []handler.TargetReport{{Target: target, Dispatched: true}, {Target: "cn-north-4/p2", Dispatched: true}}}
 	e.rec.Link(context.Background(), c, &fan)
 	if bad := failedOutputs(fan); len(bad) > 0 {
@@ -432,7 +432,7 @@ func groupRun(t *testing.T, e *env, run string) (outputs.Clients, func(tgt strin
 	}
 	return c, func(tgt string, keys ...handler.KeyReport) handler.Report {
 		rep := sweepReport(run, keys...)
-		rep.Target = tgt
+		rep.Target, rep.Trigger = tgt, handler.TriggerManual // as the fan-out dispatched it
 		return rep
 	}
 }
@@ -471,6 +471,8 @@ func TestGroupEndRetried(t *testing.T) {
 				t.Errorf("%d messages although another end is sending the run's", len(pub))
 			case !sending && (len(pub) != 1 || !strings.Contains(pub[0].Message, "(k1)") || !strings.Contains(pub[0].Message, "(k2)")):
 				t.Errorf("messages %+v, want the run's one, naming k1 and k2", pub)
+			case !sending && !strings.Contains(pub[0].Message, "\nTrigger:   timer (sweep)\n"):
+				t.Errorf("the run's message does not give the fan-out's trigger:\n%s", pub[0].Message)
 			}
 			if got := string(e.object(t, e.layer.Summary("cn-north-4/p2", "g1"))); got != summary {
 				t.Errorf("the retry overwrote the target's summary")

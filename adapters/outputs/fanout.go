@@ -36,12 +36,13 @@ const claimWait = 300 * time.Millisecond
 // maxGroupReads bounds the reads of a group's markers in flight at once.
 const maxGroupReads = 16
 
-// fanoutTargets returns the targets a run's fan-out dispatched, and when
-// the fan-out started, when the run is a sweep started by a fan-out whose
-// report was stored (nil otherwise: a run of one target).
-func (r *Recorder) fanoutTargets(ctx context.Context, c Clients, rep *handler.Report, run string) ([]string, time.Time) {
+// fanoutTargets returns the targets a run's fan-out dispatched, and the
+// fan-out's report without its keys (when it started, what triggered it),
+// when the run is a sweep started by a fan-out whose report was stored
+// (nil otherwise: a run of one target).
+func (r *Recorder) fanoutTargets(ctx context.Context, c Clients, rep *handler.Report, run string) ([]string, handler.Report) {
 	if !c.Group || c.Store == nil || rep.Mode != handler.ModeSweep || rep.Run == "" {
-		return nil, time.Time{}
+		return nil, handler.Report{}
 	}
 	key := r.layout.Fanout(run)
 	var fan handler.Report
@@ -64,10 +65,10 @@ func (r *Recorder) fanoutTargets(ctx context.Context, c Clients, rep *handler.Re
 		// Not knowing the run's targets, the target notifies alone.
 		o.Reason = "the fan-out's report could not be read: this target's run is notified on its own"
 		rep.Outputs = append(rep.Outputs, o)
-		return nil, time.Time{}
+		return nil, handler.Report{}
 	}
 	if notFound {
-		return nil, time.Time{}
+		return nil, handler.Report{}
 	}
 	var names []string
 	for _, t := range fan.Targets {
@@ -75,7 +76,7 @@ func (r *Recorder) fanoutTargets(ctx context.Context, c Clients, rep *handler.Re
 			names = append(names, t.Target)
 		}
 	}
-	return names, fan.Started
+	return names, fan
 }
 
 // block is the target's part of a group's notification.
@@ -145,7 +146,7 @@ func (r *Recorder) endOfGroup(ctx context.Context, c Clients, rep *handler.Repor
 	var got groupMark
 	switch err := r.getJSON(ctx, c.Store, r.layout.FanoutClaim(run), &got); {
 	case err != nil:
-		note.OK, note.Skipped, note.Error = false, false, "could not read the claim back ("+err.Error()+"): not sent, lest it go out twice; the run's findings are due again in the next run"
+		note.OK, note.Skipped, note.Error = false, false, "could not read the claim back ("+err.Error()+"): not sent, lest it go out twice; unless another end sent it, the run's findings are due again in the next run"
 		r.logOutput(note)
 		return append(out, note)
 	case got.Token != token:
@@ -155,7 +156,7 @@ func (r *Recorder) endOfGroup(ctx context.Context, c Clients, rep *handler.Repor
 	}
 	switch sent, err := r.sent(ctx, c.Store, run); {
 	case err != nil:
-		note.OK, note.Skipped, note.Error = false, false, "could not read whether another end is sending the run's notification ("+err.Error()+"): not sent, lest it go out twice; the run's findings are due again in the next run"
+		note.OK, note.Skipped, note.Error = false, false, "could not read whether another end is sending the run's notification ("+err.Error()+"): not sent, lest it go out twice; unless another end sent it, the run's findings are due again in the next run"
 		r.logOutput(note)
 		return append(out, note)
 	case sent:
@@ -274,7 +275,7 @@ func (r *Recorder) getJSON(ctx context.Context, st Store, key string, v any) err
 // parts into one summary and one list to notify, as long as a message
 // can list, counting the rest.
 func (r *Recorder) gatherGroup(ctx context.Context, st Store, rep *handler.Report, run string, group []string) (Summary, *gathered, []handler.OutputReport) {
-	sum := Summary{Run: run, Target: fmt.Sprintf("%d targets", len(group)), Mode: rep.Mode, Trigger: rep.Trigger, DryRun: rep.DryRun,
+	sum := Summary{Run: run, Target: fmt.Sprintf("%d targets", len(group)), Mode: rep.Mode, DryRun: rep.DryRun,
 		State: handler.ChainDone, Complete: true}
 	g := &gathered{owners: map[string]int{}}
 	var outs []handler.OutputReport
@@ -300,6 +301,9 @@ func (r *Recorder) gatherGroup(ctx context.Context, st Store, rep *handler.Repor
 		sum.New += ss.New
 		if sum.Started.IsZero() || ss.Started.Before(sum.Started) {
 			sum.Started = ss.Started
+		}
+		if sum.Trigger == "" {
+			sum.Trigger = ss.Trigger // the fan-out's, as each target's end took it
 		}
 		if ss.Finished.After(sum.Finished) {
 			sum.Finished = ss.Finished

@@ -200,7 +200,7 @@ func (r *Recorder) End(ctx context.Context, c Clients, rep *handler.Report) {
 	// A run over several targets (a fan-out's) sends one notification,
 	// for every target, from the target that ends last; this target's
 	// part goes into its summary. Such a run started with its fan-out.
-	group, fanStarted := r.fanoutTargets(ctx, c, rep, run)
+	group, fan := r.fanoutTargets(ctx, c, rep, run)
 	if latest != nil && latest.Run == run && rep.Run != "" {
 		// The pointer names this very run: its end was stored already, by
 		// an earlier delivery of its last link (a copy served on another
@@ -260,8 +260,11 @@ func (r *Recorder) End(ctx context.Context, c Clients, rep *handler.Report) {
 	// link held by the platform, retried): the newer run's state stays
 	// the base, this run's findings merge into it, and a run over several
 	// targets leaves its notification to the newer run.
-	if !fanStarted.IsZero() && fanStarted.Before(sum.Started) {
-		sum.Started = fanStarted
+	if !fan.Started.IsZero() && fan.Started.Before(sum.Started) {
+		sum.Started = fan.Started
+	}
+	if fan.Trigger != "" {
+		sum.Trigger = fan.Trigger // what started the run: the fan-out's trigger, not its dispatch
 	}
 	stale := latest != nil && latest.Run != run && latest.Started.After(sum.Started)
 	// A sweep's findings replace the previous state only when they are

@@ -25,7 +25,7 @@ const (
 	demoRegion       = "ap-southeast-1"
 	demoRegion2      = "cn-north-4"
 	demoProject2     = "0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f"
-	demoReportPerRun = 25 // keys per link: the second region's sweep continues itself
+	demoReportPerRun = 25 // report entries per link: the second region's sweep continues itself
 )
 
 // demoOrg is what the organisation step did: the fan-out's report, every
@@ -140,7 +140,7 @@ func runDemoOrg(ctx context.Context, cfg config.Process, engine *policy.Engine, 
 func writeDemoOrg(g *globals, org demoOrg) error {
 	w := g.stdout
 	fmt.Fprintf(w, "   a timer fanned out run %s to %d targets (one asynchronous invocation each);\n", org.Fanout.Run, len(org.Fanout.Targets))
-	fmt.Fprintf(w, "   each target's sweep continued itself, %d keys a link; %d invocations in all.\n", demoReportPerRun, 1+len(org.Links))
+	fmt.Fprintf(w, "   each target's sweep continued itself, at most %d report entries a link; %d invocations in all.\n", demoReportPerRun, 1+len(org.Links))
 	fmt.Fprintln(w, "   What tagwarden runs reads from their logs:")
 	fmt.Fprintln(w)
 	rep, err := readRuns(bytes.NewReader(org.logs), org.Fanout.Run)
