@@ -36,6 +36,38 @@ func (o *org) withOutputs(t *testing.T, opts outputs.Options) *local.Services {
 	return svc
 }
 
+// addBadKeys gives each target n keys with findings only a person can
+// fix (alias "bad": two exemption violations each).
+func (o *org) addBadKeys(n int) {
+	for name, s := range o.stores {
+		_, project, _ := strings.Cut(name, "/")
+		for i := range n {
+			s.Put(policy.Key{ID: fmt.Sprintf("%s-bad-%d", project, i), Alias: "bad", State: policy.StateEnabled,
+				Spec: "AES_256", Usage: "ENCRYPT_DECRYPT", Origin: "kms"},
+				map[string]string{"owner": "team-a", "cost-center": "cc-ops", "env": "dev", "tagwarden-exempt": "maybe"})
+		}
+	}
+}
+
+// sweepAll sends a fan-out sweep under request id, as a new instance
+// would serve it (a memory of links of its own), waits for every
+// invocation it leads to, and returns the fan-out's report.
+func (o *org) sweepAll(t *testing.T, id string) handler.Report {
+	t.Helper()
+	o.pipe.Runs.Memory = &invocation.Memory{}
+	o.loop.Pipeline = o.pipe
+	body, err := o.pipe.Invoke(handler.WithRequestID(context.Background(), id), []byte(`{"action":"sweep"}`), o.cloudFn(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep handler.Report
+	if err := json.Unmarshal(body, &rep); err != nil {
+		t.Fatal(err)
+	}
+	o.loop.Wait()
+	return rep
+}
+
 // TestOutputsOfChainedRuns: a fan-out over three targets, each sweep cut
 // into links that continue themselves, every link delivered twice: the
 // run ends with one message listing every key it changed on every target
@@ -152,29 +184,13 @@ func TestOutputsDownEnforcementGoesOn(t *testing.T) {
 // the repeat interval, sends nothing.
 func TestGroupNotification(t *testing.T) {
 	o := newOrg(t, 10, 100, 50)
-	for name, s := range o.stores {
-		for i := range 2 {
-			_, project, _ := strings.Cut(name, "/")
-			s.Put(policy.Key{ID: fmt.Sprintf("%s-bad-%d", project, i), Alias: "bad", State: policy.StateEnabled,
-				Spec: "AES_256", Usage: "ENCRYPT_DECRYPT", Origin: "kms"},
-				map[string]string{"owner": "team-a", "cost-center": "cc-ops", "env": "dev", "tagwarden-exempt": "maybe"})
-		}
-	}
+	o.addBadKeys(2)
 	svc := o.withOutputs(t, outputs.Options{MaxAttempts: 1})
 	run := func(id string) {
 		t.Helper()
-		o.pipe.Runs.Memory = &invocation.Memory{}
-		o.loop.Pipeline = o.pipe
-		body, err := o.pipe.Invoke(handler.WithRequestID(context.Background(), id), []byte(`{"action":"sweep"}`), o.cloudFn(context.Background()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rep handler.Report
-		json.Unmarshal(body, &rep)
-		if rep.Mode != handler.ModeFanout || len(rep.Targets) != 3 {
+		if rep := o.sweepAll(t, id); rep.Mode != handler.ModeFanout || len(rep.Targets) != 3 {
 			t.Fatalf("%s: fan-out report %+v", id, rep)
 		}
-		o.loop.Wait()
 	}
 	svc.SMN.SetFaults(smnemu.Faults{Rate500: 1})
 	run("timer-1")
@@ -245,20 +261,11 @@ func TestRefusedLeavesOutputs(t *testing.T) {
 // sends none.
 func TestGroupWithoutListBucket(t *testing.T) {
 	o := newOrg(t, 10, 100, 50)
-	for name, s := range o.stores {
-		_, project, _ := strings.Cut(name, "/")
-		s.Put(policy.Key{ID: project + "-bad", Alias: "bad", State: policy.StateEnabled, Spec: "AES_256", Usage: "ENCRYPT_DECRYPT", Origin: "kms"},
-			map[string]string{"owner": "team-a", "cost-center": "cc-ops", "env": "dev", "tagwarden-exempt": "maybe"})
-	}
+	o.addBadKeys(1)
 	svc := o.withOutputs(t, outputs.Options{})
 	svc.OBS.SetNoList(svc.Bucket, true)
 	for i, want := range []int{1, 1} {
-		o.pipe.Runs.Memory = &invocation.Memory{}
-		o.loop.Pipeline = o.pipe
-		if _, err := o.pipe.Invoke(handler.WithRequestID(context.Background(), fmt.Sprintf("timer-%d", i)), []byte(`{"action":"sweep"}`), o.cloudFn(context.Background())); err != nil {
-			t.Fatal(err)
-		}
-		o.loop.Wait()
+		o.sweepAll(t, fmt.Sprintf("timer-%d", i))
 		pub := svc.SMN.Published()
 		if len(pub) != want {
 			t.Fatalf("run %d: %d messages in all, want %d", i+1, len(pub), want)
@@ -282,17 +289,10 @@ func TestGroupWithoutListBucket(t *testing.T) {
 // send none.
 func TestGroupEndDeliveredTwice(t *testing.T) {
 	o := newOrg(t, 10, 100, 50)
-	for name, s := range o.stores {
-		_, project, _ := strings.Cut(name, "/")
-		s.Put(policy.Key{ID: project + "-bad", Alias: "bad", State: policy.StateEnabled, Spec: "AES_256", Usage: "ENCRYPT_DECRYPT", Origin: "kms"},
-			map[string]string{"owner": "team-a", "cost-center": "cc-ops", "env": "dev", "tagwarden-exempt": "maybe"})
-	}
+	o.addBadKeys(1)
 	svc := o.withOutputs(t, outputs.Options{})
 	o.loop.Duplicate, o.loop.Elsewhere = true, true
-	if _, err := o.pipe.Invoke(handler.WithRequestID(context.Background(), "timer-1"), []byte(`{"action":"sweep"}`), o.cloudFn(context.Background())); err != nil {
-		t.Fatal(err)
-	}
-	o.loop.Wait()
+	o.sweepAll(t, "timer-1")
 	pub := svc.SMN.Published()
 	if len(pub) != 1 {
 		for _, p := range pub {
@@ -330,21 +330,11 @@ func TestGroupEndDeliveredTwice(t *testing.T) {
 // state stays the newer run's.
 func TestLateGroupRun(t *testing.T) {
 	o := newOrg(t, 10, 100, 50)
-	for name, s := range o.stores {
-		_, project, _ := strings.Cut(name, "/")
-		s.Put(policy.Key{ID: project + "-bad", Alias: "bad", State: policy.StateEnabled, Spec: "AES_256", Usage: "ENCRYPT_DECRYPT", Origin: "kms"},
-			map[string]string{"owner": "team-a", "cost-center": "cc-ops", "env": "dev", "tagwarden-exempt": "maybe"})
-	}
+	o.addBadKeys(1)
 	svc := o.withOutputs(t, outputs.Options{})
 	hold := true
 	o.loop.Hold = func(payload []byte) bool { return hold && strings.Contains(string(payload), `"cn-north-4/p3"`) }
-	sweep := func(id string) {
-		t.Helper()
-		if _, err := o.pipe.Invoke(handler.WithRequestID(context.Background(), id), []byte(`{"action":"sweep"}`), o.cloudFn(context.Background())); err != nil {
-			t.Fatal(err)
-		}
-		o.loop.Wait()
-	}
+	sweep := func(id string) { t.Helper(); o.sweepAll(t, id) }
 	sweep("timer-1")
 	if n := len(svc.SMN.Published()); n != 0 {
 		t.Fatalf("run 1 sent %d messages with a target held back", n)

@@ -130,3 +130,11 @@ func (e *Error) Is(target error) bool { return e.Kind != nil && target == e.Kind
 
 // Retryable reports whether a retry may succeed: throttled or transient.
 func (e *Error) Retryable() bool { return e.Kind == ErrThrottled || e.Kind == ErrTransient }
+
+// absent reports whether err says an object is not there: not found, or
+// denied as OBS denies a missing object to a caller without the bucket's
+// ListBucket permission, which the function is not granted. For the
+// objects a run may find missing (markers, records, a fan-out's report)
+// both lead to the same decision; the latest pointer, whose denial
+// leaves the previous state unknown, is read without it.
+func absent(err error) bool { return errors.Is(err, ErrNotFound) || errors.Is(err, ErrDenied) }

@@ -184,14 +184,7 @@ func TestUnreadableState(t *testing.T) {
 func TestSlowOutputLeavesTime(t *testing.T) {
 	e := newEnv(t, outputs.Options{})
 	e.svc.SMN.SetFaults(smnemu.Faults{Latency: time.Minute})
-	rep := sweepReport("slow-smn", violating("k1", "a", "environment", "env", ""))
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
-	defer cancel()
-	start := time.Now()
-	e.rec.End(ctx, e.c, &rep)
-	if took := time.Since(start); took > 6500*time.Millisecond {
-		t.Errorf("the run's end took %s with a deadline of 6s", took)
-	}
+	rep := e.endWithin(t, "slow-smn", 6*time.Second)
 	n := notification(rep)
 	if n.OK || n.Attempts < 2 {
 		t.Errorf("notification %+v: want failed after a retry", n)
@@ -553,28 +546,6 @@ func (f failGet) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	return f.Store.Get(ctx, key)
 }
 
-// TestClaimNotReadBack: the last target to end cannot read its claim
-// back: it does not send (another may have claimed), and says so as a
-// failure, not as another target's message.
-func TestClaimNotReadBack(t *testing.T) {
-	e := newEnv(t, outputs.Options{MaxAttempts: 1})
-	ctx := context.Background()
-	c, sweep := groupRun(t, e, "g1")
-	first := sweep(target, violating("k1", "one", "environment", "env", ""))
-	e.rec.End(ctx, c, &first)
-	last := sweep("cn-north-4/p2", violating("k2", "two", "environment", "env", ""))
-	broken := c
-	broken.Store = failGet{Store: c.Store, part: "claim.json"}
-	e.rec.End(ctx, broken, &last)
-	if n := len(e.svc.SMN.Published()); n != 0 {
-		t.Errorf("%d messages sent without the claim read back", n)
-	}
-	n := notification(last)
-	if n.OK || !strings.Contains(n.Error, "could not read the claim back") {
-		t.Errorf("notification output %+v, want a failure saying the claim could not be read back", n)
-	}
-}
-
 // TestNeverToldIsNew: a finding whose first message failed is still new
 // in the next run's message (no one was told), and a run without
 // notifications calls new only what the previous state did not have.
@@ -608,23 +579,31 @@ func TestNeverToldIsNew(t *testing.T) {
 	}
 }
 
-// TestSendingNotReadable: the last end reads its claim back but cannot
-// read whether another end is sending the run's message: it does not
-// send, and says why.
-func TestSendingNotReadable(t *testing.T) {
-	e := newEnv(t, outputs.Options{MaxAttempts: 1})
-	ctx := context.Background()
-	c, sweep := groupRun(t, e, "g1")
-	first := sweep(target, violating("k1", "one", "environment", "env", ""))
-	e.rec.End(ctx, c, &first)
-	last := sweep("cn-north-4/p2", violating("k2", "two", "environment", "env", ""))
-	broken := c
-	broken.Store = failGet{Store: c.Store, part: "notified.json"}
-	e.rec.End(ctx, broken, &last)
-	if n := len(e.svc.SMN.Published()); n != 0 {
-		t.Errorf("%d messages sent without knowing whether another end sends", n)
-	}
-	if n := notification(last); n.OK || !strings.Contains(n.Error, "could not read whether another end is sending") {
-		t.Errorf("notification output %+v", n)
+// TestGroupRecordNotReadable: the last target to end cannot read back
+// its claim, or whether another end is sending the run's message: it
+// does not send (another may), and says so as a failure, not as another
+// target's message.
+func TestGroupRecordNotReadable(t *testing.T) {
+	for _, tc := range []struct{ object, want string }{
+		{"claim.json", "could not read the claim back"},
+		{"notified.json", "could not read whether another end is sending"},
+	} {
+		t.Run(tc.object, func(t *testing.T) {
+			e := newEnv(t, outputs.Options{MaxAttempts: 1})
+			ctx := context.Background()
+			c, sweep := groupRun(t, e, "g1")
+			first := sweep(target, violating("k1", "one", "environment", "env", ""))
+			e.rec.End(ctx, c, &first)
+			last := sweep("cn-north-4/p2", violating("k2", "two", "environment", "env", ""))
+			broken := c
+			broken.Store = failGet{Store: c.Store, part: tc.object}
+			e.rec.End(ctx, broken, &last)
+			if n := len(e.svc.SMN.Published()); n != 0 {
+				t.Errorf("%d messages sent", n)
+			}
+			if n := notification(last); n.OK || !strings.Contains(n.Error, tc.want) {
+				t.Errorf("notification output %+v, want a failure saying %q", n, tc.want)
+			}
+		})
 	}
 }

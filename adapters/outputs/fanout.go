@@ -50,7 +50,7 @@ func (r *Recorder) fanoutTargets(ctx context.Context, c Clients, rep *handler.Re
 	var notFound bool
 	err := r.attempt(ctx, &o, func(ctx context.Context) error {
 		rc, err := c.Store.Get(ctx, key)
-		if errors.Is(err, ErrNotFound) {
+		if absent(err) {
 			notFound = true
 			return nil
 		}
@@ -185,13 +185,12 @@ const alreadySent = "the run's notification is being sent or went out already, f
 
 // sent reports whether the run's notification is recorded as being sent
 // or published (Layout.FanoutNotified); err when the record could not be
-// read (a missing record, or one denied as OBS denies a missing object
-// without ListBucket, is not sent).
+// read (an absent record is not sent).
 func (r *Recorder) sent(ctx context.Context, st Store, run string) (bool, error) {
 	var mark groupMark
 	err := r.getJSON(ctx, st, r.layout.FanoutNotified(run), &mark)
 	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrDenied):
+	case absent(err):
 		return false, nil
 	case err != nil:
 		return false, err
@@ -200,8 +199,8 @@ func (r *Recorder) sent(ctx context.Context, st Store, run string) (bool, error)
 }
 
 // othersDone counts the targets of group, other than target, whose done
-// marker is not there yet (or is denied: see below). It reads the markers maxGroupReads at a time,
-// in random order, and stops at the first batch that finds one missing:
+// marker is not there yet (absent). It reads the markers maxGroupReads
+// at a time, in random order, and stops at the first batch that finds one missing:
 // a target that does not end last learns it from a batch or so, and only
 // the last reads every marker.
 func (r *Recorder) othersDone(ctx context.Context, st Store, run, target string, group []string) (int, error) {
@@ -229,11 +228,9 @@ func (r *Recorder) othersDone(ctx context.Context, st Store, run, target string,
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
-				case errors.Is(err, ErrNotFound), errors.Is(err, ErrDenied):
-					// Denied: OBS answers a missing object so to a caller
-					// without the bucket's ListBucket permission, which the
-					// function is not granted. Taken as not ended: the last
-					// target, which finds every marker, still sends.
+				case absent(err):
+					// Taken as not ended: the last target, which finds
+					// every marker, still sends.
 					missing++
 				case err != nil && first == nil:
 					first = err

@@ -238,8 +238,12 @@ func (r *Recorder) End(ctx context.Context, c Clients, rep *handler.Report) {
 	defer g.close()
 	sum.Findings, sum.New = g.findings, g.new
 	sum.Reports = g.reports
-	if !g.started.IsZero() {
-		// The run started with its first link.
+	// The run started with its fan-out, or else its first link; what
+	// triggered it is what triggered that (not a dispatch).
+	switch {
+	case !fan.Started.IsZero():
+		sum.Started, sum.Trigger = fan.Started, fan.Trigger
+	case !g.started.IsZero():
 		sum.Started, sum.Trigger = g.started, g.trigger
 	}
 	missing := g.missing
@@ -260,12 +264,6 @@ func (r *Recorder) End(ctx context.Context, c Clients, rep *handler.Report) {
 	// link held by the platform, retried): the newer run's state stays
 	// the base, this run's findings merge into it, and a run over several
 	// targets leaves its notification to the newer run.
-	if !fan.Started.IsZero() && fan.Started.Before(sum.Started) {
-		sum.Started = fan.Started
-	}
-	if fan.Trigger != "" {
-		sum.Trigger = fan.Trigger // what started the run: the fan-out's trigger, not its dispatch
-	}
 	stale := latest != nil && latest.Run != run && latest.Started.After(sum.Started)
 	// A sweep's findings replace the previous state only when they are
 	// all of the target's: every key decided, every report read, and no
@@ -447,6 +445,7 @@ func (r *Recorder) readLatest(ctx context.Context, st Store, target string, rep 
 		return &latest, nil, true
 	}
 	r.resolvePending(ctx, st, &state, rep)
+	state.pastOnly(r.opts.Now())
 	return &latest, &state, false
 }
 
@@ -460,7 +459,7 @@ func (r *Recorder) resolvePending(ctx context.Context, st Store, state *State, r
 	var mark groupMark
 	key := r.layout.FanoutNotified(state.Pending)
 	err := r.getJSON(ctx, st, key, &mark)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !absent(err) {
 		rep.Outputs = append(rep.Outputs, handler.OutputReport{Output: "obs", What: "read", Where: st.Where(key), Error: err.Error(),
 			Reason: "whether run " + state.Pending + "'s notification went out is not known: its findings are notified again"})
 	}
@@ -477,17 +476,15 @@ func (r *Recorder) resolvePending(ctx context.Context, st Store, state *State, r
 	state.Pending = ""
 }
 
-// exists reports whether the object key is stored, reading none of it
-// but its first bytes. A missing object, or one denied as OBS denies a
-// missing object to a caller without ListBucket, is not there.
+// exists reports whether the object key is stored (not absent), reading
+// none of it but its first bytes.
 func (r *Recorder) exists(ctx context.Context, st Store, key string) (bool, error) {
 	var o handler.OutputReport
 	there := false
 	err := r.attemptQuiet(ctx, &o, func(ctx context.Context) error {
 		rc, err := st.Get(ctx, key)
 		switch {
-		case errors.Is(err, ErrNotFound), errors.Is(err, ErrDenied):
-			there = false
+		case absent(err):
 			return nil
 		case err != nil:
 			return err
@@ -614,10 +611,6 @@ func (g *gathered) needsPerson() iter.Seq[Finding] {
 	}
 }
 
-// maxClockSkew is how far ahead of the clock (seconds) a time read back
-// from a state may be and still be taken as past.
-const maxClockSkew = 3600
-
 // keep keeps f among the findings to notify while a message has room for
 // them (with room for the texts' own size), and always beside the other
 // findings of the key kept last: a key is listed whole or counted whole.
@@ -671,15 +664,6 @@ func (r *Recorder) gather(ctx context.Context, st Store, rep *handler.Report, ta
 				seen := false
 				if prev != nil {
 					pe, seen = prev.Findings[id]
-				}
-				// A time to come is no record of the past (a clock far
-				// ahead, an edited state): the finding is due, not silenced
-				// until then (notified, but long ago: not new either).
-				if seen && pe.Notified > now.Unix()+maxClockSkew {
-					pe.Notified = 1
-				}
-				if seen && pe.First > now.Unix()+maxClockSkew {
-					pe.First = now.Unix()
 				}
 				fd.New = !unknown && (!seen || notifying && pe.Notified == 0)
 				if fd.New {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 )
 
 // FindingID is a finding's id as the state keeps it: 8 bytes (a finding's
@@ -101,7 +102,6 @@ func readState(r io.Reader) (State, error) {
 		defer zr.Close()
 		in = zr
 	}
-	// maxStateEntries entries of about 60 bytes each, with room.
 	dec := json.NewDecoder(bufio.NewReaderSize(&boundedReader{r: in, total: maxStateBytes, what: "state"}, 32<<10))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return st, errors.New("a state is a JSON object")
@@ -134,12 +134,37 @@ func readState(r io.Reader) (State, error) {
 	return st, nil
 }
 
+// maxClockSkew is how far ahead of the clock (seconds) a time read back
+// from a state may be and still be taken as past.
+const maxClockSkew = 3600
+
+// pastOnly takes the times of st that are to come (a clock far ahead, an
+// edited state) as no record of the past: a finding notified "later" is
+// due now, not silenced until then (notified, but long ago: not new
+// either), and one first seen "later" was first seen now.
+func (st *State) pastOnly(now time.Time) {
+	limit := now.Unix() + maxClockSkew
+	for id, e := range st.Findings {
+		if e.Notified <= limit && e.First <= limit {
+			continue
+		}
+		if e.Notified > limit {
+			e.Notified = 1
+		}
+		if e.First > limit {
+			e.First = now.Unix()
+		}
+		st.Findings[id] = e
+	}
+}
+
 // maxStateEntries bounds the findings a state read back may hold (about
 // 60 bytes of memory each): a state past it (not one this package wrote
 // for a run's findings, bounded by the keys it could decide) is refused.
 const maxStateEntries = 500000
 
-// maxStateBytes bounds the decompressed bytes of a state read back.
+// maxStateBytes bounds the decompressed bytes of a state read back:
+// maxStateEntries entries of about 60 bytes each, with room.
 const maxStateBytes = 64 << 20
 
 func readEntries(dec *json.Decoder, into map[FindingID]StateEntry) error {

@@ -138,13 +138,9 @@ type loadedRun struct {
 
 // Bounds of what report reads. A report is streamed key by key
 // (outputs.EachKey, itself bounded at outputs.MaxReportBytes decompressed
-// and outputs.MaxEntryBytes per entry); one that is not gzip-compressed is
-// also capped at maxPlainReport as it is read. A summary or a latest
-// pointer is read whole, capped at maxSmallJSON.
+// and outputs.MaxEntryBytes per entry, compressed or not). A summary or a
+// latest pointer is read whole, capped at maxSmallJSON.
 const (
-	// maxPlainReport bounds a report that is not gzip-compressed: the
-	// function stores its reports compressed, and answers at most 6 MB.
-	maxPlainReport = 1 << 30
 	// maxSmallJSON bounds a summary or a latest pointer (the function
 	// reads them back within the same bound).
 	maxSmallJSON = 8 << 20
@@ -152,31 +148,6 @@ const (
 	// a report's fields (a summary is never larger).
 	checkedWhole = 8 << 20
 )
-
-// cappedReader fails a read past max bytes with err, rather than ending
-// quietly as io.LimitReader does (which a decoder would take as a
-// truncated object).
-type cappedReader struct {
-	r   io.Reader
-	n   int64
-	max int64
-	err error
-}
-
-func (c *cappedReader) Read(p []byte) (int, error) {
-	if c.n > c.max {
-		return 0, c.err
-	}
-	if rest := c.max + 1 - c.n; int64(len(p)) > rest {
-		p = p[:rest]
-	}
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	if c.n > c.max {
-		return n, c.err
-	}
-	return n, err
-}
 
 // sizeText is a bound as a person reads it: 8 MiB, 1 GiB.
 func sizeText(n int64) string {
@@ -203,26 +174,18 @@ func knownMode(m handler.Mode) bool {
 // readReport reads a report (JSON, gzip-compressed or not) whole; name
 // names it in the errors. Anything but a report tagwarden wrote is an
 // error that says so: JSON of another shape, a run's summary, a report
-// without a known mode or its lists, one not compressed and larger than
-// maxPlainReport.
+// without a known mode or its lists, one past outputs.EachKey's bounds.
 func readReport(name string, r io.Reader) (handler.Report, error) {
-	return readReportMax(name, r, maxPlainReport)
-}
-
-// readReportMax is readReport with the bound of a report not compressed.
-func readReportMax(name string, r io.Reader, maxPlain int64) (handler.Report, error) {
 	notReport := func(err error) error { return fmt.Errorf("%s: not a tagwarden report: %w", name, err) }
 	br := bufio.NewReaderSize(r, 64<<10)
-	var in io.Reader
+	var in io.Reader = br
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return handler.Report{}, notReport(fmt.Errorf("gzip: %w", err))
 		}
 		defer zr.Close()
-		in = zr // EachKey bounds what it decompresses
-	} else {
-		in = &cappedReader{r: br, max: maxPlain, err: fmt.Errorf("larger than %s and not gzip-compressed (the function stores its reports compressed)", sizeText(maxPlain))}
+		in = zr // EachKey bounds what it reads
 	}
 	head, err := io.ReadAll(io.LimitReader(in, checkedWhole+1))
 	if err != nil {

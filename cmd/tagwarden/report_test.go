@@ -196,30 +196,26 @@ func TestReadReport(t *testing.T) {
 	tests := []struct {
 		name string
 		in   []byte
-		max  int64
 		want string // "" : read, with one key
 	}{
-		{"a report", []byte(valid), maxPlainReport, ""},
-		{"a report, compressed", gzipped(t, []byte(valid)), maxPlainReport, ""},
-		{"a compressed report is not bound as a plain one", gzipped(t, []byte(valid)), 64, ""},
-		{"arbitrary JSON", []byte(`{"hello":"world"}`), maxPlainReport, "r.json: not a tagwarden report: no mode"},
-		{"an array", []byte(`[1,2]`), maxPlainReport, "r.json: not a tagwarden report: not a JSON object"},
-		{"null", []byte(`null`), maxPlainReport, "r.json: not a tagwarden report: not a JSON object"},
-		{"not JSON", []byte(`hello`), maxPlainReport, "r.json: not a tagwarden report: not a JSON object"},
-		{"no keys list", []byte(`{"mode":"sweep","scanned":0}`), maxPlainReport, "r.json: not a tagwarden report: no keys list"},
-		{"no counts", []byte(`{"mode":"sweep","keys":[]}`), maxPlainReport, "r.json: not a tagwarden report: no counts (scanned)"},
-		{"unknown mode", []byte(`{"mode":"dance","keys":[],"scanned":0}`), maxPlainReport, `r.json: not a tagwarden report: unknown mode "dance"`},
-		{"empty mode", []byte(`{"mode":"","keys":[],"scanned":0}`), maxPlainReport, "r.json: not a tagwarden report: no mode"},
-		{"a key without id", []byte(`{"mode":"sweep","keys":[{"alias":"a"}],"scanned":1}`), maxPlainReport, "r.json: not a tagwarden report: key entry 1 has no key_id"},
-		{"a summary", []byte(summary), maxPlainReport, "r.json: a run's summary, not a report: give its OBS location"},
-		{"a summary, compressed", gzipped(t, []byte(summary)), maxPlainReport, "r.json: a run's summary, not a report"},
-		{"a broken gzip stream", []byte{0x1f, 0x8b, 0, 0}, maxPlainReport, "r.json: not a tagwarden report: gzip: "},
-		{"plain, over the bound", []byte(valid), 100, "r.json: not a tagwarden report: larger than 100 bytes and not gzip-compressed"},
-		{"plain, at the bound", []byte(valid), int64(len(valid)), ""},
+		{"a report", []byte(valid), ""},
+		{"a report, compressed", gzipped(t, []byte(valid)), ""},
+		{"arbitrary JSON", []byte(`{"hello":"world"}`), "r.json: not a tagwarden report: no mode"},
+		{"an array", []byte(`[1,2]`), "r.json: not a tagwarden report: not a JSON object"},
+		{"null", []byte(`null`), "r.json: not a tagwarden report: not a JSON object"},
+		{"not JSON", []byte(`hello`), "r.json: not a tagwarden report: not a JSON object"},
+		{"no keys list", []byte(`{"mode":"sweep","scanned":0}`), "r.json: not a tagwarden report: no keys list"},
+		{"no counts", []byte(`{"mode":"sweep","keys":[]}`), "r.json: not a tagwarden report: no counts (scanned)"},
+		{"unknown mode", []byte(`{"mode":"dance","keys":[],"scanned":0}`), `r.json: not a tagwarden report: unknown mode "dance"`},
+		{"empty mode", []byte(`{"mode":"","keys":[],"scanned":0}`), "r.json: not a tagwarden report: no mode"},
+		{"a key without id", []byte(`{"mode":"sweep","keys":[{"alias":"a"}],"scanned":1}`), "r.json: not a tagwarden report: key entry 1 has no key_id"},
+		{"a summary", []byte(summary), "r.json: a run's summary, not a report: give its OBS location"},
+		{"a summary, compressed", gzipped(t, []byte(summary)), "r.json: a run's summary, not a report"},
+		{"a broken gzip stream", []byte{0x1f, 0x8b, 0, 0}, "r.json: not a tagwarden report: gzip: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep, err := readReportMax("r.json", bytes.NewReader(tt.in), tt.max)
+			rep, err := readReport("r.json", bytes.NewReader(tt.in))
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatalf("got %v, want the report", err)

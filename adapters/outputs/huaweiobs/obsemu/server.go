@@ -172,24 +172,19 @@ func (s *Server) Close() error { return s.ln.Close() }
 
 // SetNoList makes a GET of a missing object of bucket answer 403
 // AccessDenied (or, with false, 404 NoSuchKey again): Options.NoList.
-func (s *Server) SetNoList(bucket string, noList bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if noList {
-		s.noList[bucket] = true
-	} else {
-		delete(s.noList, bucket)
-	}
-}
+func (s *Server) SetNoList(bucket string, noList bool) { s.setFlag(s.noList, bucket, noList) }
 
 // SetDenied makes every call on bucket answer 403 AccessDenied (or not).
-func (s *Server) SetDenied(bucket string, denied bool) {
+func (s *Server) SetDenied(bucket string, denied bool) { s.setFlag(s.denied, bucket, denied) }
+
+// setFlag sets or clears bucket in one of the server's sets of buckets.
+func (s *Server) setFlag(set map[string]bool, bucket string, on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if denied {
-		s.denied[bucket] = true
+	if on {
+		set[bucket] = true
 	} else {
-		delete(s.denied, bucket)
+		delete(set, bucket)
 	}
 }
 
